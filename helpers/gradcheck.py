@@ -1,0 +1,127 @@
+"""Numerical gradients and the gradient check of section 1.1 of the report.
+
+Two finite-difference schemes, as in the course's code, with step ``h = 1e-6``:
+
+* forward (the course's ComputeGradsNum): ``(c(x + h) - c(x)) / h``, fast;
+* centred (ComputeGradsNumSlow): ``(c(x + h) - c(x - h)) / (2 h)``, accurate.
+"""
+
+import numpy as np
+
+from helpers.model import compute_cost, compute_gradients, evaluate_classifier
+from helpers.dataset import one_hot
+
+METHODS = ("forward", "centred")
+
+
+def numerical_gradients(X, y, W, b, lam, h=1e-6, method="centred"):
+    """Finite-difference gradients of the cost with respect to W and b.
+
+    Parameters
+    ----------
+    X : ndarray, (N, D)
+    y : ndarray, (N,) int
+    W : ndarray, (K, D)
+    b : ndarray, (K,)
+    lam : float
+    h : float
+        Step size.
+    method : {"forward", "centred"}
+
+    Returns
+    -------
+    grad_W : ndarray, (K, D)
+    grad_b : ndarray, (K,)
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    W = W.astype(np.float64, copy=True)
+    b = b.astype(np.float64, copy=True)
+
+    def cost():
+        return compute_cost(X, y, W, b, lam)
+
+    base = cost() if method == "forward" else None
+    grads = []
+    for theta in (W, b):
+        grad = np.zeros_like(theta)
+        flat, gflat = theta.reshape(-1), grad.reshape(-1)
+        for i in range(flat.size):
+            old = flat[i]
+            flat[i] = old + h
+            plus = cost()
+            if method == "forward":
+                gflat[i] = (plus - base) / h
+            else:
+                flat[i] = old - h
+                gflat[i] = (plus - cost()) / (2 * h)
+            flat[i] = old
+        grads.append(grad)
+    return grads[0], grads[1]
+
+
+def gradient_stats(analytic, numerical, eps=1e-6):
+    """Compare an analytic and a numerical gradient, as the report prints them.
+
+    Returns
+    -------
+    dict
+        ``diff_mean``, ``diff_std``, ``diff_max`` of ``|analytic - numerical|``;
+        ``grad_min``, ``grad_max``, ``grad_std`` of the numerical gradient;
+        ``rel_max``: max of ``|ga - gn| / max(eps, |ga| + |gn|)``.
+    """
+    diff = np.abs(analytic - numerical)
+    rel = diff / np.maximum(eps, np.abs(analytic) + np.abs(numerical))
+    return {
+        "diff_mean": float(diff.mean()),
+        "diff_std": float(diff.std()),
+        "diff_max": float(diff.max()),
+        "grad_min": float(numerical.min()),
+        "grad_max": float(numerical.max()),
+        "grad_std": float(numerical.std()),
+        "rel_max": float(rel.max()),
+    }
+
+
+def init_for_check(rng, n_classes, dim, variance=4.0):
+    """Draw W: (K, D) and b: (K,) from N(0, variance), from the generator ``rng``."""
+    std = np.sqrt(variance)
+    W = rng.normal(0.0, std, size=(n_classes, dim))
+    b = rng.normal(0.0, std, size=n_classes)
+    return W, b
+
+
+def check_gradients(X, y, lams, n_images, n_dims, seed, variance=4.0, h=1e-6, eps=1e-6, n_classes=10):
+    """Run the gradient check of section 1.1 on a subset of the data.
+
+    Parameters
+    ----------
+    X : ndarray, (N, D)
+        Normalised images; the first ``n_images`` rows and ``n_dims`` columns are used.
+    y : ndarray, (N,) int
+    lams : sequence of float
+        Regularisation strengths to check (e.g. 0 and 0.1).
+    n_images, n_dims : int
+        Size of the subset.
+    seed : int
+        Seed of the generator that draws W and b.
+
+    Returns
+    -------
+    list of dict
+        One row per (lam, method, parameter) with the :func:`gradient_stats`.
+    """
+    Xs = np.ascontiguousarray(X[:n_images, :n_dims], dtype=np.float64)
+    ys = y[:n_images]
+    rng = np.random.default_rng(seed)
+    W, b = init_for_check(rng, n_classes, n_dims, variance)
+    rows = []
+    for lam in lams:
+        P = evaluate_classifier(Xs, W, b)
+        gW, gb = compute_gradients(Xs, one_hot(ys, n_classes), P, W, lam)
+        for method in METHODS:
+            nW, nb = numerical_gradients(Xs, ys, W, b, lam, h=h, method=method)
+            for name, ga, gn in (("W", gW, nW), ("b", gb, nb)):
+                rows.append({"lam": float(lam), "method": method, "param": name,
+                             **gradient_stats(ga, gn, eps)})
+    return rows

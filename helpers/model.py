@@ -1,0 +1,105 @@
+"""One-layer softmax classifier: scores, probabilities, loss, cost, accuracy, gradients.
+
+Shapes follow the course's notation, with images as rows:
+``X: (N, D)``, ``W: (K, D)``, ``b: (K,)``, ``Y: (N, K)`` one-hot, ``y: (N,)`` labels.
+Scores are ``S = X W^T + b`` of shape (N, K). The cost is the mean
+cross-entropy plus ``lam * sum(W**2)``; b is not penalised.
+"""
+
+import numpy as np
+
+
+def scores(X, W, b):
+    """Class scores. X: (N, D), W: (K, D), b: (K,) -> S: (N, K)."""
+    return X @ W.T + b
+
+
+def softmax(S):
+    """Row-wise softmax of scores S: (N, K), stable for large |S| (max subtracted)."""
+    E = np.exp(S - S.max(axis=1, keepdims=True))
+    E /= E.sum(axis=1, keepdims=True)
+    return E
+
+
+def log_softmax(S):
+    """Row-wise log-softmax of S: (N, K); finite for any finite scores."""
+    Z = S - S.max(axis=1, keepdims=True)
+    return Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+
+
+def evaluate_classifier(X, W, b):
+    """Class probabilities P: (N, K) for X: (N, D) (the course's EvaluateClassifier)."""
+    return softmax(scores(X, W, b))
+
+
+def compute_loss(X, y, W, b):
+    """Mean cross-entropy of labels y: (N,) under the model (W, b)."""
+    logp = log_softmax(scores(X, W, b))
+    return float(-logp[np.arange(X.shape[0]), y].mean())
+
+
+def compute_cost(X, y, W, b, lam):
+    """Loss plus the L2 penalty ``lam * sum(W**2)`` (b is not penalised)."""
+    return compute_loss(X, y, W, b) + lam * float(np.sum(W * W))
+
+
+def compute_accuracy(X, y, W, b):
+    """Fraction of rows of X whose highest score is the true label y: (N,)."""
+    return float(np.mean(np.argmax(scores(X, W, b), axis=1) == y))
+
+
+def evaluate(X, y, W, b, lam, chunk=8192):
+    """Loss, cost and accuracy in one pass over X, in row chunks.
+
+    Parameters
+    ----------
+    X : ndarray, (N, D)
+    y : ndarray, (N,) int
+    W : ndarray, (K, D)
+    b : ndarray, (K,)
+    lam : float
+
+    Returns
+    -------
+    dict
+        ``loss``, ``cost``, ``accuracy`` as Python floats.
+    """
+    n = X.shape[0]
+    nll = 0.0
+    correct = 0
+    S = np.empty((min(chunk, n), W.shape[0]), dtype=np.result_type(X, W))
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        Sc = S[: stop - start]
+        np.matmul(X[start:stop], W.T, out=Sc)
+        Sc += b
+        yc = y[start:stop]
+        m = Sc.max(axis=1)
+        correct += int(np.count_nonzero(Sc.argmax(axis=1) == yc))
+        lse = m + np.log(np.exp(Sc - m[:, None]).sum(axis=1))
+        nll += float(np.sum(lse - Sc[np.arange(stop - start), yc], dtype=np.float64))
+    loss = nll / n
+    penalty = lam * float(np.sum(W * W, dtype=np.float64))
+    return {"loss": loss, "cost": loss + penalty, "accuracy": correct / n}
+
+
+def compute_gradients(X, Y, P, W, lam):
+    """Analytic gradients of the cost (the course's ComputeGradients).
+
+    Parameters
+    ----------
+    X : ndarray, (N, D)
+    Y : ndarray, (N, K) one-hot
+    P : ndarray, (N, K) probabilities from :func:`evaluate_classifier`
+    W : ndarray, (K, D)
+    lam : float
+
+    Returns
+    -------
+    grad_W : ndarray, (K, D)
+        ``(P - Y)^T X / N + 2 lam W``
+    grad_b : ndarray, (K,)
+        ``mean over rows of (P - Y)``
+    """
+    G = (P - Y) / X.shape[0]
+    return G.T @ X + 2 * lam * W, G.sum(axis=0)

@@ -1,0 +1,105 @@
+"""Training parameters: defaults, validation and a stable identifier.
+
+Every value is checked before any training starts, with a message that names
+the parameter and its allowed range. Integers are accepted where floats are
+expected (papermill turns ``-p lam 0`` into ``int 0``); booleans and strings
+are not.
+"""
+
+import math
+import numbers
+from dataclasses import asdict, dataclass
+
+from helpers.errors import ParameterError
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Hyperparameters of one training run.
+
+    Attributes
+    ----------
+    lam : float
+        L2 penalty strength, >= 0.
+    eta : float
+        Learning rate, > 0.
+    n_batch : int
+        Mini-batch size, 1..n_train.
+    n_epochs : int
+        Number of epochs, >= 1.
+    init_std : float
+        W and b are drawn from N(0, init_std**2); > 0. The course uses 0.01.
+    seed : int
+        Seed of the run's generator (initialisation and shuffling), >= 0.
+    """
+
+    lam: float
+    eta: float
+    n_batch: int = 100
+    n_epochs: int = 40
+    init_std: float = 0.01
+    seed: int = 2022
+
+    def as_dict(self):
+        return asdict(self)
+
+    @property
+    def run_id(self):
+        """A file-name-safe identifier determined by every parameter."""
+        return (f"lam{_fmt(self.lam)}_eta{_fmt(self.eta)}_nb{self.n_batch}_ep{self.n_epochs}"
+                f"_std{_fmt(self.init_std)}_seed{self.seed}")
+
+    @property
+    def label(self):
+        """Short human label, as in the report's captions."""
+        return f"λ = {_fmt(self.lam)}, η = {_fmt(self.eta)}"
+
+
+def _fmt(x):
+    return format(float(x), "g")
+
+
+def _real(name, value, low, low_open, allowed):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ParameterError(f"{name}={value!r} is not a number; allowed: {allowed}")
+    value = float(value)
+    if not math.isfinite(value) or value < low or (low_open and value == low):
+        raise ParameterError(f"{name}={value:g} is out of range; allowed: {allowed}")
+    return value
+
+
+def _integer(name, value, low, high=None, allowed=""):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise ParameterError(f"{name}={value!r} is not an integer; allowed: {allowed}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        raise ParameterError(f"{name}={value} is out of range; allowed: {allowed}")
+    return value
+
+
+def validate_params(lam, eta, n_batch=100, n_epochs=40, init_std=0.01, seed=2022, n_train=None):
+    """Check every training parameter and return them as :class:`TrainParams`.
+
+    Parameters
+    ----------
+    n_train : int or None
+        Size of the training set; when given, ``n_batch`` may not exceed it.
+
+    Raises
+    ------
+    ParameterError
+        Naming the first invalid parameter and its allowed range.
+    """
+    high = n_train if n_train is not None else None
+    batch_range = f"an integer from 1 to {n_train}" if n_train else "an integer >= 1"
+    return TrainParams(
+        lam=_real("lam", lam, 0.0, False, "a number >= 0"),
+        eta=_real("eta", eta, 0.0, True, "a number > 0"),
+        n_batch=_integer("n_batch", n_batch, 1, high, batch_range),
+        n_epochs=_integer("n_epochs", n_epochs, 1, None, "an integer >= 1"),
+        init_std=_real("init_std", init_std, 0.0, True, "a number > 0"),
+        seed=_integer("seed", seed, 0, None, "an integer >= 0"),
+    )

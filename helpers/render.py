@@ -1,0 +1,61 @@
+"""Render an executed notebook to a self-contained HTML page.
+
+No code cells are shown, every image is embedded, and the template loads
+nothing from the network (``helpers/templates/offline``). The written page is
+checked: a reference to an external script, stylesheet or image is an error.
+"""
+
+import re
+from pathlib import Path
+
+from helpers.atomic import write_text
+from helpers.errors import UserError
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+_EXTERNAL = re.compile(
+    r"<(script|link|img|iframe|source|video|audio)\b[^>]*?\b(src|href)\s*=\s*[\"']?\s*(https?:)?//",
+    re.IGNORECASE,
+)
+
+
+def external_references(html):
+    """Tags in ``html`` that would load something from the network."""
+    return [m.group(0) for m in _EXTERNAL.finditer(html)]
+
+
+def strip_timing_metadata(nb):
+    """Drop per-run execution metadata (timings) so equal runs render equally."""
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+    nb.metadata.pop("papermill", None)
+    return nb
+
+
+def render_html(notebook, output):
+    """Render ``notebook`` to ``output`` (HTML), atomically.
+
+    Raises
+    ------
+    UserError
+        When the page would load anything from the network.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = strip_timing_metadata(nbformat.read(str(notebook), as_version=4))
+    exporter = HTMLExporter(
+        template_name="offline",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "DD2424 Assignment 1"}})
+    found = external_references(html)
+    if found:
+        raise UserError(f"the rendered report would load from the network: {found[0]}...")
+    write_text(output, html)
+    return Path(output)
