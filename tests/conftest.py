@@ -1,0 +1,101 @@
+"""Shared fixtures: small CIFAR-10-format archives that the tests build themselves."""
+
+import io
+import pickle
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from helpers.archive import FOLDER_NAME, TEST_BATCH, TRAIN_BATCHES, Expected, sha256_bytes  # noqa: E402
+
+PER_CLASS_PER_BATCH = 4   # 40 images per training batch, 200 in all
+TEST_PER_CLASS = 3        # 30 test images
+
+
+def make_batches(seed=0, per_class=PER_CLASS_PER_BATCH, test_per_class=TEST_PER_CLASS):
+    """Random uint8 batches in the official shapes (rows of 3072), balanced classes.
+
+    Returns
+    -------
+    dict
+        Batch name -> (data (N, 3072) uint8, labels list of int).
+    """
+    rng = np.random.default_rng(seed)
+    batches = {}
+    for name in TRAIN_BATCHES + (TEST_BATCH,):
+        k = test_per_class if name == TEST_BATCH else per_class
+        labels = np.repeat(np.arange(10), k)
+        rng.shuffle(labels)
+        # class-dependent mean so a classifier can learn something
+        base = rng.integers(0, 256, size=(10, 3072))
+        noise = rng.integers(-40, 41, size=(labels.size, 3072))
+        data = np.clip(base[labels] + noise, 0, 255).astype(np.uint8)
+        batches[name] = (data, labels.tolist())
+    return batches
+
+
+def batch_pickle(data, labels, name):
+    """Pickle a batch as the official archive does (protocol 2, a dict)."""
+    return pickle.dumps({"batch_label": name, "labels": labels, "data": data,
+                         "filenames": [f"{name}_{i}.png" for i in range(len(labels))]}, protocol=2)
+
+
+def write_archive(path, members):
+    """Write a .tar.gz with ``members``: name -> bytes."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, payload in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return Path(path)
+
+
+def expected_for(batches, per_class=PER_CLASS_PER_BATCH, test_per_class=TEST_PER_CLASS):
+    return Expected(
+        data_sha256={name: sha256_bytes(np.ascontiguousarray(d).tobytes()) for name, (d, _) in batches.items()},
+        train_per_class=per_class * len(TRAIN_BATCHES),
+        test_per_class=test_per_class,
+    )
+
+
+def official_layout(batches):
+    members = {f"{FOLDER_NAME}/{name}": batch_pickle(d, l, name) for name, (d, l) in batches.items()}
+    members[f"{FOLDER_NAME}/batches.meta"] = pickle.dumps(
+        {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+         "num_cases_per_batch": 40, "num_vis": 3072}, protocol=2)
+    members[f"{FOLDER_NAME}/readme.html"] = b"<html>tiny test copy</html>"
+    return members
+
+
+@pytest.fixture(scope="session")
+def tiny_batches():
+    return make_batches()
+
+
+@pytest.fixture(scope="session")
+def tiny_expected(tiny_batches):
+    return expected_for(tiny_batches)
+
+
+@pytest.fixture
+def tiny_archive(tmp_path, tiny_batches):
+    """A small archive in the official layout; its content hashes are ``tiny_expected``."""
+    return write_archive(tmp_path / "cifar-10-python.tar.gz", official_layout(tiny_batches))
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory, tiny_batches, tiny_expected):
+    """A data folder with the tiny archive extracted and verified (shared, read-only use)."""
+    from helpers.archive import extract_and_verify
+
+    root = tmp_path_factory.mktemp("tinydata")
+    archive = write_archive(root / "cifar-10-python.tar.gz", official_layout(tiny_batches))
+    extract_and_verify(archive, root, tiny_expected)
+    return root
