@@ -3,8 +3,9 @@
 CIFAR-10's batches are Python 2 pickles, and unpickling untrusted bytes can run
 arbitrary code. :func:`load_batch_pickle` only admits the globals that a batch
 needs to rebuild its numpy array (``numpy.core.multiarray._reconstruct``,
-``numpy.ndarray``, ``numpy.dtype``); dicts, lists, bytes and ints need no
-globals. Anything else raises :class:`~helpers.errors.DataError`.
+``numpy.ndarray``, ``numpy.dtype``) and, for copies pickled by Python 3 with
+protocol 2, ``_codecs.encode`` restricted to latin-1 text (how such pickles
+spell bytes); dicts, lists, bytes and ints need no globals. Anything else raises :class:`~helpers.errors.DataError`.
 """
 
 import io
@@ -23,7 +24,18 @@ def _numpy_reconstruct():
     return _reconstruct
 
 
+def _latin1_bytes():
+    def encode(text, encoding="latin1"):
+        """How protocol-2 pickles written by Python 3 spell a bytes object."""
+        if not isinstance(text, str) or encoding.lower().replace("-", "") != "latin1":
+            raise DataError(f"refused _codecs.encode({type(text).__name__}, {encoding!r}) in a batch pickle")
+        return text.encode("latin1")
+
+    return encode
+
+
 ALLOWED_GLOBALS = {
+    ("_codecs", "encode"): _latin1_bytes,
     ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
     ("numpy", "ndarray"): lambda: np.ndarray,
