@@ -14,7 +14,7 @@ from helpers.errors import UserError
 TEMPLATES = Path(__file__).parent / "templates"
 
 _EXTERNAL = re.compile(
-    r"<(script|link|img|iframe|source|video|audio)\b[^>]*?\b(src|href)\s*=\s*[\"']?\s*(https?:)?//",
+    r"<(script|link|img|iframe|source|video|audio)\b[^>]*?\b(src|href)\s*=\s*[\"']?\s*(https?:)?//[^\"'\s>]*",
     re.IGNORECASE,
 )
 

@@ -50,3 +50,11 @@ def test_garbage_is_a_clear_error():
 def test_a_non_dict_is_refused():
     with pytest.raises(DataError, match="expected a dict"):
         load_batch_pickle(pickle.dumps([1, 2, 3], protocol=2))
+
+
+def test_codecs_encode_only_makes_latin1_bytes():
+    ok = b"\x80\x02c_codecs\nencode\nX\x02\x00\x00\x00abX\x06\x00\x00\x00latin1\x86R."
+    assert load_batch_pickle(b"\x80\x02}(X\x04\x00\x00\x00data" + ok[2:-1] + b"u.")["data"] == b"ab"
+    bad = b"\x80\x02c_codecs\nencode\nX\x02\x00\x00\x00abX\x05\x00\x00\x00rot13\x86R."
+    with pytest.raises(DataError, match="refused _codecs.encode"):
+        load_batch_pickle(bad)
