@@ -36,7 +36,7 @@ export MKL_NUM_THREADS := 1
 endif
 endif
 
-.PHONY: help report venv data results figures test bench lab clean clean-venv
+.PHONY: help report venv data results figures test browser browser-check bench lab clean clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([^:]*):[^#]*## /  make \1\t/' | expand -t 22
@@ -66,7 +66,7 @@ $(DATA_STAMP): | $(VENV_STAMP)
 $(BUILD_DIR)/settings.mk: $(SETTINGS) helpers/settings.py helpers/params.py helpers/cli.py
 	@$(PYTHON) -m helpers rules $(SETTINGS) -o $@
 
-ifeq ($(filter help clean clean-venv venv test lab,$(MAKECMDGOALS)),)
+ifeq ($(filter help clean clean-venv venv test lab browser bench,$(MAKECMDGOALS)),)
 include $(BUILD_DIR)/settings.mk
 endif
 
@@ -91,8 +91,17 @@ report: $(REPORT_DIR)/index.html ## regenerate every figure and table and render
 
 # --- development -------------------------------------------------------------------------
 
-test: $(VENV_STAMP) ## run the test suite
+test: $(VENV_STAMP) browser ## run the test suite (installs Chromium for the browser test if missing)
 	$(PY) -m pytest -q tests
+
+browser: ## install Debian's chromium for the headless-browser test (needs root or sudo)
+	@command -v chromium > /dev/null || { \
+		echo "== installing Debian's chromium for the browser test"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; }
+
+browser-check: $(REPORT_DIR)/index.html browser ## open the report in headless Chromium, offline; screenshot
+	$(PY) tests/browser_check.py $(REPORT_DIR)/index.html $(REPORT_DIR)/screenshot.png
 
 bench: $(VENV_STAMP) ## benchmark the trainer (see bench/README.md)
 	$(PY) bench/bench.py

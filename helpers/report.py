@@ -73,16 +73,13 @@ def table1(docs):
 def gradcheck_table(rows):
     """The gradient-check statistics as a table (one row per lam, method, parameter)."""
     df = pd.DataFrame(rows)
+    first = [c for c in ("lam", "method", "param") if c in df.columns]
+    df = df[first + [c for c in df.columns if c not in first]]
     return df.rename(columns={
         "lam": "λ", "param": "gradient", "diff_mean": "mean |Δ|", "diff_std": "std |Δ|",
         "diff_max": "max |Δ|", "grad_min": "min g_num", "grad_max": "max g_num",
         "grad_std": "std g_num", "rel_max": "max rel. error",
     })
-
-
-def seed_gradcheck_table():
-    """The seed report's gradient-check numbers in the same layout."""
-    return gradcheck_table([{"param": k, **v} for k, v in SEED_GRADCHECK.items()])
 
 
 def api_markdown(modules=API_MODULES):
@@ -236,6 +233,16 @@ The notebooks only call the `helpers` package:
 """
 
 
+def _letters():
+    """a, b, ..., z, aa, ab, ...: panel letters for any number of settings."""
+    import itertools
+    import string
+
+    for size in itertools.count(1):
+        for combo in itertools.product(string.ascii_lowercase, repeat=size):
+            yield "".join(combo)
+
+
 def collect_report(settings_file, results_dir, figures_dir, gradcheck_file):
     """Everything the report notebook displays, as HTML and Markdown strings.
 
@@ -269,16 +276,16 @@ def collect_report(settings_file, results_dir, figures_dir, gradcheck_file):
                            f"{{{', '.join(f'{v:g}' for v in gradcheck['lams'])}}}; "
                            f"h = {gradcheck['h']:g}; W, b seed {gradcheck['seed']}."),
         "gradcheck_html": _gradcheck_html(gradcheck["rows"]),
-        "seed_gradcheck_html": seed_gradcheck_table().to_html(index=False, border=0, na_rep="—"),
+        "seed_gradcheck_html": _gradcheck_html([{"param": k, **v} for k, v in SEED_GRADCHECK.items()]),
         "table1_caption": "<p><b>Table 1:</b> evaluation of the model on the test set, per setting, "
                           "beside the seed report's values.</p>",
         "table1_html": table1_html(df, ids),
         "table1_text": (f"The best test accuracy here is {best['accuracy']:.4f} (λ = {best['λ']:g}, "
                         f"η = {best['η']:g}). " + ("; ".join(diverged) + "." if diverged else
                                                    "No run diverged.")),
-        "figure1": [figure_html(figures / f"{rid}_curves.png", f"fig1-{rid}", f"Figure 1: {p.label}")
-                    for rid, p in zip(ids, runs)],
-        "figure2": [figure_html(figures / f"{rid}_weights.png", f"fig2-{rid}", f"Figure 2: {p.label}")
-                    for rid, p in zip(ids, runs)],
+        "figure1": [figure_html(figures / f"{rid}_curves.png", f"fig1-{rid}", f"({letter}) {p.label}")
+                    for letter, rid, p in zip(_letters(), ids, runs)],
+        "figure2": [figure_html(figures / f"{rid}_weights.png", f"fig2-{rid}", f"({letter}) {p.label}")
+                    for letter, rid, p in zip(_letters(), ids, runs)],
         "implementation": implementation_markdown(runs, docs, gradcheck),
     }
