@@ -17,24 +17,21 @@ RESULTS_DIR ?= results
 FIGURES_DIR ?= figures
 REPORT_DIR ?= report
 BUILD_DIR ?= build
+# Validation images, taken from the end of the training batches.
+N_VAL ?= 5000
 # A local copy of cifar-10-python.tar.gz to use instead of downloading (also read from the environment).
 CIFAR10_ARCHIVE ?=
 export CIFAR10_ARCHIVE
 
 DATA_STAMP := $(DATA_DIR)/cifar-10-batches-py/VERIFIED.json
 HELPERS := $(wildcard helpers/*.py helpers/templates/*/*)
-EXECUTE := $(PY) -m helpers execute
-DATA_PARAMS := -p data_dir $(DATA_DIR) -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR)
+# Recursive (=): MAKEFLAGS shows -jN only when recipes are expanded, not while parsing.
+EXECUTE = $(BLAS_THREADS) $(PY) -m helpers execute
+DATA_PARAMS := -p data_dir $(DATA_DIR) -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR) -p n_val $(N_VAL)
 
 # With `make -jN` (N > 1) each notebook's BLAS gets one thread, so parallel runs do not fight
 # over the cores; otherwise BLAS uses them all.
-ifneq ($(filter -j%,$(MAKEFLAGS)),)
-ifeq ($(filter -j1,$(MAKEFLAGS)),)
-export OMP_NUM_THREADS := 1
-export OPENBLAS_NUM_THREADS := 1
-export MKL_NUM_THREADS := 1
-endif
-endif
+BLAS_THREADS = $(if $(filter-out -j1,$(filter -j%,$(MAKEFLAGS))),OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1)
 
 .PHONY: help report venv data results figures test browser browser-check bench lab clean clean-venv
 
@@ -63,16 +60,17 @@ $(DATA_STAMP): | $(VENV_STAMP)
 
 # --- runs, one target per row of $(SETTINGS) ---------------------------------------------
 
-$(BUILD_DIR)/settings.mk: $(SETTINGS) helpers/settings.py helpers/params.py helpers/cli.py
+# The rules per setting and each notebook's helper dependencies (helpers/deps.py).
+$(BUILD_DIR)/settings.mk: $(SETTINGS) $(HELPERS) $(wildcard notebooks/*.ipynb)
 	@$(PYTHON) -m helpers rules $(SETTINGS) -o $@
 
 ifeq ($(filter help clean clean-venv venv test lab browser bench,$(MAKECMDGOALS)),)
 include $(BUILD_DIR)/settings.mk
 endif
 
-$(RESULTS_DIR)/gradcheck.json: notebooks/gradient_check.ipynb $(HELPERS) $(DATA_STAMP) | $(VENV_STAMP)
+$(RESULTS_DIR)/gradcheck.json: notebooks/gradient_check.ipynb $(GRADCHECK_DEPS) $(DATA_STAMP) | $(VENV_STAMP)
 	$(EXECUTE) notebooks/gradient_check.ipynb $(RESULTS_DIR)/executed/gradient_check.ipynb \
-		--label "gradient check" -p data_dir $(DATA_DIR) -p output $(RESULTS_DIR)/gradcheck.json
+		--label "gradient check" -p data_dir $(DATA_DIR) -p output $(RESULTS_DIR)/gradcheck.json -p n_val $(N_VAL)
 
 results: $(RUN_RESULTS) $(RESULTS_DIR)/gradcheck.json ## train every setting and run the gradient check
 figures: $(RUN_FIGURES) ## Figures 1 and 2 for every setting (PNG files under figures/)
@@ -80,7 +78,7 @@ figures: $(RUN_FIGURES) ## Figures 1 and 2 for every setting (PNG files under fi
 # --- report ------------------------------------------------------------------------------
 
 $(REPORT_DIR)/index.html: notebooks/report.ipynb $(SETTINGS) $(RUN_RESULTS) $(RUN_FIGURES) \
-		$(RESULTS_DIR)/gradcheck.json $(HELPERS) | $(VENV_STAMP)
+		$(RESULTS_DIR)/gradcheck.json $(REPORT_DEPS) | $(VENV_STAMP)
 	$(EXECUTE) notebooks/report.ipynb $(RESULTS_DIR)/executed/report.ipynb --label report \
 		-p settings_file $(SETTINGS) -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR) \
 		-p gradcheck_file $(RESULTS_DIR)/gradcheck.json

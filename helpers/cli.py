@@ -17,6 +17,7 @@ import json
 import os
 import shlex
 import sys
+from pathlib import Path
 
 from helpers.errors import UserError
 
@@ -31,14 +32,33 @@ def cmd_data(args):
     print(f"data: verified CIFAR-10 in {folder} (from {archive})")
 
 
-def make_rules(runs, settings_path):
+NOTEBOOK_DEPS = (("TRAIN_DEPS", "train", ()), ("WEIGHTS_DEPS", "weights", ()),
+                 ("GRADCHECK_DEPS", "gradient_check", ()), ("REPORT_DEPS", "report", ("render",)))
+
+
+def dependency_lines(root):
+    """``NAME_DEPS := files`` lines: the helper files each notebook depends on."""
+    from helpers.deps import imported_helpers, module_closure, notebook_source
+
+    root = Path(root)
+    lines = []
+    for var, stem, extra in NOTEBOOK_DEPS:
+        modules = imported_helpers(notebook_source(root / "notebooks" / f"{stem}.ipynb")) | set(extra)
+        files = module_closure(modules, root / "helpers")
+        lines.append(f"{var} := {' '.join(str(f.relative_to(root)) for f in files)}")
+    return lines
+
+
+def make_rules(runs, settings_path, root=None):
     """The Makefile fragment for ``runs``: one training and one weights rule per run.
 
     Returns
     -------
     str
     """
+    root = Path(root) if root else Path(__file__).resolve().parent.parent
     out = [f"# Generated from {settings_path} by `python -m helpers rules`; do not edit.",
+           *dependency_lines(root),
            f"RUN_IDS := {' '.join(p.run_id for p in runs)}"]
     for p in runs:
         rid = p.run_id
@@ -47,12 +67,12 @@ def make_rules(runs, settings_path):
         out += [
             "",
             f"$(RESULTS_DIR)/{rid}/results.json $(FIGURES_DIR)/{rid}_curves.png &: "
-            "notebooks/train.ipynb $(HELPERS) $(DATA_STAMP) | $(VENV_STAMP)",
+            "notebooks/train.ipynb $(TRAIN_DEPS) $(DATA_STAMP) | $(VENV_STAMP)",
             f"\t$(EXECUTE) notebooks/train.ipynb $(RESULTS_DIR)/{rid}/train.ipynb --label {label} "
             f"{params} $(DATA_PARAMS)",
             "",
             f"$(FIGURES_DIR)/{rid}_weights.png: notebooks/weights.ipynb "
-            f"$(RESULTS_DIR)/{rid}/results.json $(HELPERS) | $(VENV_STAMP)",
+            f"$(RESULTS_DIR)/{rid}/results.json $(WEIGHTS_DEPS) | $(VENV_STAMP)",
             f"\t$(EXECUTE) notebooks/weights.ipynb $(RESULTS_DIR)/{rid}/weights.ipynb --label {label} "
             f"-p run_dir $(RESULTS_DIR)/{rid} -p figure $(FIGURES_DIR)/{rid}_weights.png",
         ]

@@ -13,6 +13,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def single_threaded_blas():
+    """A context in which BLAS runs on one thread.
+
+    OpenBLAS splits a matrix product differently for different thread counts,
+    which changes the last bits of the result. Training and the gradient check
+    run on one BLAS thread so that a run gives bitwise-identical numbers
+    whatever ``make -jN`` or the machine's BLAS settings are.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def project_path(path):
     """``path`` as an absolute path; relative paths are relative to the project root."""
     path = Path(path).expanduser()
@@ -51,8 +64,8 @@ def run_training(lam, eta, n_batch=100, n_epochs=40, init_std=0.01, seed=2022, d
         raise ParameterError(f"dtype={dtype!r} is not allowed; allowed: 'float64' or 'float32'")
     data = load_dataset(dataset_folder(data_dir), n_val=n_val, dtype=np.dtype(dtype))
     params = validate_params(lam, eta, n_batch, n_epochs, init_std, seed, n_train=data.train.n)
-    result = train(data.train, data.val, params, progress=progress)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore"):
+        result = train(data.train, data.val, params, progress=progress)
         test = evaluate(data.test.X, data.test.y, result.W, result.b, params.lam)
     folder = run_dir(project_path(results_dir), params)
     figure = project_path(figures_dir) / f"{params.run_id}_curves.png"
@@ -93,8 +106,9 @@ def run_gradient_check(data_dir="data", output="results/gradcheck.json", n_image
     from helpers.gradcheck import check_gradients
 
     data = load_dataset(dataset_folder(data_dir), n_val=n_val)
-    rows = check_gradients(data.train.X, data.train.y, [float(v) for v in lams], n_images, n_dims,
-                           seed, variance=variance, h=h)
+    with single_threaded_blas():
+        rows = check_gradients(data.train.X, data.train.y, [float(v) for v in lams], n_images, n_dims,
+                               seed, variance=variance, h=h)
     doc = {"n_images": n_images, "n_dims": n_dims, "lams": [float(v) for v in lams], "seed": seed,
            "variance": variance, "h": h, "rows": rows}
     write_json(project_path(output), doc)

@@ -24,11 +24,16 @@ def external_references(html):
     return [m.group(0) for m in _EXTERNAL.finditer(html)]
 
 
-def strip_timing_metadata(nb):
-    """Drop per-run execution metadata (timings) so equal runs render equally."""
-    for cell in nb.cells:
+def normalise_notebook(nb):
+    """Drop what differs between equal runs: timings, papermill metadata, random cell ids.
+
+    papermill gives its injected-parameters cell a random id, and nbclient
+    records per-cell timings; both would end up in the HTML.
+    """
+    for index, cell in enumerate(nb.cells):
         cell.metadata.pop("execution", None)
         cell.metadata.pop("papermill", None)
+        cell["id"] = f"cell-{index}"
     nb.metadata.pop("papermill", None)
     return nb
 
@@ -44,7 +49,7 @@ def render_html(notebook, output):
     import nbformat
     from nbconvert import HTMLExporter
 
-    nb = strip_timing_metadata(nbformat.read(str(notebook), as_version=4))
+    nb = normalise_notebook(nbformat.read(str(notebook), as_version=4))
     exporter = HTMLExporter(
         template_name="offline",
         extra_template_basedirs=[str(TEMPLATES)],

@@ -1,0 +1,131 @@
+"""`make report` on tiny data: one target per setting, failures, interruptions, no-op and determinism."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers.pipeline import ROOT
+from helpers.settings import parse_settings
+
+GOOD = "lam,eta,n_batch,n_epochs\n0,0.1,20,2\n0.1,0.01,25,3\n"
+BAD_AT_RUN_TIME = "0,0.01,151,2\n"  # n_batch larger than the 150 tiny training images
+
+
+def make(out, data_dir, *targets, settings="settings.csv", jobs=1, check=False, timeout=600):
+    args = ["make", "-C", str(ROOT), f"-j{jobs}", *targets, f"SETTINGS={out / settings}",
+            f"DATA_DIR={data_dir}", f"RESULTS_DIR={out / 'results'}", f"FIGURES_DIR={out / 'figures'}",
+            f"REPORT_DIR={out / 'report'}", f"BUILD_DIR={out / 'build'}", "N_VAL=50"]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r
+
+
+def executed(r):
+    """Notebooks a make run executed."""
+    return [ln.split("execute ", 1)[1].split()[0] for ln in r.stdout.splitlines() if " -m helpers execute " in ln]
+
+
+def result_files(out):
+    files = {}
+    for path in sorted(out.rglob("*")):
+        if path.is_file() and path.name not in ("timing.json",) and path.suffix != ".ipynb" and "build" not in path.parts:
+            files[str(path.relative_to(out))] = path.read_bytes()
+    return files
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, tiny_data_dir):
+    out = tmp_path_factory.mktemp("make")
+    (out / "settings.csv").write_text(GOOD)
+    r = make(out, tiny_data_dir, "report", jobs=2, check=True)
+    return out, r
+
+
+def test_make_report_builds_every_setting_and_prints_the_path(first_run):
+    out, r = first_run
+    assert f"Report: {out / 'report' / 'index.html'}" in r.stdout
+    assert executed(r).count("notebooks/train.ipynb") == 2
+    check = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "helpers", "check", str(out / "report/index.html"),
+                            str(out / "settings.csv")], capture_output=True, text=True, cwd=ROOT)
+    assert check.returncode == 0 and "2 settings, 4 figures" in check.stdout
+
+
+def test_second_make_report_runs_nothing(first_run, tiny_data_dir):
+    out, _ = first_run
+    r = make(out, tiny_data_dir, "report", check=True)
+    assert executed(r) == []
+    assert [ln for ln in r.stdout.splitlines() if not ln.startswith(("Report:", "make"))] == []
+
+
+def test_bitwise_identical_results_on_a_clean_rebuild(first_run, tiny_data_dir, tmp_path):
+    out, _ = first_run
+    (tmp_path / "settings.csv").write_text(GOOD)
+    make(tmp_path, tiny_data_dir, "report", check=True)
+    a, b = result_files(out), result_files(tmp_path)
+    assert sorted(a) == sorted(b)
+    assert any(name.endswith(".png") for name in a) and any(name.endswith("results.json") for name in a)
+    different = [name for name in a if a[name] != b[name]]
+    assert different == []
+
+
+def test_a_new_row_trains_only_the_new_setting(first_run, tiny_data_dir):
+    out, _ = first_run
+    (out / "settings.csv").write_text(GOOD + "1,0.01,30,2\n")
+    try:
+        r = make(out, tiny_data_dir, "report", check=True)
+        assert executed(r).count("notebooks/train.ipynb") == 1
+        assert "lam1_eta0.01_nb30_ep2" in r.stdout
+        assert "report.ipynb" in " ".join(executed(r))
+    finally:
+        (out / "settings.csv").write_text(GOOD)
+
+
+def test_a_failing_setting_is_named_and_the_others_stay_valid(tmp_path, tiny_data_dir):
+    (tmp_path / "settings.csv").write_text(GOOD + BAD_AT_RUN_TIME)
+    r = make(tmp_path, tiny_data_dir, "report", jobs=2)
+    assert r.returncode != 0
+    bad = parse_settings(GOOD + BAD_AT_RUN_TIME)[-1]
+    line = [ln for ln in r.stderr.splitlines() if ln.startswith("error: setting")]
+    assert len(line) == 1
+    assert f"({bad.run_id}) failed in cell" in line[0]
+    assert "n_batch=151 is out of range; allowed: an integer from 1 to 150" in line[0]
+    assert f"open {tmp_path / 'results' / bad.run_id / 'train.ipynb'}" in line[0]
+    assert not (tmp_path / "results" / bad.run_id / "results.json").exists()
+    assert not (tmp_path / "report" / "index.html").exists()
+    for good in parse_settings(GOOD):
+        assert (tmp_path / "results" / good.run_id / "results.json").exists()
+    # fix the row: the next make only redoes what is missing
+    (tmp_path / "settings.csv").write_text(GOOD + "0,0.01,15,2\n")
+    r = make(tmp_path, tiny_data_dir, "report", check=True)
+    assert executed(r).count("notebooks/train.ipynb") == 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_training_is_redone_not_accepted(tmp_path, tiny_data_dir, sig):
+    (tmp_path / "settings.csv").write_text("lam,eta,n_batch,n_epochs\n0,0.01,10,3000\n")
+    run = parse_settings((tmp_path / "settings.csv").read_text())[0]
+    args = ["make", "-C", str(ROOT), "report", f"SETTINGS={tmp_path / 'settings.csv'}", f"DATA_DIR={tiny_data_dir}",
+            f"RESULTS_DIR={tmp_path / 'results'}", f"FIGURES_DIR={tmp_path / 'figures'}",
+            f"REPORT_DIR={tmp_path / 'report'}", f"BUILD_DIR={tmp_path / 'build'}", "N_VAL=50"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    executed_nb = tmp_path / "results" / run.run_id / "train.ipynb"
+    deadline = time.time() + 120
+    while not executed_nb.exists() and time.time() < deadline:  # papermill writes it once the kernel runs
+        time.sleep(0.2)
+    time.sleep(3)  # inside the training loop
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(proc.pid, sig)  # what Ctrl-C (SIGINT) or a kill (SIGTERM) does to the whole job
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert not (tmp_path / "results" / run.run_id / "results.json").exists()
+    assert not (tmp_path / "report" / "index.html").exists()
+    # running again redoes the interrupted setting and completes
+    (tmp_path / "settings.csv").write_text("lam,eta,n_batch,n_epochs\n0,0.01,10,3000\n")
+    r = make(tmp_path, tiny_data_dir, "report", check=True)
+    assert executed(r).count("notebooks/train.ipynb") == 1
+    assert (tmp_path / "results" / run.run_id / "results.json").exists()
