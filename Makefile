@@ -49,6 +49,7 @@ $(VENV_STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'dd2424_project.pth').write_text('$(CURDIR)\n')"
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (dd2424-a1)" > /dev/null
+	$(PY) -m helpers kernel-quiet $(KERNEL)
 	@touch $@
 
 # --- data --------------------------------------------------------------------------------
@@ -69,7 +70,7 @@ include $(BUILD_DIR)/settings.mk
 endif
 
 $(RESULTS_DIR)/gradcheck.json: notebooks/gradient_check.ipynb $(GRADCHECK_DEPS) $(DATA_STAMP) | $(VENV_STAMP)
-	$(EXECUTE) notebooks/gradient_check.ipynb $(RESULTS_DIR)/executed/gradient_check.ipynb \
+	@$(EXECUTE) notebooks/gradient_check.ipynb $(RESULTS_DIR)/executed/gradient_check.ipynb \
 		--label "gradient check" -p data_dir $(DATA_DIR) -p output $(RESULTS_DIR)/gradcheck.json -p n_val $(N_VAL)
 
 results: $(RUN_RESULTS) $(RESULTS_DIR)/gradcheck.json ## train every setting and run the gradient check
@@ -79,10 +80,10 @@ figures: $(RUN_FIGURES) ## Figures 1 and 2 for every setting (PNG files under fi
 
 $(REPORT_DIR)/index.html: notebooks/report.ipynb $(SETTINGS) $(RUN_RESULTS) $(RUN_FIGURES) \
 		$(RESULTS_DIR)/gradcheck.json $(REPORT_DEPS) | $(VENV_STAMP)
-	$(EXECUTE) notebooks/report.ipynb $(RESULTS_DIR)/executed/report.ipynb --label report \
+	@$(EXECUTE) notebooks/report.ipynb $(RESULTS_DIR)/executed/report.ipynb --label report \
 		-p settings_file $(SETTINGS) -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR) \
 		-p gradcheck_file $(RESULTS_DIR)/gradcheck.json
-	$(PY) -m helpers render $(RESULTS_DIR)/executed/report.ipynb $@
+	@$(PY) -m helpers render $(RESULTS_DIR)/executed/report.ipynb $@
 
 report: $(REPORT_DIR)/index.html ## regenerate every figure and table and render the HTML report
 	@echo "Report: $(abspath $(REPORT_DIR)/index.html)"

@@ -68,12 +68,12 @@ def make_rules(runs, settings_path, root=None):
             "",
             f"$(RESULTS_DIR)/{rid}/results.json $(FIGURES_DIR)/{rid}_curves.png &: "
             "notebooks/train.ipynb $(TRAIN_DEPS) $(DATA_STAMP) | $(VENV_STAMP)",
-            f"\t$(EXECUTE) notebooks/train.ipynb $(RESULTS_DIR)/{rid}/train.ipynb --label {label} "
+            f"\t@$(EXECUTE) notebooks/train.ipynb $(RESULTS_DIR)/{rid}/train.ipynb --label {label} "
             f"{params} $(DATA_PARAMS)",
             "",
             f"$(FIGURES_DIR)/{rid}_weights.png: notebooks/weights.ipynb "
             f"$(RESULTS_DIR)/{rid}/results.json $(WEIGHTS_DEPS) | $(VENV_STAMP)",
-            f"\t$(EXECUTE) notebooks/weights.ipynb $(RESULTS_DIR)/{rid}/weights.ipynb --label {label} "
+            f"\t@$(EXECUTE) notebooks/weights.ipynb $(RESULTS_DIR)/{rid}/weights.ipynb --label {label} "
             f"-p run_dir $(RESULTS_DIR)/{rid} -p figure $(FIGURES_DIR)/{rid}_weights.png",
         ]
     out += ["",
@@ -103,10 +103,23 @@ def parse_value(text):
 
 
 def cmd_execute(args):
+    import time
+
     from helpers.execute import execute
 
     params = {name: parse_value(value) for name, value in args.p}
-    execute(args.notebook, args.output, params, label=args.label, progress=not args.quiet)
+    label = args.label or Path(args.notebook).stem
+    print(f"[{label}] {args.notebook} -> {args.output}", flush=True)
+    start = time.perf_counter()
+    # papermill's cell progress bar only on a terminal: in a log it would print a line per update
+    execute(args.notebook, args.output, params, label=label, progress=not args.quiet and sys.stderr.isatty())
+    print(f"[{label}] done in {time.perf_counter() - start:.1f} s", flush=True)
+
+
+def cmd_kernel_quiet(args):
+    from helpers.execute import quiet_kernel
+
+    quiet_kernel(args.name)
 
 
 def cmd_render(args):
@@ -146,6 +159,10 @@ def build_parser():
     p.add_argument("--label")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_execute)
+
+    p = sub.add_parser("kernel-quiet", help="make a registered kernel log errors only")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_kernel_quiet)
 
     p = sub.add_parser("render", help="render an executed notebook to HTML")
     p.add_argument("notebook")

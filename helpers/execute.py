@@ -21,6 +21,27 @@ class NotebookError(UserError):
     """A notebook failed; the message names the executed notebook."""
 
 
+QUIET_FLAG = "--IPKernelApp.log_level=ERROR"
+
+
+def quiet_kernel(name=KERNEL_NAME):
+    """Make the registered kernel ``name`` log errors only.
+
+    Each kernel start otherwise prints a transport warning to the terminal,
+    once per notebook run. Returns the kernel.json path.
+    """
+    import json
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    path = Path(KernelSpecManager().get_kernel_spec(name).resource_dir) / "kernel.json"
+    spec = json.loads(path.read_text())
+    if QUIET_FLAG not in spec["argv"]:
+        spec["argv"].append(QUIET_FLAG)
+        path.write_text(json.dumps(spec, indent=1))
+    return path
+
+
 def notebook_parameters(path):
     """Names of the parameters defined in the notebook's ``parameters`` cell."""
     import papermill

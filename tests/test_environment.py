@@ -59,3 +59,13 @@ def test_installed_versions_match_the_pins():
     req = requirement_pins((ROOT / "requirements.txt").read_text())
     for name, version in req.items():
         assert metadata.version(name) == version, name
+
+
+def test_the_project_kernel_is_registered_quietly():
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from helpers.execute import KERNEL_NAME, QUIET_FLAG
+
+    spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    assert QUIET_FLAG in spec.argv
+    assert spec.argv[0].startswith(str(ROOT / ".venv"))

@@ -27,7 +27,8 @@ def make(out, data_dir, *targets, settings="settings.csv", jobs=1, check=False, 
 
 def executed(r):
     """Notebooks a make run executed."""
-    return [ln.split("execute ", 1)[1].split()[0] for ln in r.stdout.splitlines() if " -m helpers execute " in ln]
+    return [ln.split("] ", 1)[1].split(" -> ")[0] for ln in r.stdout.splitlines()
+            if ln.startswith("[") and " -> " in ln]
 
 
 def result_files(out):
@@ -60,6 +61,7 @@ def test_second_make_report_runs_nothing(first_run, tiny_data_dir):
     r = make(out, tiny_data_dir, "report", check=True)
     assert executed(r) == []
     assert [ln for ln in r.stdout.splitlines() if not ln.startswith(("Report:", "make"))] == []
+    assert r.stderr == ""
 
 
 def test_bitwise_identical_results_on_a_clean_rebuild(first_run, tiny_data_dir, tmp_path):
