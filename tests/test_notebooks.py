@@ -1,6 +1,7 @@
 """The notebooks: committed clean, parameterized, and executable under papermill on tiny data."""
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -46,7 +47,8 @@ def pipeline(tmp_path_factory, tiny_data_dir):
     """Run the whole report pipeline with papermill on the tiny data set."""
     out = tmp_path_factory.mktemp("pipeline")
     settings = out / "settings.csv"
-    settings.write_text("lam,eta,n_batch,n_epochs\n0,0.1,20,2\n0.1,0.01,25,3\n")
+    # the third setting's step is absurd: W overflows and the run diverges
+    settings.write_text("lam,eta,n_batch,n_epochs\n0,0.1,20,2\n0.1,0.01,25,3\n0,1e305,20,3\n")
     runs = read_settings(settings)
     common = {"data_dir": str(tiny_data_dir), "results_dir": str(out / "results"),
               "figures_dir": str(out / "figures"), "n_val": 50}
@@ -69,6 +71,7 @@ def pipeline(tmp_path_factory, tiny_data_dir):
 
 def test_pipeline_writes_results_figures_and_a_checked_report(pipeline):
     out, runs = pipeline
+    runs = runs[:2]
     for p in runs:
         doc = json.loads((out / "results" / p.run_id / "results.json").read_text())
         assert doc["params"] == p.as_dict()
@@ -85,11 +88,24 @@ def test_pipeline_writes_results_figures_and_a_checked_report(pipeline):
     assert "hl-ipython3" not in html  # no highlighted code cell
 
 
+def test_a_diverged_run_is_shown_not_a_crash(pipeline):
+    out, runs = pipeline
+    diverged = runs[2]
+    doc = json.loads((out / "results" / diverged.run_id / "results.json").read_text())
+    assert doc["diverged_at"] == 1 and doc["epochs_run"] == 1
+    html = (out / "report/index.html").read_text()
+    assert f'<tr data-run-id="{diverged.run_id}">' in html
+    assert "diverged at epoch 1" in html
+    assert f'id="fig1-{diverged.run_id}"' in html and f'id="fig2-{diverged.run_id}"' in html
+    with pytest.raises(UserError, match=f"Table 1 .* of {re.escape(diverged.run_id)} is (nan|inf)"):
+        check_report(out / "report/index.html", runs)
+
+
 def test_report_check_fails_on_a_missing_setting(pipeline):
     out, runs = pipeline
     extra = read_settings(ROOT / "settings.csv")[:1]
     with pytest.raises(UserError, match="figure fig1-.* is missing"):
-        check_report(out / "report/index.html", runs + extra)
+        check_report(out / "report/index.html", runs[:2] + extra)
 
 
 def test_a_failing_notebook_names_the_run_and_the_notebook(tmp_path, tiny_data_dir):
