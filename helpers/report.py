@@ -64,6 +64,8 @@ def table1(docs):
             "λ": p["lam"], "η": p["eta"], "n_batch": p["n_batch"], "epochs": p["n_epochs"],
             "loss": test["loss"], "cost": test["cost"], "accuracy": test["accuracy"],
             "seed loss": seed[0], "seed cost": seed[1], "seed accuracy": seed[2],
+            "Δ loss": test["loss"] - seed[0],
+            "Δ cost": test["cost"] - seed[1],
             "Δ accuracy": test["accuracy"] - seed[2],
             "status": f"diverged at epoch {doc['diverged_at']}" if doc.get("diverged_at") else "completed",
         })
@@ -113,7 +115,8 @@ def _cell(value, fmt):
 TABLE1_COLUMNS = (
     ("λ", "lam", "g"), ("η", "eta", "g"), ("loss", "loss", ".4f"), ("cost", "cost", ".4f"),
     ("accuracy", "accuracy", ".4f"), ("seed loss", "seed_loss", ".2f"), ("seed cost", "seed_cost", ".2f"),
-    ("seed accuracy", "seed_accuracy", ".2f"), ("Δ accuracy", "diff_accuracy", "+.4f"), ("status", "status", "s"),
+    ("seed accuracy", "seed_accuracy", ".2f"), ("Δ loss", "diff_loss", "+.4f"), ("Δ cost", "diff_cost", "+.4f"),
+    ("Δ accuracy", "diff_accuracy", "+.4f"), ("status", "status", "s"),
 )
 
 
@@ -278,7 +281,8 @@ def collect_report(settings_file, results_dir, figures_dir, gradcheck_file):
         "gradcheck_html": _gradcheck_html(gradcheck["rows"]),
         "seed_gradcheck_html": _gradcheck_html([{"param": k, **v} for k, v in SEED_GRADCHECK.items()]),
         "table1_caption": "<p><b>Table 1:</b> evaluation of the model on the test set, per setting, "
-                          "beside the seed report's values.</p>",
+                          "beside the seed report's values (rounded to two decimals there); "
+                          "Δ = this run − seed report.</p>",
         "table1_html": table1_html(df, ids),
         "table1_text": (f"The best test accuracy here is {best['accuracy']:.4f} (λ = {best['λ']:g}, "
                         f"η = {best['η']:g}). " + ("; ".join(diverged) + "." if diverged else

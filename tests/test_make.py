@@ -131,3 +131,27 @@ def test_interrupted_training_is_redone_not_accepted(tmp_path, tiny_data_dir, si
     r = make(tmp_path, tiny_data_dir, "report", check=True)
     assert executed(r).count("notebooks/train.ipynb") == 1
     assert (tmp_path / "results" / run.run_id / "results.json").exists()
+
+
+def test_make_clean_keeps_the_downloaded_archive(tmp_path):
+    data = tmp_path / "data"
+    (data / "cifar-10-batches-py").mkdir(parents=True)
+    (data / "cifar-10-python.tar.gz").write_bytes(b"archive")
+    (data / ".tmp-extract-x").mkdir()
+    for d in ("results/x", "report", "build", "figures"):
+        (tmp_path / d).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "figures" / "a.png").write_bytes(b"png")
+    r = subprocess.run(["make", "-C", str(ROOT), "clean", f"DATA_DIR={data}", f"RESULTS_DIR={tmp_path / 'results'}",
+                        f"FIGURES_DIR={tmp_path / 'figures'}", f"REPORT_DIR={tmp_path / 'report'}",
+                        f"BUILD_DIR={tmp_path / 'build'}"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (data / "cifar-10-python.tar.gz").read_bytes() == b"archive"
+    assert sorted(p.name for p in data.iterdir()) == ["cifar-10-python.tar.gz"]
+    assert not (tmp_path / "results").exists() and not (tmp_path / "report").exists()
+    assert list((tmp_path / "figures").iterdir()) == []
+
+
+def test_make_help_lists_the_targets():
+    r = subprocess.run(["make", "-C", str(ROOT), "help"], capture_output=True, text=True)
+    for target in ("report", "test", "data", "bench", "lab", "clean", "browser-check"):
+        assert f"make {target} " in r.stdout
