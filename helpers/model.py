@@ -48,7 +48,7 @@ def compute_accuracy(X, y, W, b):
     return float(np.mean(np.argmax(scores(X, W, b), axis=1) == y))
 
 
-def evaluate(X, y, W, b, lam, chunk=8192):
+def evaluate(X, y, W, b, lam, chunk=1024):
     """Loss, cost and accuracy in one pass over X, in row chunks.
 
     Parameters

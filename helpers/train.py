@@ -2,14 +2,32 @@
 
 The inner loop works in preallocated buffers: each mini-batch is gathered from
 the shuffled index list straight into a small buffer (no reshuffled copy of the
-whole training set), scores, probabilities and gradients are computed in place,
-and after every epoch loss, cost and accuracy are measured on the training and
-validation sets in one chunked pass each (:func:`helpers.model.evaluate`).
+whole training set), scores, probabilities and gradients are computed in place.
+
+Loss, cost and accuracy are measured on the full training and validation sets
+before training and after every epoch. The validation set is evaluated in one
+chunked pass (:func:`helpers.model.evaluate`). The training set is not read a
+second time: while epoch ``e + 1`` has a mini-batch in cache, the same matrix
+product that gives its scores under the current weights also gives its scores
+under the weights epoch ``e`` ended with (20 columns instead of 10), so the
+training-set values of epoch ``e`` are known once epoch ``e + 1`` has visited
+every example. Only the weights of the last epoch need a separate pass over the
+training set. This halves the bytes an epoch reads from memory; the values are
+those of a separate pass up to rounding (the sum runs in another order), and a
+run stays bitwise reproducible.
+
+When BLAS runs on one thread (as the notebooks run it), a helper thread uses
+the idle core: while the main thread trains on one mini-batch it gathers the
+next and computes the previous one's scores under the epoch's starting weights
+(each product on its own, so the numbers do not depend on the threads' timing).
+``make bench`` (bench/README.md) measures all of this against the machine's limit.
 """
 
+import contextlib
 import math
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,16 +69,45 @@ def init_parameters(rng, n_classes, dim, std, dtype=np.float64):
 
 
 class Workspace:
-    """Buffers reused by every mini-batch of :func:`run_epoch`."""
+    """Buffers reused by every mini-batch of :func:`run_epoch`.
 
-    def __init__(self, n_batch, dim, n_classes, dtype):
+    Attributes
+    ----------
+    Xb, Xb_next : ndarray, (n_batch, D)
+        The gathered mini-batch and the next one (gathered meanwhile, see ``prefetch``).
+    Wc : ndarray, (2K, D)
+        Rows ``:K``: the weights being trained; rows ``K:``: the weights the
+        epoch started from (used when :func:`run_epoch` is asked for scores).
+    b0 : ndarray, (K,)
+        The bias the epoch started from.
+    gW : ndarray, (K, D)
+        ``eta`` times the gradient of the loss on the mini-batch.
+    prefetch : bool or None
+        Use a helper thread: while the main thread trains on one mini-batch,
+        it gathers the next one and, if :func:`run_epoch` is asked for scores,
+        computes the previous one's scores under the starting weights. Each
+        product runs on its own, so a run's numbers do not depend on the
+        timing of the threads. None (the default): do so when BLAS runs on one
+        thread, so the helper uses the core BLAS leaves idle; with more BLAS
+        threads it competes with them and an epoch gets slower (bench/README.md).
+    """
+
+    def __init__(self, n_batch, dim, n_classes, dtype, prefetch=None):
         self.Xb = np.empty((n_batch, dim), dtype=dtype)
-        self.S = np.empty((n_batch, n_classes), dtype=dtype)
+        self.Xb_next = np.empty((n_batch, dim), dtype=dtype)
+        self.prefetch = prefetch
+        self.Wc = np.empty((2 * n_classes, dim), dtype=dtype)
+        self.b0 = np.empty(n_classes, dtype=dtype)
         self.gW = np.empty((n_classes, dim), dtype=dtype)
         self.rows = np.arange(n_batch)
+        self._S = np.empty(n_batch * 2 * n_classes, dtype=dtype)
+
+    def scores_buffer(self, m, k):
+        """A C-contiguous (m, k) view of the score buffer."""
+        return self._S[: m * k].reshape(m, k)
 
 
-def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None):
+def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
     """One epoch of mini-batch gradient descent, updating W and b in place.
 
     Parameters
@@ -75,28 +122,110 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None):
     eta, lam : float
     n_batch : int
     ws : Workspace or None
+    scores : ndarray, (N, K), or None
+        If given, ``scores[i]`` receives the class scores of example ``perm[i]``
+        under the weights W, b had when the epoch started (``X[perm] W0^T + b0``),
+        computed by the forward matrix product of each mini-batch at almost no
+        extra cost. ``ws.Wc[K:]`` and ``ws.b0`` keep those weights.
     """
     K, D = W.shape
     if ws is None:
         ws = Workspace(n_batch, D, K, W.dtype)
+    Wt = ws.Wc[:K]           # the weights being trained, next to the starting ones
+    Wt[...] = W
+    W0 = ws.Wc[K:]
+    if scores is not None:
+        W0[...] = W
+        ws.b0[...] = b
+    n = perm.shape[0]
+    n_batches = -(-n // n_batch)
+    helper = (ws.prefetch if ws.prefetch is not None else _blas_is_single_threaded()) and n_batches > 1
+    # Without the helper thread, the scores for `scores` come from the forward product
+    # itself: (m, 2K) scores under [W; W0] for about 1.4 times the cost of (m, K).
+    fuse = scores is not None and not helper
+    Wf = ws.Wc if fuse else Wt
+    kf = Wf.shape[0]
     decay = 1.0 - 2.0 * eta * lam
-    for start in range(0, perm.shape[0], n_batch):
-        idx = perm[start:start + n_batch]
-        m = idx.shape[0]
-        Xb = np.take(X, idx, axis=0, out=ws.Xb[:m], mode="clip")
-        S = ws.S[:m]
-        np.matmul(Xb, W.T, out=S)
-        S += b
-        S -= S.max(axis=1, keepdims=True)
-        np.exp(S, out=S)
-        S /= S.sum(axis=1, keepdims=True)
-        S[ws.rows[:m], y[idx]] -= 1.0  # S is now P - Y
-        S *= eta / m                   # eta * G
-        np.matmul(S.T, Xb, out=ws.gW)  # eta * grad of the loss
-        if lam:
-            W *= decay                 # W - eta * 2 lam W
-        W -= ws.gW
-        b -= S.sum(axis=0)
+    buffers = (ws.Xb, ws.Xb_next)
+
+    def batch(j):
+        return perm[j * n_batch:(j + 1) * n_batch]
+
+    def gather(j):
+        idx = batch(j)
+        return np.take(X, idx, axis=0, out=buffers[j % 2][: idx.shape[0]], mode="clip")
+
+    def score(j):
+        start = j * n_batch
+        m = batch(j).shape[0]
+        np.matmul(buffers[j % 2][:m], W0.T, out=scores[start:start + m])
+
+    def helper_work(j):
+        # on the helper thread, while the main thread trains on batch j (buffer j % 2)
+        if scores is not None and j > 0:
+            score(j - 1)
+        if j + 1 < n_batches:
+            gather(j + 1)    # into the buffer batch j - 1 used
+
+    with contextlib.ExitStack() as stack:
+        pool = pending = None
+        if helper:
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="run_epoch"))
+            gather(0)
+        for j in range(n_batches):
+            start = j * n_batch
+            idx = batch(j)
+            m = idx.shape[0]
+            if pool is None:
+                Xb = gather(j)
+            else:
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(helper_work, j)
+                Xb = buffers[j % 2][:m]
+            Sf = ws.scores_buffer(m, kf)
+            np.matmul(Xb, Wf.T, out=Sf)
+            if fuse:
+                scores[start:start + m] = Sf[:, K:]
+            S = Sf[:, :K]
+            S += b
+            S -= S.max(axis=1, keepdims=True)
+            np.exp(S, out=S)
+            S /= S.sum(axis=1, keepdims=True)
+            S[ws.rows[:m], y[idx]] -= 1.0  # S is now P - Y
+            S *= eta / m                   # eta * G
+            np.matmul(S.T, Xb, out=ws.gW)  # eta * grad of the loss
+            if lam:
+                Wt *= decay                # W - eta * 2 lam W
+            Wt -= ws.gW
+            b -= S.sum(axis=0)
+        if pending is not None:
+            pending.result()
+    if helper and scores is not None:
+        score(n_batches - 1)
+    W[...] = Wt
+    if scores is not None:
+        scores += ws.b0
+
+
+def _blas_is_single_threaded():
+    from threadpoolctl import threadpool_info
+
+    return all(lib["num_threads"] == 1 for lib in threadpool_info() if lib["user_api"] == "blas")
+
+
+def metrics_from_scores(S, y, penalty):
+    """Loss, cost and accuracy from class scores S: (N, K) and labels y: (N,).
+
+    The same formulas as :func:`helpers.model.evaluate`; ``penalty`` is
+    ``lam * sum(W**2)`` of the weights that gave S.
+    """
+    n = S.shape[0]
+    m = S.max(axis=1)
+    correct = int(np.count_nonzero(S.argmax(axis=1) == y))
+    lse = m + np.log(np.exp(S - m[:, None]).sum(axis=1))
+    loss = float(np.sum(lse - S[np.arange(n), y], dtype=np.float64)) / n
+    return {"loss": loss, "cost": loss + penalty, "accuracy": correct / n}
 
 
 def measure(train, val, W, b, lam):
@@ -106,6 +235,88 @@ def measure(train, val, W, b, lam):
         for k, v in evaluate(split.X, split.y, W, b, lam).items():
             out[f"{split_name}_{k}"] = v
     return out
+
+
+class Trainer:
+    """The epochs of :func:`train`, one :meth:`step` at a time (the benchmark times them).
+
+    The constructor draws W, b and measures the validation set; each
+    :meth:`step` trains one epoch, records the training-set values of the
+    previous epoch (from the scores :func:`run_epoch` returns) and measures the
+    validation set; :meth:`finish` measures the training set for the last
+    epoch and returns the :class:`TrainResult`.
+    """
+
+    def __init__(self, train_split, val_split, params):
+        self.X, self.y = train_split.X, train_split.y
+        self.val = val_split
+        self.params = params
+        n, dim = self.X.shape
+        self.K = train_split.Y.shape[1]
+        self.rng = np.random.default_rng(params.seed)
+        self.W, self.b = init_parameters(self.rng, self.K, dim, params.init_std, self.X.dtype)
+        self.ws = Workspace(params.n_batch, dim, self.K, self.X.dtype)
+        self.scores = np.empty((n, self.K), dtype=self.X.dtype)
+        self.history = {k: [] for k in HISTORY_KEYS}
+        self.epoch = 0
+        self.diverged_at = None
+        self._val = self._evaluate(self.val.X, self.val.y)  # values of the current weights, not yet recorded
+        self._open = True
+
+    def _evaluate(self, X, y):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return evaluate(X, y, self.W, self.b, self.params.lam)
+
+    def _record(self, train_values, val_values):
+        for split_name, values in (("train", train_values), ("val", val_values)):
+            for k, v in values.items():
+                self.history[f"{split_name}_{k}"].append(v)
+
+    def _stop(self, epoch):
+        self.diverged_at = epoch
+        self._open = False
+
+    def step(self):
+        """Train one epoch; False once the run has stopped (diverged).
+
+        Returns
+        -------
+        dict or bool
+            The validation values after this epoch, or False if the run stopped.
+        """
+        if not self._open:
+            return False
+        p = self.params
+        with np.errstate(over="ignore", invalid="ignore"):
+            perm = self.rng.permutation(self.X.shape[0])
+            penalty = p.lam * float(np.sum(self.W * self.W, dtype=np.float64))
+            run_epoch(self.X, self.y, self.W, self.b, perm, p.eta, p.lam, p.n_batch, self.ws, scores=self.scores)
+            self.epoch += 1
+            previous = metrics_from_scores(self.scores, self.y[perm], penalty)
+            self._record(previous, self._val)  # the values of epoch - 1
+            if self.epoch > 1 and not math.isfinite(previous["cost"]):
+                # epoch - 1 diverged on the training set: undo this epoch and stop there
+                self.W[...] = self.ws.Wc[self.K:]
+                self.b[...] = self.ws.b0
+                self.epoch -= 1
+                self._stop(self.epoch)
+                return False
+            self._val = self._evaluate(self.val.X, self.val.y)
+            if not math.isfinite(self._val["cost"]):
+                self._record(self._evaluate(self.X, self.y), self._val)
+                self._stop(self.epoch)
+                return False
+        return self._val
+
+    def finish(self):
+        """Measure the training set for the last epoch (if not yet done) and return the result."""
+        if self._open:
+            train_values = self._evaluate(self.X, self.y)
+            self._record(train_values, self._val)
+            self._open = False
+            if self.epoch > 0 and not (math.isfinite(train_values["cost"]) and math.isfinite(self._val["cost"])):
+                self.diverged_at = self.epoch
+        return TrainResult(W=self.W, b=self.b, history=self.history, diverged_at=self.diverged_at)
 
 
 def train(train_split, val_split, params, progress=False, desc=None):
@@ -123,36 +334,19 @@ def train(train_split, val_split, params, progress=False, desc=None):
     -------
     TrainResult
     """
-    X, y = train_split.X, train_split.y
-    n, dim = X.shape
-    K = train_split.Y.shape[1]
-    rng = np.random.default_rng(params.seed)
-    W, b = init_parameters(rng, K, dim, params.init_std, X.dtype)
-    ws = Workspace(params.n_batch, dim, K, X.dtype)
-    history = {k: [] for k in HISTORY_KEYS}
-
-    def record():
-        values = measure(train_split, val_split, W, b, params.lam)
-        for k in HISTORY_KEYS:
-            history[k].append(values[k])
-        return values
-
-    record()
-    diverged_at = None
+    trainer = Trainer(train_split, val_split, params)
     bar = _bar(params.n_epochs, desc or params.run_id, progress)
     t0 = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore"):
-        for epoch in range(1, params.n_epochs + 1):
-            perm = rng.permutation(n)
-            run_epoch(X, y, W, b, perm, params.eta, params.lam, params.n_batch, ws)
-            values = record()
-            bar.set_postfix(cost=f"{values['train_cost']:.3f}", val_acc=f"{values['val_accuracy']:.3f}", refresh=False)
-            bar.update(1)
-            if not math.isfinite(values["train_cost"]) or not math.isfinite(values["val_cost"]):
-                diverged_at = epoch
-                break
+    for _ in range(params.n_epochs):
+        values = trainer.step()
+        if values is False:
+            break
+        bar.set_postfix(val_cost=f"{values['cost']:.3f}", val_acc=f"{values['accuracy']:.3f}", refresh=False)
+        bar.update(1)
+    result = trainer.finish()
+    result.seconds = time.perf_counter() - t0
     bar.close()
-    return TrainResult(W=W, b=b, history=history, diverged_at=diverged_at, seconds=time.perf_counter() - t0)
+    return result
 
 
 def _bar(total, desc, enabled):
