@@ -111,7 +111,7 @@ def cmd_execute(args):
     label = args.label or Path(args.notebook).stem
     print(f"[{label}] {args.notebook} -> {args.output}", flush=True)
     start = time.perf_counter()
-    # papermill's cell progress bar only on a terminal: in a log it would print a line per update
+    # progress only on a terminal (see helpers.execute): in a log it would print a line per update
     execute(args.notebook, args.output, params, label=label, progress=not args.quiet and sys.stderr.isatty())
     print(f"[{label}] done in {time.perf_counter() - start:.1f} s", flush=True)
 

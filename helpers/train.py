@@ -25,6 +25,7 @@ next and computes the previous one's scores under the epoch's starting weights
 
 import contextlib
 import math
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -335,7 +336,7 @@ def train(train_split, val_split, params, progress=False, desc=None):
     TrainResult
     """
     trainer = Trainer(train_split, val_split, params)
-    bar = _bar(params.n_epochs, desc or params.run_id, progress)
+    bar = _bar(params.n_epochs, desc or params.label, progress)
     t0 = time.perf_counter()
     for _ in range(params.n_epochs):
         values = trainer.step()
@@ -349,8 +350,37 @@ def train(train_split, val_split, params, progress=False, desc=None):
     return result
 
 
+#: Set by :func:`helpers.execute.execute` to the terminal papermill runs on, so that a
+#: notebook's training progress shows there, on one line, instead of only in the notebook.
+PROGRESS_TTY_ENV = "DD2424_PROGRESS_TTY"
+
+
+def _columns(out, default=100):
+    """Width of the terminal behind ``out``; ``default`` when unknown or reported as 0."""
+    try:
+        return os.get_terminal_size(out.fileno()).columns or default
+    except (OSError, ValueError, AttributeError):
+        return default
+
+
 def _bar(total, desc, enabled):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="epoch", disable=not enabled, file=sys.stderr,
-                mininterval=1.0, leave=True)
+    out = sys.stderr
+    tty = os.environ.get(PROGRESS_TTY_ENV)
+    if enabled and tty:
+        try:
+            out = open(tty, "w")  # noqa: SIM115 - closed with the bar below
+        except OSError:
+            pass
+    bar = tqdm(total=total, desc=desc, unit="epoch", disable=not enabled, file=out,
+               mininterval=0.5, leave=True, ncols=_columns(out))
+    if out is not sys.stderr:
+        close = bar.close
+
+        def close_both():
+            close()
+            out.close()
+
+        bar.close = close_both
+    return bar
