@@ -1,5 +1,6 @@
 """`make report` on tiny data: one target per setting, failures, interruptions, no-op and determinism."""
 
+import json
 import os
 import signal
 import subprocess
@@ -107,6 +108,16 @@ def test_a_failing_setting_is_named_and_the_others_stay_valid(tmp_path, tiny_dat
     assert executed(r).count("notebooks/train.ipynb") == 1
 
 
+def training_is_running(executed_nb):
+    """True once papermill marks the cell that calls run_training as running."""
+    try:
+        nb = json.loads(executed_nb.read_text())
+    except (OSError, ValueError):
+        return False
+    return any("run_training(" in "".join(c["source"]) and
+               c.get("metadata", {}).get("papermill", {}).get("status") == "running" for c in nb["cells"])
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_training_is_redone_not_accepted(tmp_path, tiny_data_dir, sig):
     (tmp_path / "settings.csv").write_text("lam,eta,n_batch,n_epochs\n0,0.01,10,3000\n")
@@ -117,13 +128,13 @@ def test_interrupted_training_is_redone_not_accepted(tmp_path, tiny_data_dir, si
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     executed_nb = tmp_path / "results" / run.run_id / "train.ipynb"
     deadline = time.time() + 120
-    while not executed_nb.exists() and time.time() < deadline:  # papermill writes it once the kernel runs
+    while not training_is_running(executed_nb) and time.time() < deadline:
         time.sleep(0.2)
-    time.sleep(3)  # inside the training loop
+    time.sleep(1.5)  # inside the training loop (about 10 s long)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     os.killpg(proc.pid, sig)  # what Ctrl-C (SIGINT) or a kill (SIGTERM) does to the whole job
-    proc.communicate(timeout=60)
-    assert proc.returncode != 0
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0, err
     assert not (tmp_path / "results" / run.run_id / "results.json").exists()
     assert not (tmp_path / "report" / "index.html").exists()
     # running again redoes the interrupted setting and completes
