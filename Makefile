@@ -29,8 +29,9 @@ HELPERS := $(wildcard helpers/*.py helpers/templates/*/*)
 EXECUTE = $(BLAS_THREADS) $(PY) -m helpers execute
 DATA_PARAMS := -p data_dir $(DATA_DIR) -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR) -p n_val $(N_VAL)
 
-# With `make -jN` (N > 1) each notebook's BLAS gets one thread, so parallel runs do not fight
-# over the cores; otherwise BLAS uses them all.
+# Training and the gradient check always run BLAS on one thread (helpers/blas.py: bitwise
+# reproducible numbers), the trainer using a second thread to gather mini-batches. With
+# `make -jN` (N > 1) the other notebooks' BLAS gets one thread too.
 BLAS_THREADS = $(if $(filter-out -j1,$(filter -j%,$(MAKEFLAGS))),OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1)
 
 .PHONY: help report venv data results figures test browser browser-check bench lab clean clean-venv
@@ -66,10 +67,14 @@ $(BUILD_DIR)/settings.mk: $(SETTINGS) $(HELPERS) $(wildcard notebooks/*.ipynb)
 	@$(PYTHON) -m helpers rules $(SETTINGS) -o $@
 
 ifeq ($(filter help clean clean-venv venv test lab browser bench,$(MAKECMDGOALS)),)
+# N_VAL changes what every run computes: a stamp holding its value (rewritten only when it
+# changes) is a prerequisite of the runs, so `make report N_VAL=...` redoes them.
+NVAL_STAMP := $(BUILD_DIR)/n_val
+$(shell mkdir -p $(BUILD_DIR) && { [ "$$(cat $(NVAL_STAMP) 2>/dev/null)" = "$(N_VAL)" ] || echo "$(N_VAL)" > $(NVAL_STAMP); })
 include $(BUILD_DIR)/settings.mk
 endif
 
-$(RESULTS_DIR)/gradcheck.json: notebooks/gradient_check.ipynb $(GRADCHECK_DEPS) $(DATA_STAMP) | $(VENV_STAMP)
+$(RESULTS_DIR)/gradcheck.json: notebooks/gradient_check.ipynb $(GRADCHECK_DEPS) $(DATA_STAMP) $(NVAL_STAMP) | $(VENV_STAMP)
 	@$(EXECUTE) notebooks/gradient_check.ipynb $(RESULTS_DIR)/executed/gradient_check.ipynb \
 		--label "gradient check" -p data_dir $(DATA_DIR) -p output $(RESULTS_DIR)/gradcheck.json -p n_val $(N_VAL)
 
@@ -79,7 +84,7 @@ figures: $(RUN_FIGURES) ## Figures 1 and 2 for every setting (PNG files under fi
 # --- report ------------------------------------------------------------------------------
 
 $(REPORT_DIR)/index.html: notebooks/report.ipynb $(SETTINGS) $(RUN_RESULTS) $(RUN_FIGURES) \
-		$(RESULTS_DIR)/gradcheck.json $(REPORT_DEPS) | $(VENV_STAMP)
+		$(RESULTS_DIR)/gradcheck.json $(HELPERS) | $(VENV_STAMP)
 	@$(EXECUTE) notebooks/report.ipynb $(RESULTS_DIR)/executed/report.ipynb --label report \
 		-p settings_file $(SETTINGS) -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR) \
 		-p gradcheck_file $(RESULTS_DIR)/gradcheck.json

@@ -212,10 +212,10 @@ class Torch:
 def notebook_blas():
     """The BLAS setting the notebooks train under, and its description."""
     try:
-        from helpers.pipeline import single_threaded_blas
+        from helpers.blas import single_threaded_blas
     except ImportError:
         return contextlib.nullcontext, "the process's BLAS threads (as the notebooks)"
-    return single_threaded_blas, "one BLAS thread (helpers.pipeline.single_threaded_blas, as the notebooks)"
+    return single_threaded_blas, "one BLAS thread (helpers.blas.single_threaded_blas, as the notebooks)"
 
 
 class Project:

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from helpers.atomic import write_json
+from helpers.atomic import default_mode, write_json
 from helpers.errors import DataError
 from helpers.safe_pickle import load_batch_pickle
 
@@ -31,6 +31,10 @@ TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 META = "batches.meta"
 MARKER = "VERIFIED.json"
+#: Largest member and largest total the extraction accepts (the real batches are 31 MB each,
+#: 178 MB in all): a crafted archive cannot fill the disk before verification.
+MAX_MEMBER_BYTES = 256 * 2**20
+MAX_TOTAL_BYTES = 1024 * 2**20
 
 #: sha256 of each batch's ``data`` array (uint8, C order, ``arr.tobytes()``).
 OFFICIAL_DATA_SHA256 = {
@@ -108,8 +112,14 @@ def extract_members(archive, dest):
             members = tar.getmembers()
             for member in members:
                 check_member(member)
+            total = sum(m.size for m in members)
+            if total > MAX_TOTAL_BYTES or any(m.size > MAX_MEMBER_BYTES for m in members):
+                raise DataError(f"{archive} unpacks to {total / 2**20:.0f} MiB or has an oversized member; "
+                                "the CIFAR-10 archive unpacks to 178 MiB: it is not CIFAR-10")
+            # Python's own "data" filter too, where this Python has it (3.10.12+, 3.11.4+)
+            extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             for member in members:
-                tar.extract(member, dest, set_attrs=False, filter="data")
+                tar.extract(member, dest, set_attrs=False, **extra)
     except DataError:
         raise
     except (EOFError, zlib.error) as exc:
@@ -234,6 +244,7 @@ def extract_and_verify(archive, data_dir, expected=OFFICIAL):
         hashes = verify_folder(folder, expected)
         files = {name: file_sha256(folder / name) for name in (*TRAIN_BATCHES, TEST_BATCH)}
         write_json(folder / MARKER, {"data_sha256": hashes, "file_sha256": files})
+        os.chmod(folder, default_mode(directory=True))
         if final.exists():  # an unmarked (unverified) leftover: replace it
             shutil.rmtree(final)
         os.replace(folder, final)

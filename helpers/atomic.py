@@ -13,6 +13,17 @@ import tempfile
 from pathlib import Path
 
 
+def default_mode(directory=False):
+    """The mode a new file (0o666) or folder (0o777) gets under the current umask.
+
+    ``tempfile`` creates private files (0o600) and folders (0o700); results,
+    figures and the report should be as readable as any file the user makes.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path next to ``path``; rename it to ``path`` on success.
@@ -28,6 +39,7 @@ def atomic_path(path):
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, default_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -32,21 +32,18 @@ def cmd_data(args):
     print(f"data: verified CIFAR-10 in {folder} (from {archive})")
 
 
-NOTEBOOK_DEPS = (("TRAIN_DEPS", "train", ()), ("WEIGHTS_DEPS", "weights", ()),
-                 ("GRADCHECK_DEPS", "gradient_check", ()), ("REPORT_DEPS", "report", ("render",)))
+#: Make variable -> the notebook whose helper dependencies it lists. The report's
+#: prerequisites are all of helpers/ instead: its section 2.5 documents every module.
+NOTEBOOK_DEPS = (("TRAIN_DEPS", "train"), ("WEIGHTS_DEPS", "weights"), ("GRADCHECK_DEPS", "gradient_check"))
 
 
 def dependency_lines(root):
     """``NAME_DEPS := files`` lines: the helper files each notebook depends on."""
-    from helpers.deps import imported_helpers, module_closure, notebook_source
+    from helpers.deps import notebook_dependencies
 
     root = Path(root)
-    lines = []
-    for var, stem, extra in NOTEBOOK_DEPS:
-        modules = imported_helpers(notebook_source(root / "notebooks" / f"{stem}.ipynb")) | set(extra)
-        files = module_closure(modules, root / "helpers")
-        lines.append(f"{var} := {' '.join(str(f.relative_to(root)) for f in files)}")
-    return lines
+    return [f"{var} := {' '.join(str(f.relative_to(root)) for f in notebook_dependencies(root / 'notebooks' / f'{stem}.ipynb', root / 'helpers'))}"
+            for var, stem in NOTEBOOK_DEPS]
 
 
 def make_rules(runs, settings_path, root=None):
@@ -67,7 +64,7 @@ def make_rules(runs, settings_path, root=None):
         out += [
             "",
             f"$(RESULTS_DIR)/{rid}/results.json $(FIGURES_DIR)/{rid}_curves.png &: "
-            "notebooks/train.ipynb $(TRAIN_DEPS) $(DATA_STAMP) | $(VENV_STAMP)",
+            "notebooks/train.ipynb $(TRAIN_DEPS) $(DATA_STAMP) $(NVAL_STAMP) | $(VENV_STAMP)",
             f"\t@$(EXECUTE) notebooks/train.ipynb $(RESULTS_DIR)/{rid}/train.ipynb --label {label} "
             f"{params} $(DATA_PARAMS)",
             "",
@@ -186,6 +183,10 @@ def main(argv=None):
         args.func(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a missing notebook, a folder that cannot be written, a full disk
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: nothing partial was kept; run the same command again to resume", file=sys.stderr)

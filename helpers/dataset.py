@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.archive import MARKER, TEST_BATCH, TRAIN_BATCHES, file_sha256, read_batch, read_marker
+from helpers.archive import FOLDER_NAME, MARKER, TEST_BATCH, TRAIN_BATCHES, file_sha256, read_batch, read_marker
 from helpers.errors import DataError
+from helpers.paths import project_path
 
 N_CLASSES = 10
 
@@ -62,6 +63,11 @@ class Dataset:
     data_sha256: dict
 
 
+def dataset_folder(data_dir):
+    """The verified batches folder inside ``data_dir`` (relative to the project root)."""
+    return project_path(data_dir) / FOLDER_NAME
+
+
 def one_hot(y, n_classes=N_CLASSES, dtype=np.float64):
     """One-hot encode labels ``y`` (N,) into an (N, K) array."""
     Y = np.zeros((y.shape[0], n_classes), dtype=dtype)
@@ -84,6 +90,8 @@ def check_files(folder):
     marker = read_marker(folder)
     if marker is None:
         raise DataError(f"{folder} has not been verified (no {MARKER}); run `make data` first")
+    if not isinstance(marker.get("file_sha256"), dict) or not isinstance(marker.get("data_sha256"), dict):
+        raise DataError(f"{folder / MARKER} is damaged; delete {folder} and run `make data` again")
     for name, digest in marker["file_sha256"].items():
         path = folder / name
         if not path.is_file() or file_sha256(path) != digest:
@@ -92,11 +100,11 @@ def check_files(folder):
 
 
 def _column_stats(X, chunk=4096):
-    """Per-column mean and std of X (N, D) without a full-size temporary."""
-    mean = X.mean(axis=0)
+    """Per-column mean and std (float64) of X (N, D) without a full-size temporary."""
+    mean = X.mean(axis=0, dtype=np.float64)
     ss = np.zeros(X.shape[1], dtype=np.float64)
     for start in range(0, X.shape[0], chunk):
-        block = X[start:start + chunk] - mean
+        block = X[start:start + chunk].astype(np.float64) - mean
         ss += np.einsum("ij,ij->j", block, block)
     return mean, np.sqrt(ss / X.shape[0])
 

@@ -5,6 +5,8 @@ transitively, on the modules those import (imports inside functions included,
 so the answer errs on the safe side). The Makefile lists these files as
 prerequisites, so editing ``helpers/report.py`` re-renders the report but does
 not retrain anything, while editing ``helpers/train.py`` retrains every setting.
+The report itself depends on all of ``helpers/`` (its section 2.5 documents
+every module), which the Makefile states directly.
 
 Standard library only: it runs before the virtual environment exists.
 """
@@ -53,7 +55,7 @@ def module_closure(modules, package_dir):
     Returns
     -------
     list of Path
-        Sorted module files (plus ``__init__.py``); templates are added for ``render``.
+        Sorted module files (plus ``__init__.py``).
     """
     package_dir = Path(package_dir)
     seen, todo = set(), list(modules)
@@ -64,10 +66,7 @@ def module_closure(modules, package_dir):
             continue
         seen.add(name)
         todo.extend(imported_helpers(path.read_text()))
-    files = {package_dir / f"{name}.py" for name in seen} | {package_dir / "__init__.py"}
-    if "render" in seen:
-        files |= {p for p in (package_dir / "templates").rglob("*") if p.is_file()}
-    return sorted(files)
+    return sorted({package_dir / f"{name}.py" for name in seen} | {package_dir / "__init__.py"})
 
 
 def notebook_dependencies(notebook, package_dir):

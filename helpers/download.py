@@ -7,6 +7,7 @@ extraction, see :mod:`helpers.archive`).
 """
 
 import hashlib
+import http.client
 import os
 import sys
 import tempfile
@@ -14,6 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from helpers.atomic import default_mode
 from helpers.errors import DataError
 
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -104,8 +106,8 @@ def download(url, dest, md5=OFFICIAL_MD5, progress=True, timeout=30):
                     out.write(block)
                     digest.update(block)
                     bar.update(len(block))
-            except OSError as exc:
-                raise DataError(f"download of {url} broke off ({exc}); run again, or {HOW_TO_SUPPLY}") from None
+            except (OSError, http.client.HTTPException) as exc:
+                raise DataError(f"download of {url} broke off ({exc!r}); run again, or {HOW_TO_SUPPLY}") from None
             finally:
                 bar.close()
         if md5 is not None and digest.hexdigest() != md5:
@@ -113,6 +115,7 @@ def download(url, dest, md5=OFFICIAL_MD5, progress=True, timeout=30):
                 f"downloaded file has md5 {digest.hexdigest()}, expected {md5}: "
                 f"the download is corrupt or not the official archive; run again, or {HOW_TO_SUPPLY}"
             )
+        os.chmod(tmp, default_mode())
         os.replace(tmp, dest)
     except BaseException:
         if os.path.exists(tmp):

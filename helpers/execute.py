@@ -81,6 +81,7 @@ def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, c
     """
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import DeadKernelError
 
     parameters = dict(parameters or {})
     check_parameters(notebook, parameters)
@@ -110,9 +111,11 @@ def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, c
             raise NotebookError(
                 f"no Jupyter kernel named {kernel!r}; run `make venv` to register it"
             ) from None
-        except RuntimeError as exc:  # kernel died or did not start in time
+        except DeadKernelError as exc:  # died while running a cell: retrying would redo the work
+            raise NotebookError(f"{label}: the kernel died ({exc}); open {output}") from None
+        except RuntimeError as exc:  # the kernel did not start in time: a known race, retried once
             if attempt == 2:
-                raise NotebookError(f"{label}: the kernel failed twice ({exc}); open {output}") from None
+                raise NotebookError(f"{label}: the kernel failed to start twice ({exc}); open {output}") from None
 
 
 def _last_line(text):

@@ -90,3 +90,22 @@ def plot_weights(W, title="", class_names=CLASS_NAMES):
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def draw_weights(run_dir, figure):
+    """Figure 2 panel of one run: its rows of W as images, saved to ``figure``.
+
+    Relative paths are relative to the project root.
+
+    Returns
+    -------
+    Path
+        The PNG written.
+    """
+    from helpers.params import TrainParams
+    from helpers.paths import project_path
+    from helpers.results import load_run
+
+    doc = load_run(project_path(run_dir))
+    label = TrainParams(**doc["params"]).label
+    return save_figure(plot_weights(doc["W"], label), project_path(figure))

@@ -125,3 +125,43 @@ def check_gradients(X, y, lams, n_images, n_dims, seed, variance=4.0, h=1e-6, ep
                 rows.append({"lam": float(lam), "method": method, "param": name,
                              **gradient_stats(ga, gn, eps)})
     return rows
+
+
+def gradcheck_table(rows):
+    """The gradient-check statistics as a pandas table (one row per lam, method, parameter)."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    first = [c for c in ("lam", "method", "param") if c in df.columns]
+    df = df[first + [c for c in df.columns if c not in first]]
+    return df.rename(columns={
+        "lam": "λ", "param": "gradient", "diff_mean": "mean |Δ|", "diff_std": "std |Δ|",
+        "diff_max": "max |Δ|", "grad_min": "min g_num", "grad_max": "max g_num",
+        "grad_std": "std g_num", "rel_max": "max rel. error",
+    })
+
+
+def run_gradient_check(data_dir="data", output="results/gradcheck.json", n_images=100, n_dims=20,
+                       lams=(0.0, 0.1), seed=2022, variance=4.0, h=1e-6, n_val=5000):
+    """The gradient check of section 1.1 on the first training images, written to ``output``.
+
+    Relative paths are relative to the project root; BLAS runs on one thread.
+
+    Returns
+    -------
+    dict
+        The document written: the subset used and one row per (lam, method, parameter).
+    """
+    from helpers.atomic import write_json
+    from helpers.blas import single_threaded_blas
+    from helpers.dataset import dataset_folder, load_dataset
+    from helpers.paths import project_path
+
+    data = load_dataset(dataset_folder(data_dir), n_val=n_val)
+    lams = [float(v) for v in lams]
+    with single_threaded_blas():
+        rows = check_gradients(data.train.X, data.train.y, lams, n_images, n_dims, seed, variance=variance, h=h)
+    doc = {"n_images": n_images, "n_dims": n_dims, "lams": lams, "seed": seed,
+           "variance": variance, "h": h, "rows": rows}
+    write_json(project_path(output), doc)
+    return doc

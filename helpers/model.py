@@ -73,13 +73,26 @@ def evaluate(X, y, W, b, lam, chunk=1024):
         Sc = S[: stop - start]
         np.matmul(X[start:stop], W.T, out=Sc)
         Sc += b
-        yc = y[start:stop]
-        m = Sc.max(axis=1)
-        correct += int(np.count_nonzero(Sc.argmax(axis=1) == yc))
-        lse = m + np.log(np.exp(Sc - m[:, None]).sum(axis=1))
-        nll += float(np.sum(lse - Sc[np.arange(stop - start), yc], dtype=np.float64))
+        chunk_nll, chunk_correct = score_totals(Sc, y[start:stop])
+        nll += chunk_nll
+        correct += chunk_correct
+    return metrics(nll, correct, n, lam * float(np.sum(W * W, dtype=np.float64)))
+
+
+def score_totals(S, y):
+    """Summed cross-entropy and number of correct rows for scores S: (N, K) and labels y: (N,).
+
+    The log-sum-exp subtracts each row's maximum, so it is finite for any finite scores.
+    """
+    m = S.max(axis=1)
+    correct = int(np.count_nonzero(S.argmax(axis=1) == y))
+    lse = m + np.log(np.exp(S - m[:, None]).sum(axis=1))
+    return float(np.sum(lse - S[np.arange(S.shape[0]), y], dtype=np.float64)), correct
+
+
+def metrics(nll, correct, n, penalty):
+    """The ``loss``, ``cost`` and ``accuracy`` dict from summed cross-entropy and correct rows."""
     loss = nll / n
-    penalty = lam * float(np.sum(W * W, dtype=np.float64))
     return {"loss": loss, "cost": loss + penalty, "accuracy": correct / n}
 
 

@@ -8,7 +8,7 @@ are not.
 
 import math
 import numbers
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from helpers.errors import ParameterError
 
@@ -51,12 +51,23 @@ class TrainParams:
 
     @property
     def label(self):
-        """Short human label, as in the report's captions."""
-        return f"λ = {_fmt(self.lam)}, η = {_fmt(self.eta)}"
+        """Human label for captions: λ and η, plus every other parameter that is not the default."""
+        parts = [f"λ = {_fmt(self.lam)}", f"η = {_fmt(self.eta)}"]
+        for f in fields(self)[2:]:
+            value = getattr(self, f.name)
+            if value != f.default:
+                parts.append(f"{f.name} = {_fmt(value) if isinstance(value, float) else value}")
+        return ", ".join(parts)
+
+    @property
+    def is_seed_setting(self):
+        """True when n_batch and n_epochs are the seed report's (100 and 40)."""
+        return self.n_batch == 100 and self.n_epochs == 40
 
 
 def _fmt(x):
-    return format(float(x), "g")
+    """Short but exact enough to tell settings apart (15 significant digits)."""
+    return format(float(x), ".15g")
 
 
 def _real(name, value, low, low_open, allowed):

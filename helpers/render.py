@@ -13,15 +13,25 @@ from helpers.errors import UserError
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-_EXTERNAL = re.compile(
-    r"<(script|link|img|iframe|source|video|audio)\b[^>]*?\b(src|href)\s*=\s*[\"']?\s*(https?:)?//[^\"'\s>]*",
-    re.IGNORECASE,
+_TAG = r"<(?:script|link|img|iframe|source|video|audio|embed|object|input|track)\b[^>]*?"
+_REMOTE = r"(?:https?:)?//[^\"'\s>,)]*"
+_EXTERNAL = (
+    # a src/href/data/poster attribute whose value starts with a network address
+    re.compile(_TAG + r"\b(?:src|href|data|poster)\s*=\s*[\"']?\s*" + _REMOTE, re.IGNORECASE),
+    # CSS url(...) and @import "..."
+    re.compile(r"url\(\s*[\"']?\s*" + _REMOTE, re.IGNORECASE),
+    re.compile(r"@import\s+[\"']\s*" + _REMOTE, re.IGNORECASE),
 )
+_SRCSET = re.compile(_TAG + r"\bsrcset\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
+_REMOTE_START = re.compile(r"^\s*(?:https?:)?//")
 
 
 def external_references(html):
-    """Tags in ``html`` that would load something from the network."""
-    return [m.group(0) for m in _EXTERNAL.finditer(html)]
+    """Places in ``html`` that would load something from the network."""
+    found = [m.group(0) for pattern in _EXTERNAL for m in pattern.finditer(html)]
+    for m in _SRCSET.finditer(html):
+        found += [c.strip() for c in m.group(1).split(",") if _REMOTE_START.match(c)]
+    return found
 
 
 def normalise_notebook(nb):

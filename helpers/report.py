@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from helpers.gradcheck import gradcheck_table
 from helpers.results import load_run, run_dir
 
 #: Table 1 of the seed report: (lam, eta) -> (loss, cost, accuracy) on the test set.
@@ -30,11 +31,6 @@ SEED_GRADCHECK = {
     "b": {"diff_mean": 1.60e-09, "diff_std": 1.33e-09, "diff_max": 4.21e-09,
           "grad_min": -0.1, "grad_max": 0.064, "grad_std": 0.12},
 }
-
-API_MODULES = ("helpers.download", "helpers.archive", "helpers.safe_pickle", "helpers.dataset",
-               "helpers.model", "helpers.gradcheck", "helpers.params", "helpers.train",
-               "helpers.results", "helpers.figures", "helpers.report", "helpers.settings",
-               "helpers.execute", "helpers.render")
 
 
 def load_runs(results_root, runs):
@@ -58,7 +54,9 @@ def table1(docs):
     rows = []
     for doc in docs:
         p = doc["params"]
-        seed = SEED_TABLE1.get((float(p["lam"]), float(p["eta"])), (math.nan,) * 3)
+        # the seed report's numbers only for its own settings (n_batch 100, 40 epochs)
+        same = p["n_batch"] == 100 and p["n_epochs"] == 40
+        seed = SEED_TABLE1.get((float(p["lam"]), float(p["eta"])), (math.nan,) * 3) if same else (math.nan,) * 3
         test = doc["test"]
         rows.append({
             "λ": p["lam"], "η": p["eta"], "n_batch": p["n_batch"], "epochs": p["n_epochs"],
@@ -72,26 +70,23 @@ def table1(docs):
     return pd.DataFrame(rows)
 
 
-def gradcheck_table(rows):
-    """The gradient-check statistics as a table (one row per lam, method, parameter)."""
-    df = pd.DataFrame(rows)
-    first = [c for c in ("lam", "method", "param") if c in df.columns]
-    df = df[first + [c for c in df.columns if c not in first]]
-    return df.rename(columns={
-        "lam": "λ", "param": "gradient", "diff_mean": "mean |Δ|", "diff_std": "std |Δ|",
-        "diff_max": "max |Δ|", "grad_min": "min g_num", "grad_max": "max g_num",
-        "grad_std": "std g_num", "rel_max": "max rel. error",
-    })
+def helper_modules():
+    """Names of every module of the helper package, in alphabetical order."""
+    import pkgutil
+
+    import helpers
+
+    return [f"helpers.{m.name}" for m in pkgutil.iter_modules(helpers.__path__) if not m.name.startswith("_")]
 
 
-def api_markdown(modules=API_MODULES):
+def api_markdown(modules=None):
     """A Markdown list of every public function and class of the helper package.
 
     Each entry shows the signature and the first line of the docstring, so the
     documentation is generated from the code and cannot drift from it.
     """
     lines = []
-    for name in modules:
+    for name in modules or helper_modules():
         module = importlib.import_module(name)
         summary = (inspect.getdoc(module) or "").splitlines()[0]
         lines.append(f"- **`{name}`**: {summary}")
@@ -107,8 +102,9 @@ def api_markdown(modules=API_MODULES):
 
 
 def _cell(value, fmt):
+    """Format a Table 1 value; a seed value the seed report lacks (NaN) is a dash."""
     if isinstance(value, float):
-        return "—" if math.isnan(value) and fmt != "raw" else format(value, fmt if fmt != "raw" else "g")
+        return "—" if math.isnan(value) else format(value, fmt)
     return html.escape(str(value))
 
 
@@ -132,7 +128,8 @@ def table1_html(df, run_ids):
         cells = []
         for title, col, fmt in TABLE1_COLUMNS:
             value = row[title]
-            text = format(value, ".4f") if title in ("loss", "cost", "accuracy") else _cell(value, fmt)
+            # our own numbers always in full: a diverged run shows nan or inf, not a dash
+            text = format(value, fmt) if col in ("loss", "cost", "accuracy") else _cell(value, fmt)
             cells.append(f'<td data-col="{col}">{text}</td>')
         body.append(f'<tr data-run-id="{html.escape(rid)}">{"".join(cells)}</tr>')
     return (f'<table id="table1"><thead><tr>{head}</tr></thead>'
@@ -160,6 +157,11 @@ def _gradcheck_html(rows):
     return df.to_html(index=False, formatters=formats, border=0, classes="gradcheck")
 
 
+def _batch_position(index, batch_size=10000):
+    """Where image ``index`` of the concatenated training batches lies, in words."""
+    return f"image {index % batch_size} of data_batch_{index // batch_size + 1}"
+
+
 def implementation_markdown(runs, docs, gradcheck):
     """Section 2, Implementation Documentation, generated from the runs and the code."""
     first = docs[0]
@@ -180,10 +182,9 @@ def implementation_markdown(runs, docs, gradcheck):
   1000 test images. Batches are read with a restricted unpickler that only admits numpy arrays,
   lists, bytes and ints. Data hashes used for this report:
 {hashes}
-- **Split.** The five training batches are concatenated in order (50000 images). The first
-  {n_train} images (data_batch_1 to data_batch_4 and the first half of data_batch_5) are the
-  training set; the last {n_val} (the second half of data_batch_5) are the validation set.
-  `test_batch` (10000 images) is the test set.
+- **Split.** The five training batches are concatenated in order ({n_train + n_val} images). The
+  first {n_train} images are the training set; the last {n_val} ({_batch_position(n_train)} onwards)
+  are the validation set. `test_batch` is the test set.
 - **Preprocessing.** Pixels are scaled to [0, 1]; every one of the 3072 dimensions is then
   normalised with the mean and standard deviation of the *training* set (the same statistics for
   the validation and test sets). Labels are kept as integers and as one-hot rows.
@@ -255,7 +256,7 @@ def collect_report(settings_file, results_dir, figures_dir, gradcheck_file):
     """
     import json
 
-    from helpers.pipeline import project_path
+    from helpers.paths import project_path
     from helpers.settings import read_settings
 
     runs = read_settings(project_path(settings_file))

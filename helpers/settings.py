@@ -15,7 +15,7 @@ import io
 from pathlib import Path
 
 from helpers.errors import ParameterError
-from helpers.params import TrainParams, validate_params
+from helpers.params import validate_params
 
 REQUIRED = ("lam", "eta", "n_batch", "n_epochs")
 OPTIONAL = ("init_std", "seed")
@@ -88,8 +88,3 @@ def read_settings(path):
     except OSError as exc:
         raise ParameterError(f"cannot read the settings file {path} ({exc.strerror or exc})") from None
     return parse_settings(text, source=str(path))
-
-
-def settings_to_dicts(runs):
-    """The runs as plain dicts (for notebooks and JSON)."""
-    return [TrainParams.as_dict(r) for r in runs]

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from helpers.model import evaluate
+from helpers.model import evaluate, metrics, score_totals
 
 HISTORY_KEYS = tuple(f"{split}_{m}" for split in ("train", "val") for m in ("loss", "cost", "accuracy"))
 
@@ -221,12 +221,8 @@ def metrics_from_scores(S, y, penalty):
     The same formulas as :func:`helpers.model.evaluate`; ``penalty`` is
     ``lam * sum(W**2)`` of the weights that gave S.
     """
-    n = S.shape[0]
-    m = S.max(axis=1)
-    correct = int(np.count_nonzero(S.argmax(axis=1) == y))
-    lse = m + np.log(np.exp(S - m[:, None]).sum(axis=1))
-    loss = float(np.sum(lse - S[np.arange(n), y], dtype=np.float64)) / n
-    return {"loss": loss, "cost": loss + penalty, "accuracy": correct / n}
+    nll, correct = score_totals(S, y)
+    return metrics(nll, correct, S.shape[0], penalty)
 
 
 def measure(train, val, W, b, lam):

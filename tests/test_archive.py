@@ -149,3 +149,23 @@ def test_read_batch_round_trip(tmp_path):
     got, labels = archive.read_batch(tmp_path / "b")
     np.testing.assert_array_equal(got, data)
     assert labels.tolist() == [3, 4]
+
+
+def test_oversized_members_are_refused_before_extraction(tmp_path, tiny_expected, monkeypatch):
+    monkeypatch.setattr(archive, "MAX_MEMBER_BYTES", 1000)
+    info = tarfile.TarInfo(f"{FOLDER_NAME}/data_batch_1")
+    info.size = 5000
+    arc = _tar_with(tmp_path, (info, b"x" * 5000))
+    with pytest.raises(DataError, match="oversized member; .* it is not CIFAR-10"):
+        extract_and_verify(arc, tmp_path / "data", tiny_expected)
+    assert list((tmp_path / "data").iterdir()) == []
+
+
+def test_extracted_folder_is_readable_by_others(tmp_path, tiny_archive, tiny_expected):
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    folder = extract_and_verify(tiny_archive, tmp_path / "data", tiny_expected)
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~umask
+    assert (folder / MARKER).stat().st_mode & 0o777 == 0o666 & ~umask

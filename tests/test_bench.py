@@ -1,6 +1,7 @@
 """The benchmark's contenders compute what the trainer computes, and the trainer's
 one-pass evaluation equals the two-pass one. No timings here: `make bench` times."""
 
+import contextlib
 import importlib.util
 import math
 from pathlib import Path
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from helpers import train as train_module
+from helpers.blas import single_threaded_blas
 from helpers.dataset import Split, one_hot
 from helpers.model import evaluate
 from helpers.params import validate_params
@@ -112,12 +114,14 @@ def two_pass_train(tr, va, params):
     return W, b, history
 
 
+@pytest.mark.parametrize("single_thread", [True, False], ids=["1 BLAS thread (notebooks)", "process BLAS threads"])
 @pytest.mark.parametrize("dtype,rel", [(np.float64, 1e-12), (np.float32, 1e-5)])
-def test_one_pass_history_equals_the_two_pass_history(dtype, rel):
+def test_one_pass_history_equals_the_two_pass_history(dtype, rel, single_thread):
     tr, va = small_data(1000, 64, 1, dtype), small_data(300, 64, 2, dtype)
     params = validate_params(0.1, 0.02, 64, 5)
-    result = train(tr, va, params)
-    W, b, history = two_pass_train(tr, va, params)
+    with single_threaded_blas() if single_thread else contextlib.nullcontext():
+        result = train(tr, va, params)
+        W, b, history = two_pass_train(tr, va, params)
     assert set(result.history) == set(HISTORY_KEYS)
     for k in HISTORY_KEYS:
         assert len(result.history[k]) == params.n_epochs + 1
@@ -169,17 +173,19 @@ def test_a_training_set_divergence_found_one_epoch_late_is_undone(monkeypatch):
 
 
 def test_gathering_on_a_helper_thread_changes_no_bit():
-    tr = small_data(1000, 64, 5)
+    """On one BLAS thread (as the notebooks train), the helper thread changes no bit."""
+    tr = small_data(1000, 3072, 5)
     rng = np.random.default_rng(9)
-    W, b = init_parameters(rng, 10, 64, 0.01)
+    W, b = init_parameters(rng, 10, 3072, 0.01)
     perm = rng.permutation(tr.n)
     out = []
     for prefetch in (False, True):
         from helpers.train import Workspace
 
         Wp, bp, scores = W.copy(), b.copy(), np.empty((tr.n, 10))
-        run_epoch(tr.X, tr.y, Wp, bp, perm, 0.05, 0.1, 30, Workspace(30, 64, 10, W.dtype, prefetch=prefetch),
-                  scores=scores)
+        with single_threaded_blas():
+            run_epoch(tr.X, tr.y, Wp, bp, perm, 0.05, 0.1, 30, Workspace(30, 3072, 10, W.dtype, prefetch=prefetch),
+                      scores=scores)
         out.append((Wp, bp, scores))
     for a, c in zip(*out):
         assert np.array_equal(a, c)

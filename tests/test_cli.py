@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from helpers.cli import main, make_rules, parse_value
-from helpers.pipeline import ROOT
+from helpers.paths import ROOT
 from helpers.settings import parse_settings
 
 
@@ -72,3 +72,10 @@ def test_interrupt_exits_130_with_a_message(monkeypatch, capsys):
     monkeypatch.setattr(cli, "cmd_render", interrupted)
     assert cli.main(["render", "a", "b"]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_a_missing_notebook_is_one_line(tmp_path):
+    r = run_cli("execute", str(tmp_path / "nope.ipynb"), str(tmp_path / "out.ipynb"))
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: ") and "nope.ipynb" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -63,3 +63,19 @@ def test_unverified_folder_is_refused(tmp_path, tiny_data_dir):
     (folder / "VERIFIED.json").unlink()
     with pytest.raises(DataError, match="has not been verified .*make data"):
         load_dataset(folder, n_val=50)
+
+
+def test_float32_statistics_are_computed_in_float64(tiny_data_dir, tiny_batches):
+    d32 = load_dataset(tiny_data_dir / FOLDER_NAME, n_val=50, dtype=np.float32)
+    d64 = load_dataset(tiny_data_dir / FOLDER_NAME, n_val=50)
+    assert d32.mean.dtype == np.float64 and d32.std.dtype == np.float64
+    np.testing.assert_allclose(d32.mean, d64.mean, rtol=1e-6)
+    np.testing.assert_allclose(d32.std, d64.std, rtol=1e-6)
+
+
+def test_a_damaged_marker_is_a_clear_error(tmp_path, tiny_data_dir):
+    folder = tmp_path / FOLDER_NAME
+    shutil.copytree(tiny_data_dir / FOLDER_NAME, folder)
+    (folder / "VERIFIED.json").write_text('{"data_sha256": {}}')
+    with pytest.raises(DataError, match="is damaged; delete .* and run `make data` again"):
+        load_dataset(folder, n_val=50)

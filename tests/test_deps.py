@@ -1,5 +1,5 @@
 from helpers.deps import imported_helpers, module_closure, notebook_dependencies
-from helpers.pipeline import ROOT
+from helpers.paths import ROOT
 
 
 def test_imported_helpers_sees_top_level_and_function_level_imports():
@@ -19,12 +19,26 @@ def test_closure_follows_imports(tmp_path):
     assert [p.name for p in module_closure({"a"}, pkg)] == ["__init__.py", "a.py", "b.py", "c.py"]
 
 
-def test_training_does_not_depend_on_the_report_code():
-    deps = {p.name for p in notebook_dependencies(ROOT / "notebooks/train.ipynb", ROOT / "helpers")}
-    assert {"train.py", "model.py", "dataset.py", "pipeline.py"} <= deps
-    assert not deps & {"report.py", "render.py", "check.py", "cli.py"}
+def deps(stem):
+    return {p.name for p in notebook_dependencies(ROOT / "notebooks" / f"{stem}.ipynb", ROOT / "helpers")}
 
 
-def test_report_depends_on_the_report_code():
-    deps = {p.name for p in notebook_dependencies(ROOT / "notebooks/report.ipynb", ROOT / "helpers")}
-    assert {"report.py", "results.py", "settings.py"} <= deps
+def test_training_depends_on_what_it_runs_and_nothing_else():
+    assert {"train.py", "model.py", "dataset.py", "pipeline.py", "figures.py", "results.py"} <= deps("train")
+    assert not deps("train") & {"gradcheck.py", "report.py", "render.py", "check.py", "cli.py", "execute.py"}
+
+
+def test_gradient_check_does_not_depend_on_training_or_the_report():
+    assert {"gradcheck.py", "model.py", "dataset.py"} <= deps("gradient_check")
+    assert not deps("gradient_check") & {"train.py", "report.py", "figures.py", "pipeline.py"}
+
+
+def test_weights_figure_depends_on_the_figure_code_not_on_training():
+    assert {"figures.py", "results.py"} <= deps("weights")
+    assert not deps("weights") & {"train.py", "gradcheck.py", "dataset.py", "report.py"}
+
+
+def test_the_report_depends_on_all_of_helpers():
+    makefile = (ROOT / "Makefile").read_text()
+    rule = makefile.split("$(REPORT_DIR)/index.html:", 1)[1].split("$(EXECUTE) notebooks/report.ipynb", 1)[0]
+    assert "$(HELPERS)" in rule and "$(SETTINGS)" in rule and "notebooks/report.ipynb" in rule

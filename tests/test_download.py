@@ -103,3 +103,19 @@ def test_data_folder_that_cannot_be_written(tmp_path):
     blocker.write_text("a file where a folder should be")
     with pytest.raises(DataError, match="cannot write to the data folder .*DATA_DIR="):
         download.check_writable(blocker / "data")
+
+
+def test_a_connection_that_breaks_off_is_a_clear_error(tmp_path, monkeypatch):
+    import http.client
+
+    class Response:
+        headers = {"Content-Length": "100"}
+
+        def read(self, n):
+            raise http.client.IncompleteRead(b"partial", 93)
+
+    monkeypatch.setattr(download.urllib.request, "urlopen", lambda url, timeout: Response())
+    dest = tmp_path / "data" / ARCHIVE_NAME
+    with pytest.raises(DataError, match="download of .* broke off .*IncompleteRead"):
+        download.download("http://127.0.0.1:9/x", dest, progress=False)
+    assert list(dest.parent.iterdir()) == []

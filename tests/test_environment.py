@@ -2,7 +2,7 @@
 
 import re
 
-from helpers.pipeline import ROOT
+from helpers.paths import ROOT
 
 PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([^\s;#]+)$")
 

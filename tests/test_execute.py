@@ -6,7 +6,7 @@ import select
 import subprocess
 import sys
 
-from helpers.pipeline import ROOT
+from helpers.paths import ROOT
 
 
 def test_training_progress_reaches_the_terminal_on_one_line(tmp_path, tiny_data_dir):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.pipeline import ROOT
+from helpers.paths import ROOT
 from helpers.settings import parse_settings
 
 GOOD = "lam,eta,n_batch,n_epochs\n0,0.1,20,2\n0.1,0.01,25,3\n"
@@ -166,3 +166,24 @@ def test_make_help_lists_the_targets():
     r = subprocess.run(["make", "-C", str(ROOT), "help"], capture_output=True, text=True)
     for target in ("report", "test", "data", "bench", "lab", "clean", "browser-check"):
         assert f"make {target} " in r.stdout
+
+
+def test_changing_n_val_redoes_the_runs(first_run, tiny_data_dir):
+    out, _ = first_run
+    r = subprocess.run(["make", "-C", str(ROOT), "report", f"SETTINGS={out / 'settings.csv'}", f"DATA_DIR={tiny_data_dir}",
+                        f"RESULTS_DIR={out / 'results'}", f"FIGURES_DIR={out / 'figures'}", f"REPORT_DIR={out / 'report'}",
+                        f"BUILD_DIR={out / 'build'}", "N_VAL=40"], capture_output=True, text=True, timeout=600)
+    try:
+        assert r.returncode == 0, r.stderr
+        assert executed(r).count("notebooks/train.ipynb") == 2
+        assert "notebooks/gradient_check.ipynb" in executed(r)
+    finally:
+        make(out, tiny_data_dir, "report", check=True)  # back to N_VAL=50 for the other tests
+
+
+def test_report_files_are_readable_by_others(first_run):
+    out, _ = first_run
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (out / "report/index.html", *out.glob("figures/*.png"), *out.glob("results/*/results.json")):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path

@@ -9,7 +9,7 @@ import pytest
 from helpers.check import check_report
 from helpers.errors import UserError
 from helpers.execute import NotebookError, execute, notebook_parameters
-from helpers.pipeline import ROOT
+from helpers.paths import ROOT
 from helpers.render import external_references, render_html
 from helpers.settings import read_settings
 

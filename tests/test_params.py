@@ -44,3 +44,12 @@ def test_run_id_depends_on_every_parameter():
         ids.add(validate_params(**{"lam": 0.1, "eta": 0.001, **change}).run_id)
     assert len(ids) == 7
     assert base.run_id == "lam0.1_eta0.001_nb100_ep40_std0.01_seed2022"
+
+
+def test_label_names_every_parameter_that_is_not_the_default():
+    assert validate_params(0.1, 0.001).label == "λ = 0.1, η = 0.001"
+    assert validate_params(0.1, 0.001, n_batch=50, seed=3).label == "λ = 0.1, η = 0.001, n_batch = 50, seed = 3"
+
+
+def test_close_values_get_different_run_ids():
+    assert validate_params(0.1, 0.001).run_id != validate_params(0.1000001, 0.001).run_id

@@ -1,4 +1,5 @@
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from helpers.render import external_references, render_html
@@ -25,3 +26,24 @@ def test_rendered_page_has_no_code_and_loads_nothing(tmp_path):
     assert "secret_code_line" not in html
     assert external_references(html) == []
     assert "<script src=" not in html
+
+
+@pytest.mark.parametrize("html", [
+    '<img srcset="a.png 1x, https://cdn.example/b.png 2x">',
+    '<style>body { background: url("https://cdn.example/a.png") }</style>',
+    "<style>@import 'https://cdn.example/a.css';</style>",
+    '<object data="//cdn.example/a.svg"></object>',
+    '<video poster="https://cdn.example/p.jpg"></video>',
+])
+def test_other_network_loads_are_found(html):
+    assert external_references(html)
+
+
+@pytest.mark.parametrize("html", [
+    '<img src="data:image/png;base64,AAAA//BBBB+/==">',
+    '<style>x { background: url(data:image/png;base64,AA//BB) }</style>',
+    '<img srcset="a.png 1x, b//c.png 2x">',
+    '<a href="https://example.org">a link is not a load</a>',
+])
+def test_local_content_is_not_flagged(html):
+    assert external_references(html) == []

@@ -33,3 +33,10 @@ def test_api_markdown_documents_the_helpers():
 
 def test_markdown_table():
     assert markdown_table(["a", "b"], [[1, 2]]) == "| a | b |\n|---|---|\n| 1 | 2 |"
+
+
+def test_seed_values_only_for_the_seed_reports_settings():
+    other = doc(0.1, 0.001, 0.40)
+    other["params"]["n_batch"] = 50
+    df = table1([other])
+    assert math.isnan(df.loc[0, "seed accuracy"])

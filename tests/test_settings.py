@@ -2,7 +2,7 @@ import pytest
 
 from helpers.errors import ParameterError
 from helpers.settings import parse_settings, read_settings
-from helpers.pipeline import ROOT
+from helpers.paths import ROOT
 
 
 def test_the_committed_settings_are_the_reports_four():

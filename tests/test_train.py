@@ -4,7 +4,8 @@ import pytest
 from helpers import model
 from helpers.dataset import Split, one_hot
 from helpers.params import validate_params
-from helpers.train import HISTORY_KEYS, init_parameters, run_epoch, train
+from helpers.blas import single_threaded_blas
+from helpers.train import HISTORY_KEYS, Workspace, init_parameters, run_epoch, train
 
 
 def synthetic_split(n, seed, dim=20, dtype=np.float64):
@@ -34,14 +35,16 @@ def textbook_epoch(X, Y, W, b, perm, eta, lam, n_batch):
     return W, b[:, 0]
 
 
+@pytest.mark.parametrize("prefetch", [False, True], ids=["one thread", "gather thread (notebooks)"])
 @pytest.mark.parametrize("lam,n_batch", [(0.0, 100), (0.1, 100), (1.0, 37)])
-def test_run_epoch_agrees_with_the_textbook_loop(lam, n_batch):
+def test_run_epoch_agrees_with_the_textbook_loop(lam, n_batch, prefetch):
     tr = synthetic_split(1000, 0, dim=3072)
     rng = np.random.default_rng(5)
     W, b = init_parameters(rng, 10, 3072, 0.01)
     perm = rng.permutation(tr.n)
     Wt, bt = textbook_epoch(tr.X, tr.Y, W, b, perm, 0.01, lam, n_batch)
-    run_epoch(tr.X, tr.y, W, b, perm, 0.01, lam, n_batch)
+    with single_threaded_blas():
+        run_epoch(tr.X, tr.y, W, b, perm, 0.01, lam, n_batch, Workspace(n_batch, 3072, 10, W.dtype, prefetch=prefetch))
     assert np.abs(W - Wt).max() < 1e-10
     assert np.abs(b - bt).max() < 1e-10
     assert np.abs(Wt).max() > 0.01  # the epoch moved the weights
