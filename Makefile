@@ -5,6 +5,10 @@ SHELL := /bin/bash
 .DELETE_ON_ERROR:
 .DEFAULT_GOAL := report
 
+# Notebooks run in parallel, one per core by default (`make report JOBS=1`: one at a time).
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+MAKEFLAGS += -j$(JOBS)
+
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
