@@ -12,6 +12,10 @@ import pytest
 from helpers.paths import ROOT
 from helpers.settings import parse_settings
 
+# A make started by these tests is a make of its own, even when pytest runs under `make test`:
+# without this, it would inherit the outer make's jobserver and warn about it.
+ENV = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+
 GOOD = "lam,eta,n_batch,n_epochs\n0,0.1,20,2\n0.1,0.01,25,3\n"
 BAD_AT_RUN_TIME = "0,0.01,151,2\n"  # n_batch larger than the 150 tiny training images
 
@@ -20,7 +24,7 @@ def make(out, data_dir, *targets, settings="settings.csv", jobs=1, check=False, 
     args = ["make", "-C", str(ROOT), f"-j{jobs}", *targets, f"SETTINGS={out / settings}",
             f"DATA_DIR={data_dir}", f"RESULTS_DIR={out / 'results'}", f"FIGURES_DIR={out / 'figures'}",
             f"REPORT_DIR={out / 'report'}", f"BUILD_DIR={out / 'build'}", "N_VAL=50"]
-    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=ENV)
     if check:
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return r
@@ -125,7 +129,8 @@ def test_interrupted_training_is_redone_not_accepted(tmp_path, tiny_data_dir, si
     args = ["make", "-C", str(ROOT), "report", f"SETTINGS={tmp_path / 'settings.csv'}", f"DATA_DIR={tiny_data_dir}",
             f"RESULTS_DIR={tmp_path / 'results'}", f"FIGURES_DIR={tmp_path / 'figures'}",
             f"REPORT_DIR={tmp_path / 'report'}", f"BUILD_DIR={tmp_path / 'build'}", "N_VAL=50"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=ENV)
     executed_nb = tmp_path / "results" / run.run_id / "train.ipynb"
     deadline = time.time() + 120
     while not training_is_running(executed_nb) and time.time() < deadline:
@@ -154,7 +159,7 @@ def test_make_clean_keeps_the_downloaded_archive(tmp_path):
     (tmp_path / "figures" / "a.png").write_bytes(b"png")
     r = subprocess.run(["make", "-C", str(ROOT), "clean", f"DATA_DIR={data}", f"RESULTS_DIR={tmp_path / 'results'}",
                         f"FIGURES_DIR={tmp_path / 'figures'}", f"REPORT_DIR={tmp_path / 'report'}",
-                        f"BUILD_DIR={tmp_path / 'build'}"], capture_output=True, text=True)
+                        f"BUILD_DIR={tmp_path / 'build'}"], capture_output=True, text=True, env=ENV)
     assert r.returncode == 0, r.stderr
     assert (data / "cifar-10-python.tar.gz").read_bytes() == b"archive"
     assert sorted(p.name for p in data.iterdir()) == ["cifar-10-python.tar.gz"]
@@ -163,7 +168,7 @@ def test_make_clean_keeps_the_downloaded_archive(tmp_path):
 
 
 def test_make_help_lists_the_targets():
-    r = subprocess.run(["make", "-C", str(ROOT), "help"], capture_output=True, text=True)
+    r = subprocess.run(["make", "-C", str(ROOT), "help"], capture_output=True, text=True, env=ENV)
     for target in ("report", "test", "data", "bench", "lab", "clean", "browser-check"):
         assert f"make {target} " in r.stdout
 
@@ -172,7 +177,7 @@ def test_changing_n_val_redoes_the_runs(first_run, tiny_data_dir):
     out, _ = first_run
     r = subprocess.run(["make", "-C", str(ROOT), "report", f"SETTINGS={out / 'settings.csv'}", f"DATA_DIR={tiny_data_dir}",
                         f"RESULTS_DIR={out / 'results'}", f"FIGURES_DIR={out / 'figures'}", f"REPORT_DIR={out / 'report'}",
-                        f"BUILD_DIR={out / 'build'}", "N_VAL=40"], capture_output=True, text=True, timeout=600)
+                        f"BUILD_DIR={out / 'build'}", "N_VAL=40"], capture_output=True, text=True, timeout=600, env=ENV)
     try:
         assert r.returncode == 0, r.stderr
         assert executed(r).count("notebooks/train.ipynb") == 2
