@@ -91,6 +91,12 @@ def cmd_rules(args):
         sys.stdout.write(text)
 
 
+def say(line):
+    """Print one line in a single write, so lines of parallel runs (make -j) never interleave."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def parse_value(text):
     """A ``-p`` value: JSON if it parses (numbers, lists, true/false), else the string."""
     try:
@@ -106,11 +112,11 @@ def cmd_execute(args):
 
     params = {name: parse_value(value) for name, value in args.p}
     label = args.label or Path(args.notebook).stem
-    print(f"[{label}] {args.notebook} -> {args.output}", flush=True)
+    say(f"[{label}] {args.notebook} -> {args.output}")
     start = time.perf_counter()
     # progress only on a terminal (see helpers.execute): in a log it would print a line per update
     execute(args.notebook, args.output, params, label=label, progress=not args.quiet and sys.stderr.isatty())
-    print(f"[{label}] done in {time.perf_counter() - start:.1f} s", flush=True)
+    say(f"[{label}] done in {time.perf_counter() - start:.1f} s")
 
 
 def cmd_kernel_quiet(args):

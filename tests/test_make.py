@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -32,8 +33,7 @@ def make(out, data_dir, *targets, settings="settings.csv", jobs=1, check=False, 
 
 def executed(r):
     """Notebooks a make run executed."""
-    return [ln.split("] ", 1)[1].split(" -> ")[0] for ln in r.stdout.splitlines()
-            if ln.startswith("[") and " -> " in ln]
+    return re.findall(r"\] (notebooks/\S+\.ipynb) -> ", r.stdout)
 
 
 def result_files(out):
