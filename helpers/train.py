@@ -89,8 +89,9 @@ class Workspace:
         computes the previous one's scores under the starting weights. Each
         product runs on its own, so a run's numbers do not depend on the
         timing of the threads. None (the default): do so when BLAS runs on one
-        thread, so the helper uses the core BLAS leaves idle; with more BLAS
-        threads it competes with them and an epoch gets slower (bench/README.md).
+        thread, so the helper uses the core BLAS leaves idle (with more BLAS
+        threads it competes with them and an epoch gets slower, bench/README.md),
+        unless the environment sets ``DD2424_GATHER_THREAD=0``.
     """
 
     def __init__(self, n_batch, dim, n_classes, dtype, prefetch=None):
@@ -140,7 +141,7 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
         ws.b0[...] = b
     n = perm.shape[0]
     n_batches = -(-n // n_batch)
-    helper = (ws.prefetch if ws.prefetch is not None else _blas_is_single_threaded()) and n_batches > 1
+    helper = (ws.prefetch if ws.prefetch is not None else _gather_thread_wanted()) and n_batches > 1
     # Without the helper thread, the scores for `scores` come from the forward product
     # itself: (m, 2K) scores under [W; W0] for about 1.4 times the cost of (m, K).
     fuse = scores is not None and not helper
@@ -207,6 +208,15 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
     W[...] = Wt
     if scores is not None:
         scores += ws.b0
+
+
+#: Set to 0 to keep the gather thread off (the Makefile does so when runs go in parallel:
+#: two runs with two threads each on two cores are slower than two runs with one).
+GATHER_THREAD_ENV = "DD2424_GATHER_THREAD"
+
+
+def _gather_thread_wanted():
+    return os.environ.get(GATHER_THREAD_ENV, "1") != "0" and _blas_is_single_threaded()
 
 
 def _blas_is_single_threaded():
