@@ -34,10 +34,9 @@ EXECUTE = $(BLAS_THREADS) $(PY) -m helpers execute
 DATA_PARAMS := -p data_dir $(DATA_DIR) -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR) -p n_val $(N_VAL)
 
 # Training and the gradient check always run BLAS on one thread (helpers/blas.py: bitwise
-# reproducible numbers); alone, the trainer uses a second thread to gather mini-batches. With
-# `make -jN` (N > 1) the other notebooks' BLAS gets one thread too and the trainer's gather
-# thread stays off, so parallel runs do not oversubscribe the cores (the numbers are the same).
-BLAS_THREADS = $(if $(filter-out -j1,$(filter -j%,$(MAKEFLAGS))),OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 DD2424_GATHER_THREAD=0)
+# reproducible numbers), the trainer using a second thread to gather mini-batches. With
+# `make -jN` (N > 1) the other notebooks' BLAS gets one thread too.
+BLAS_THREADS = $(if $(filter-out -j1,$(filter -j%,$(MAKEFLAGS))),OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1)
 
 .PHONY: help report venv data results figures test browser browser-check bench lab clean clean-venv
 

@@ -7,9 +7,8 @@ whole training set), scores, probabilities and gradients are computed in place.
 Loss, cost and accuracy are measured on the full training and validation sets
 before training and after every epoch. The validation set is evaluated in one
 chunked pass (:func:`helpers.model.evaluate`). The training set is not read a
-second time: while epoch ``e + 1`` has a mini-batch in cache, the same matrix
-product that gives its scores under the current weights also gives its scores
-under the weights epoch ``e`` ended with (20 columns instead of 10), so the
+second time: while epoch ``e + 1`` has a mini-batch in cache, a second small
+product gives its scores under the weights epoch ``e`` ended with, so the
 training-set values of epoch ``e`` are known once epoch ``e + 1`` has visited
 every example. Only the weights of the last epoch need a separate pass over the
 training set. This halves the bytes an epoch reads from memory; the values are
@@ -19,7 +18,8 @@ run stays bitwise reproducible.
 When BLAS runs on one thread (as the notebooks run it), a helper thread uses
 the idle core: while the main thread trains on one mini-batch it gathers the
 next and computes the previous one's scores under the epoch's starting weights
-(each product on its own, so the numbers do not depend on the threads' timing).
+(the same products as without the helper, so the numbers depend neither on the
+helper nor on the threads' timing).
 ``make bench`` (bench/README.md) measures all of this against the machine's limit.
 """
 
@@ -76,37 +76,34 @@ class Workspace:
     ----------
     Xb, Xb_next : ndarray, (n_batch, D)
         The gathered mini-batch and the next one (gathered meanwhile, see ``prefetch``).
-    Wc : ndarray, (2K, D)
-        Rows ``:K``: the weights being trained; rows ``K:``: the weights the
-        epoch started from (used when :func:`run_epoch` is asked for scores).
+    W0 : ndarray, (K, D)
+        The weights the epoch started from (when :func:`run_epoch` is asked for scores).
     b0 : ndarray, (K,)
         The bias the epoch started from.
+    S : ndarray, (n_batch, K)
+        Scores, then probabilities, then ``eta`` times the loss gradient of a mini-batch.
     gW : ndarray, (K, D)
         ``eta`` times the gradient of the loss on the mini-batch.
     prefetch : bool or None
         Use a helper thread: while the main thread trains on one mini-batch,
         it gathers the next one and, if :func:`run_epoch` is asked for scores,
-        computes the previous one's scores under the starting weights. Each
-        product runs on its own, so a run's numbers do not depend on the
-        timing of the threads. None (the default): do so when BLAS runs on one
+        computes the previous one's scores under the starting weights. The
+        products are the same, with the same shapes, with or without the
+        helper, so a run's numbers depend neither on this choice nor on the
+        timing of the threads. None (the default): use it when BLAS runs on one
         thread, so the helper uses the core BLAS leaves idle (with more BLAS
-        threads it competes with them and an epoch gets slower, bench/README.md),
-        unless the environment sets ``DD2424_GATHER_THREAD=0``.
+        threads it competes with them and an epoch gets slower, bench/README.md).
     """
 
     def __init__(self, n_batch, dim, n_classes, dtype, prefetch=None):
         self.Xb = np.empty((n_batch, dim), dtype=dtype)
         self.Xb_next = np.empty((n_batch, dim), dtype=dtype)
         self.prefetch = prefetch
-        self.Wc = np.empty((2 * n_classes, dim), dtype=dtype)
+        self.W0 = np.empty((n_classes, dim), dtype=dtype)
         self.b0 = np.empty(n_classes, dtype=dtype)
+        self.S = np.empty((n_batch, n_classes), dtype=dtype)
         self.gW = np.empty((n_classes, dim), dtype=dtype)
         self.rows = np.arange(n_batch)
-        self._S = np.empty(n_batch * 2 * n_classes, dtype=dtype)
-
-    def scores_buffer(self, m, k):
-        """A C-contiguous (m, k) view of the score buffer."""
-        return self._S[: m * k].reshape(m, k)
 
 
 def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
@@ -127,26 +124,18 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
     scores : ndarray, (N, K), or None
         If given, ``scores[i]`` receives the class scores of example ``perm[i]``
         under the weights W, b had when the epoch started (``X[perm] W0^T + b0``),
-        computed by the forward matrix product of each mini-batch at almost no
-        extra cost. ``ws.Wc[K:]`` and ``ws.b0`` keep those weights.
+        computed from each mini-batch while it is in cache. ``ws.W0`` and
+        ``ws.b0`` keep those weights.
     """
     K, D = W.shape
     if ws is None:
         ws = Workspace(n_batch, D, K, W.dtype)
-    Wt = ws.Wc[:K]           # the weights being trained, next to the starting ones
-    Wt[...] = W
-    W0 = ws.Wc[K:]
     if scores is not None:
-        W0[...] = W
+        ws.W0[...] = W
         ws.b0[...] = b
     n = perm.shape[0]
     n_batches = -(-n // n_batch)
-    helper = (ws.prefetch if ws.prefetch is not None else _gather_thread_wanted()) and n_batches > 1
-    # Without the helper thread, the scores for `scores` come from the forward product
-    # itself: (m, 2K) scores under [W; W0] for about 1.4 times the cost of (m, K).
-    fuse = scores is not None and not helper
-    Wf = ws.Wc if fuse else Wt
-    kf = Wf.shape[0]
+    helper = (ws.prefetch if ws.prefetch is not None else _blas_is_single_threaded()) and n_batches > 1
     decay = 1.0 - 2.0 * eta * lam
     buffers = (ws.Xb, ws.Xb_next)
 
@@ -160,7 +149,7 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
     def score(j):
         start = j * n_batch
         m = batch(j).shape[0]
-        np.matmul(buffers[j % 2][:m], W0.T, out=scores[start:start + m])
+        np.matmul(buffers[j % 2][:m], ws.W0.T, out=scores[start:start + m])
 
     def helper_work(j):
         # on the helper thread, while the main thread trains on batch j (buffer j % 2)
@@ -175,21 +164,19 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
             pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="run_epoch"))
             gather(0)
         for j in range(n_batches):
-            start = j * n_batch
             idx = batch(j)
             m = idx.shape[0]
             if pool is None:
                 Xb = gather(j)
+                if scores is not None:
+                    score(j)
             else:
                 if pending is not None:
                     pending.result()
                 pending = pool.submit(helper_work, j)
                 Xb = buffers[j % 2][:m]
-            Sf = ws.scores_buffer(m, kf)
-            np.matmul(Xb, Wf.T, out=Sf)
-            if fuse:
-                scores[start:start + m] = Sf[:, K:]
-            S = Sf[:, :K]
+            S = ws.S[:m]
+            np.matmul(Xb, W.T, out=S)
             S += b
             S -= S.max(axis=1, keepdims=True)
             np.exp(S, out=S)
@@ -198,25 +185,15 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
             S *= eta / m                   # eta * G
             np.matmul(S.T, Xb, out=ws.gW)  # eta * grad of the loss
             if lam:
-                Wt *= decay                # W - eta * 2 lam W
-            Wt -= ws.gW
+                W *= decay                 # W - eta * 2 lam W
+            W -= ws.gW
             b -= S.sum(axis=0)
         if pending is not None:
             pending.result()
     if helper and scores is not None:
         score(n_batches - 1)
-    W[...] = Wt
     if scores is not None:
         scores += ws.b0
-
-
-#: Set to 0 to keep the gather thread off (the Makefile does so when runs go in parallel:
-#: two runs with two threads each on two cores are slower than two runs with one).
-GATHER_THREAD_ENV = "DD2424_GATHER_THREAD"
-
-
-def _gather_thread_wanted():
-    return os.environ.get(GATHER_THREAD_ENV, "1") != "0" and _blas_is_single_threaded()
 
 
 def _blas_is_single_threaded():
@@ -303,7 +280,7 @@ class Trainer:
             self._record(previous, self._val)  # the values of epoch - 1
             if self.epoch > 1 and not math.isfinite(previous["cost"]):
                 # epoch - 1 diverged on the training set: undo this epoch and stop there
-                self.W[...] = self.ws.Wc[self.K:]
+                self.W[...] = self.ws.W0
                 self.b[...] = self.ws.b0
                 self.epoch -= 1
                 self._stop(self.epoch)

@@ -172,7 +172,8 @@ def test_a_training_set_divergence_found_one_epoch_late_is_undone(monkeypatch):
     assert np.array_equal(result.W, W2) and np.array_equal(result.b, b2)
 
 
-def test_gathering_on_a_helper_thread_changes_no_bit():
+@pytest.mark.parametrize("n_batch", [25, 30, 100])
+def test_gathering_on_a_helper_thread_changes_no_bit(n_batch):
     """On one BLAS thread (as the notebooks train), the helper thread changes no bit."""
     tr = small_data(1000, 3072, 5)
     rng = np.random.default_rng(9)
@@ -184,8 +185,8 @@ def test_gathering_on_a_helper_thread_changes_no_bit():
 
         Wp, bp, scores = W.copy(), b.copy(), np.empty((tr.n, 10))
         with single_threaded_blas():
-            run_epoch(tr.X, tr.y, Wp, bp, perm, 0.05, 0.1, 30, Workspace(30, 3072, 10, W.dtype, prefetch=prefetch),
-                      scores=scores)
+            run_epoch(tr.X, tr.y, Wp, bp, perm, 0.05, 0.1, n_batch,
+                      Workspace(n_batch, 3072, 10, W.dtype, prefetch=prefetch), scores=scores)
         out.append((Wp, bp, scores))
     for a, c in zip(*out):
         assert np.array_equal(a, c)

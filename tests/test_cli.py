@@ -79,3 +79,11 @@ def test_a_missing_notebook_is_one_line(tmp_path):
     assert r.returncode == 2
     assert r.stderr.startswith("error: ") and "nope.ipynb" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_the_cli_skips_the_slow_optional_iri_checker():
+    code = ("import sys; from helpers.cli import skip_slow_optional_imports; skip_slow_optional_imports(); "
+            "import nbformat; nbformat.validate(nbformat.read('notebooks/train.ipynb', 4)); "
+            "print('rfc3987_syntax' in sys.modules and sys.modules['rfc3987_syntax'] is None)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.stdout.strip() == "True", r.stderr

@@ -93,13 +93,3 @@ def test_float32_training_runs_in_float32():
     result = train(tr, va, validate_params(0.0, 0.05, 30, 3))
     assert result.W.dtype == np.float32
     assert result.history["train_cost"][-1] < result.history["train_cost"][0]
-
-
-def test_gather_thread_can_be_turned_off_by_the_environment(monkeypatch):
-    from helpers import train as train_module
-
-    with single_threaded_blas():
-        monkeypatch.delenv(train_module.GATHER_THREAD_ENV, raising=False)
-        assert train_module._gather_thread_wanted()
-        monkeypatch.setenv(train_module.GATHER_THREAD_ENV, "0")
-        assert not train_module._gather_thread_wanted()
