@@ -150,10 +150,11 @@ def load_dataset(folder, n_val=5000, dtype=np.float64):
     X_train, X_val = X_all[:n_train], X_all[n_train:]
     mean, std = _column_stats(X_train)
     std = np.where(std > 0, std, 1.0)
-    _normalise_inplace(X_all, mean.astype(dtype), std.astype(dtype))
+    mean_d, std_d = mean.astype(dtype), std.astype(dtype)
+    _normalise_inplace(X_all, mean_d, std_d)
     test_data, y_test = read_batch(folder / TEST_BATCH)
     X_test = np.divide(test_data, 255, dtype=dtype)
-    _normalise_inplace(X_test, mean.astype(dtype), std.astype(dtype))
+    _normalise_inplace(X_test, mean_d, std_d)
     y_train, y_val = y_all[:n_train], y_all[n_train:]
     return Dataset(
         train=Split(X_train, y_train, one_hot(y_train, dtype=dtype)),

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.gradcheck import gradcheck_table
+from helpers.params import TrainParams
 from helpers.results import load_run, run_dir
 
 #: Table 1 of the seed report: (lam, eta) -> (loss, cost, accuracy) on the test set.
@@ -55,8 +56,8 @@ def table1(docs):
     for doc in docs:
         p = doc["params"]
         # the seed report's numbers only for its own settings (n_batch 100, 40 epochs)
-        same = p["n_batch"] == 100 and p["n_epochs"] == 40
-        seed = SEED_TABLE1.get((float(p["lam"]), float(p["eta"])), (math.nan,) * 3) if same else (math.nan,) * 3
+        missing = (math.nan,) * 3
+        seed = SEED_TABLE1.get((float(p["lam"]), float(p["eta"])), missing) if TrainParams(**p).is_seed_setting else missing
         test = doc["test"]
         rows.append({
             "λ": p["lam"], "η": p["eta"], "n_batch": p["n_batch"], "epochs": p["n_epochs"],

@@ -212,15 +212,6 @@ def metrics_from_scores(S, y, penalty):
     return metrics(nll, correct, S.shape[0], penalty)
 
 
-def measure(train, val, W, b, lam):
-    """Loss, cost and accuracy on the training and validation splits (a flat dict)."""
-    out = {}
-    for split_name, split in (("train", train), ("val", val)):
-        for k, v in evaluate(split.X, split.y, W, b, lam).items():
-            out[f"{split_name}_{k}"] = v
-    return out
-
-
 class Trainer:
     """The epochs of :func:`train`, one :meth:`step` at a time (the benchmark times them).
 

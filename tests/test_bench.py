@@ -14,7 +14,7 @@ from helpers.blas import single_threaded_blas
 from helpers.dataset import Split, one_hot
 from helpers.model import evaluate
 from helpers.params import validate_params
-from helpers.train import HISTORY_KEYS, Trainer, init_parameters, measure, run_epoch, train
+from helpers.train import HISTORY_KEYS, Trainer, init_parameters, run_epoch, train
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
 
@@ -100,6 +100,12 @@ def test_run_epoch_scores_are_those_of_the_starting_weights():
     run_epoch(tr.X, tr.y, Wu, bu, perm, 0.05, 0.2, 32)
     assert np.abs(scores - (tr.X[perm] @ W0.T + b0)).max() < 1e-12
     assert np.abs(W - Wu).max() < 1e-12 and np.abs(b - bu).max() < 1e-12
+
+
+def measure(train, val, W, b, lam):
+    """Loss, cost and accuracy on both splits, each in a pass of its own (the plain reference)."""
+    return {f"{name}_{k}": v for name, split in (("train", train), ("val", val))
+            for k, v in evaluate(split.X, split.y, W, b, lam).items()}
 
 
 def two_pass_train(tr, va, params):
