@@ -10,11 +10,10 @@ On top of ``papermill.execute_notebook`` this
   to open.
 """
 
-import os
-import sys
 from pathlib import Path
 
 from helpers.errors import UserError
+from helpers.progress import share_terminal
 
 KERNEL_NAME = "dd2424-a1"
 
@@ -85,12 +84,9 @@ def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, c
 
     parameters = dict(parameters or {})
     check_parameters(notebook, parameters)
-    if progress and sys.stderr.isatty():
-        from helpers.train import PROGRESS_TTY_ENV
-
-        # the kernel inherits the environment: its training bar goes to this terminal,
-        # one line per run, and papermill's cell bar stays off so the two do not fight
-        os.environ[PROGRESS_TTY_ENV] = os.ttyname(sys.stderr.fileno())
+    if progress and share_terminal():
+        # the kernel's training bar goes to this terminal, one line per run, and
+        # papermill's cell bar stays off so the two do not fight
         progress = False
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,6 @@ helper nor on the threads' timing).
 
 import contextlib
 import math
-import os
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from helpers.model import evaluate, metrics, score_totals
+from helpers.progress import progress_bar
 
 HISTORY_KEYS = tuple(f"{split}_{m}" for split in ("train", "val") for m in ("loss", "cost", "accuracy"))
 
@@ -303,58 +302,21 @@ def train(train_split, val_split, params, progress=False, desc=None):
         ``X: (N, D)`` in the dtype to train in (float64 or float32), ``y: (N,)``.
     params : helpers.params.TrainParams
     progress : bool
-        Show one progress bar (on stderr) over the epochs.
+        Show one progress bar over the epochs (:func:`helpers.progress.progress_bar`).
 
     Returns
     -------
     TrainResult
     """
     trainer = Trainer(train_split, val_split, params)
-    bar = _bar(params.n_epochs, desc or params.label, progress)
     t0 = time.perf_counter()
-    for _ in range(params.n_epochs):
-        values = trainer.step()
-        if values is False:
-            break
-        bar.set_postfix(val_cost=f"{values['cost']:.3f}", val_acc=f"{values['accuracy']:.3f}", refresh=False)
-        bar.update(1)
-    result = trainer.finish()
-    result.seconds = time.perf_counter() - t0
-    bar.close()
+    with progress_bar(params.n_epochs, desc or params.label, progress) as bar:
+        for _ in range(params.n_epochs):
+            values = trainer.step()
+            if values is False:
+                break
+            bar.set_postfix(val_cost=f"{values['cost']:.3f}", val_acc=f"{values['accuracy']:.3f}", refresh=False)
+            bar.update(1)
+        result = trainer.finish()
+        result.seconds = time.perf_counter() - t0
     return result
-
-
-#: Set by :func:`helpers.execute.execute` to the terminal papermill runs on, so that a
-#: notebook's training progress shows there, on one line, instead of only in the notebook.
-PROGRESS_TTY_ENV = "DD2424_PROGRESS_TTY"
-
-
-def _columns(out, default=100):
-    """Width of the terminal behind ``out``; ``default`` when unknown or reported as 0."""
-    try:
-        return os.get_terminal_size(out.fileno()).columns or default
-    except (OSError, ValueError, AttributeError):
-        return default
-
-
-def _bar(total, desc, enabled):
-    from tqdm import tqdm
-
-    out = sys.stderr
-    tty = os.environ.get(PROGRESS_TTY_ENV)
-    if enabled and tty:
-        try:
-            out = open(tty, "w")  # noqa: SIM115 - closed with the bar below
-        except OSError:
-            pass
-    bar = tqdm(total=total, desc=desc, unit="epoch", disable=not enabled, file=out,
-               mininterval=0.5, leave=True, ncols=_columns(out))
-    if out is not sys.stderr:
-        close = bar.close
-
-        def close_both():
-            close()
-            out.close()
-
-        bar.close = close_both
-    return bar
