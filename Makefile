@@ -16,110 +16,137 @@ VENV_STAMP := $(VENV)/.installed
 KERNEL := dd2424-a1
 
 SETTINGS ?= settings.csv
+VARIANTS ?= variants.csv
 DATA_DIR ?= data
 RESULTS_DIR ?= results
 FIGURES_DIR ?= figures
 REPORT_DIR ?= report
 BUILD_DIR ?= build
-# Validation images, taken from the end of the training batches.
+# Validation images, taken from the end of the training batches (the course split).
 N_VAL ?= 5000
 # A local copy of cifar-10-python.tar.gz to use instead of downloading (also read from the environment).
 CIFAR10_ARCHIVE ?=
 export CIFAR10_ARCHIVE
+# Options for `make lab`, e.g. LAB_ARGS="--no-browser --port 8899".
+LAB_ARGS ?=
 
 DATA_STAMP := $(DATA_DIR)/cifar-10-batches-py/VERIFIED.json
-HELPERS := $(wildcard helpers/*.py helpers/templates/*/*)
+NVAL_STAMP := $(BUILD_DIR)/n_val
+# Notebook runs: matplotlib without a display, BLAS on one thread when make runs several at once.
+EXECUTE = MPLBACKEND=Agg $(BLAS_THREADS) $(PY) -m pipeline execute
+DATA_PARAMS := -p data_dir $(DATA_DIR) -p results_dir $(RESULTS_DIR) -p n_val $(N_VAL)
 # Recursive (=): MAKEFLAGS shows -jN only when recipes are expanded, not while parsing.
-EXECUTE = $(BLAS_THREADS) $(PY) -m helpers execute
-DATA_PARAMS := -p data_dir $(DATA_DIR) -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR) -p n_val $(N_VAL)
-
-# Training and the gradient check always run BLAS on one thread (helpers/blas.py: bitwise
-# reproducible numbers), the trainer using a second thread to gather mini-batches. With
-# `make -jN` (N > 1) the other notebooks' BLAS gets one thread too.
 BLAS_THREADS = $(if $(filter-out -j1,$(filter -j%,$(MAKEFLAGS))),OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1)
+# $(call stamp,TEXT): write TEXT into the target only when it differs, so that what depends on the
+# target is redone exactly when TEXT changes (and a dry run, `make -n`, writes nothing).
+stamp = mkdir -p $(@D) && { [ "$$(cat $@ 2>/dev/null)" = $(1) ] || printf '%s\n' $(1) > $@; }
 
-.PHONY: help report venv data results figures test browser browser-check bench lab clean clean-venv
+# Goals that need no rules of the runs.
+NO_RUNS := help clean clean-venv venv test lab browser bench
+CLEAN_GOALS := $(filter clean clean-venv,$(MAKECMDGOALS))
+OTHER_GOALS := $(filter-out clean clean-venv,$(MAKECMDGOALS))
+
+.PHONY: help report venv data results figures test browser browser-check bench lab clean clean-venv FORCE
+
+ifneq ($(and $(CLEAN_GOALS),$(OTHER_GOALS)),)
+# `make clean report`, `make -j4 clean report`: clean first and alone, then a fresh make builds the
+# other goals (it reads the settings again, after clean removed the generated rules).
+$(firstword $(MAKECMDGOALS)):
+	@$(MAKE) --no-print-directory $(CLEAN_GOALS)
+	@$(MAKE) --no-print-directory $(OTHER_GOALS)
+$(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS)):
+	@:
+else
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([^:]*):[^#]*## /  make \1\t/' | expand -t 22
 
 # --- environment -------------------------------------------------------------------------
 
-venv: $(VENV_STAMP) ## create .venv with the pinned packages and register the Jupyter kernel
+venv: $(VENV_STAMP) ## create .venv: pinned packages, the project itself (pip install -e .), the Jupyter kernel
 
-$(VENV_STAMP): requirements.txt
+# A failed build removes the half-made .venv, so that the next run starts afresh.
+$(VENV_STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "error: needs Python >= 3.11 (found $$($(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null || echo 'no $(PYTHON)')); run with PYTHON=/path/to/python3.11" >&2; exit 2; }
 	@echo "== creating $(VENV) with the pinned packages"
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'dd2424_project.pth').write_text('$(CURDIR)\n')"
-	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (dd2424-a1)" > /dev/null
-	$(PY) -m helpers kernel-quiet $(KERNEL)
-	@touch $@
+	@{ $(PYTHON) -m venv $(VENV) \
+		&& $(PY) -m pip install --quiet --upgrade pip \
+		&& $(PY) -m pip install --quiet -r requirements.txt \
+		&& $(PY) -m pip install --quiet --no-deps -e . \
+		&& $(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (dd2424-a1)" > /dev/null \
+		&& touch $@; } || { rm -rf $(VENV); echo "error: building $(VENV) failed; nothing was kept, run again once fixed" >&2; exit 1; }
 
 # --- data --------------------------------------------------------------------------------
 
-data: $(DATA_STAMP) ## get CIFAR-10 (download, or CIFAR10_ARCHIVE=path) and verify it
+data: $(DATA_STAMP) ## get CIFAR-10 (download, or CIFAR10_ARCHIVE=path), verify it, keep the archive in data/
 
 $(DATA_STAMP): | $(VENV_STAMP)
-	$(PY) -m helpers data --data-dir $(DATA_DIR)
+	@$(PY) -m pipeline data --data-dir $(DATA_DIR)
 
-# --- runs, one target per row of $(SETTINGS) ---------------------------------------------
+# --- runs: settings.csv x variants.csv, one target per setting and variant ---------------
 
-# The rules per setting and each notebook's helper dependencies (helpers/deps.py).
-$(BUILD_DIR)/settings.mk: $(SETTINGS) $(HELPERS) $(wildcard notebooks/*.ipynb)
-	@$(PYTHON) -m helpers rules $(SETTINGS) -o $@
+# The rules of the runs and each notebook's helper dependencies (pipeline/rules.py).
+$(BUILD_DIR)/settings.mk: $(SETTINGS) $(VARIANTS) $(wildcard helpers/*.py pipeline/*.py notebooks/*.ipynb)
+	@$(PYTHON) -m pipeline rules $(SETTINGS) $(VARIANTS) -o $@
 
-ifeq ($(filter help clean clean-venv venv test lab browser bench,$(MAKECMDGOALS)),)
-# N_VAL changes what every run computes: a stamp holding its value (rewritten only when it
-# changes) is a prerequisite of the runs, so `make report N_VAL=...` redoes them.
-NVAL_STAMP := $(BUILD_DIR)/n_val
-$(shell mkdir -p $(BUILD_DIR) && { [ "$$(cat $(NVAL_STAMP) 2>/dev/null)" = "$(N_VAL)" ] || echo "$(N_VAL)" > $(NVAL_STAMP); })
+ifneq ($(filter-out $(NO_RUNS),$(or $(MAKECMDGOALS),report)),)
+# Every setting checked against every variant (n_batch against its training set) before any run.
+CHECK := $(shell $(PYTHON) -m pipeline validate $(SETTINGS) $(VARIANTS) --n-val $(N_VAL) 2>&1)
+ifneq ($(CHECK),)
+$(error $(CHECK))
+endif
 include $(BUILD_DIR)/settings.mk
 endif
 
-$(RESULTS_DIR)/gradcheck.json: notebooks/gradient_check.ipynb $(GRADCHECK_DEPS) $(DATA_STAMP) $(NVAL_STAMP) | $(VENV_STAMP)
+# N_VAL changes what every run computes: its stamp is rewritten only when it changes.
+$(NVAL_STAMP): FORCE
+	@$(call stamp,'$(N_VAL)')
+
+$(RESULTS_DIR)/gradcheck.json: notebooks/gradient_check.ipynb $(GRADCHECK_DEPS) $(BASELINE_CACHE) $(NVAL_STAMP) | $(VENV_STAMP)
 	@$(EXECUTE) notebooks/gradient_check.ipynb $(RESULTS_DIR)/executed/gradient_check.ipynb \
 		--label "gradient check" -p data_dir $(DATA_DIR) -p output $(RESULTS_DIR)/gradcheck.json -p n_val $(N_VAL)
 
-results: $(RUN_RESULTS) $(RESULTS_DIR)/gradcheck.json ## train every setting and run the gradient check
+results: $(RUN_GROUPS) $(RESULTS_DIR)/gradcheck.json ## train every setting in every variant; the gradient check
 figures: $(RUN_FIGURES) ## Figures 1 and 2 for every setting (PNG files under figures/)
 
 # --- report ------------------------------------------------------------------------------
 
-$(REPORT_DIR)/index.html: notebooks/report.ipynb $(SETTINGS) $(RUN_RESULTS) $(RUN_FIGURES) \
-		$(RESULTS_DIR)/gradcheck.json $(HELPERS) | $(VENV_STAMP)
+$(REPORT_DIR)/index.html: notebooks/report.ipynb $(SETTINGS) $(VARIANTS) $(RUN_GROUPS) $(RUN_FIGURES) \
+		$(RESULTS_DIR)/gradcheck.json $(REPORT_DEPS) $(wildcard pipeline/templates/*/*) | $(VENV_STAMP)
 	@$(EXECUTE) notebooks/report.ipynb $(RESULTS_DIR)/executed/report.ipynb --label report \
-		-p settings_file $(SETTINGS) -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR) \
-		-p gradcheck_file $(RESULTS_DIR)/gradcheck.json
-	@$(PY) -m helpers render $(RESULTS_DIR)/executed/report.ipynb $@
+		-p settings_file $(SETTINGS) -p variants_file $(VARIANTS) -p results_dir $(RESULTS_DIR) \
+		-p figures_dir $(FIGURES_DIR) -p gradcheck_file $(RESULTS_DIR)/gradcheck.json
+	@$(PY) -m pipeline render $(RESULTS_DIR)/executed/report.ipynb $@
 
 report: $(REPORT_DIR)/index.html ## regenerate every figure and table and render the HTML report
 	@echo "Report: $(abspath $(REPORT_DIR)/index.html)"
 
 # --- development -------------------------------------------------------------------------
 
-test: $(VENV_STAMP) browser ## run the test suite (installs Chromium for the browser test if missing)
+test: $(VENV_STAMP) ## run the test suite (browser tests run where Chromium is found, see README)
 	$(PY) -m pytest -q tests
 
-browser: ## install Debian's chromium for the headless-browser test (needs root or sudo)
+browser: ## install Debian's chromium for the browser tests (needs root or sudo; apt-get)
 	@command -v chromium > /dev/null || { \
 		echo "== installing Debian's chromium for the browser test"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; }
 
-browser-check: $(REPORT_DIR)/index.html browser ## open the report in headless Chromium, offline; screenshot
-	$(PY) tests/browser_check.py $(REPORT_DIR)/index.html $(REPORT_DIR)/screenshot.png
+browser-check: $(REPORT_DIR)/index.html ## open the report in headless Chromium, offline; screenshot
+	$(PY) -m pipeline.browser_check $(REPORT_DIR)/index.html $(REPORT_DIR)/screenshot.png
 
 bench: $(VENV_STAMP) ## benchmark the trainer (see bench/README.md)
 	$(PY) bench/bench.py
 
-lab: $(VENV_STAMP) ## open JupyterLab on the notebooks
-	$(VENV)/bin/jupyter lab notebooks
+lab: $(VENV_STAMP) ## open JupyterLab on the notebooks (options: LAB_ARGS="--no-browser --port 8899")
+	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-clean: ## remove generated files (results, figures, report, extracted data); keeps the archive
-	rm -rf $(RESULTS_DIR) $(REPORT_DIR) $(BUILD_DIR) $(DATA_DIR)/cifar-10-batches-py $(DATA_DIR)/.tmp-*
+clean: ## remove generated files (results, figures, report, extracted data, caches); keeps the archive
+	rm -rf $(RESULTS_DIR) $(REPORT_DIR) $(BUILD_DIR) $(DATA_DIR)/cifar-10-batches-py $(DATA_DIR)/cache $(DATA_DIR)/.tmp-*
 	find $(FIGURES_DIR) -name '*.png' -delete 2>/dev/null || true
 
 clean-venv: ## remove the virtual environment
 	rm -rf $(VENV)
+
+endif

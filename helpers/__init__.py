@@ -1,8 +1,18 @@
-"""Helper package for the DD2424 Assignment 1 report.
+"""The science of the DD2424 Assignment 1 report: what the notebooks call.
 
-Data flows one way: ``download`` / ``archive`` (obtain and verify CIFAR-10) ->
-``dataset`` (split, normalise) -> ``model`` / ``gradcheck`` -> ``train`` ->
-``results`` (files) -> ``figures`` / ``report`` -> ``render`` (HTML).
-This module imports nothing heavy, so ``python -m helpers rules`` runs with the
-standard library alone.
+Data flow, one way::
+
+    cifar10 (read and verify the batches) -> data (splits, variants, cache)
+        -> model, gradcheck -> train (fast; reference: the textbook loop)
+        -> results (files) -> figures, audit -> report (tables for the report notebook)
+
+with ``params`` and ``settings`` (the runs: settings, variants, seeds), ``original``
+(the original report's printed numbers and claims), ``files`` (atomic writes),
+``errors``, ``paths`` and ``blas`` beside them. Nothing here knows about make,
+papermill or rendering: that machinery is the ``pipeline`` package, which
+imports this one, never the reverse. Importing this module imports nothing heavy.
 """
+
+#: The environment variable naming the terminal that training progress bars draw on
+#: (set by ``pipeline.progress.share_terminal``, read by ``helpers.train.progress_bar``).
+PROGRESS_TTY_ENV = "DD2424_PROGRESS_TTY"

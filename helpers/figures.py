@@ -1,56 +1,99 @@
-"""Figures 1 and 2 of the report, saved as byte-reproducible PNG files.
+"""The report's figures, drawn from results and returned as matplotlib figures.
 
-Figure 1 (per setting): loss, cost and accuracy per epoch on training and
-validation data. Figure 2 (per setting): the K rows of W, each reshaped to a
-32x32 colour image (the data are channel-planar: R, G, B planes, each
-row-major) and scaled to [0, 1].
+* Figure 1 (per setting): loss, cost and accuracy per epoch on training and
+  validation data; over several seeds, the mean curve and a min-max band.
+* Figure 2 (per setting): the K rows of W, each reshaped to a 32x32 colour
+  image (the data are channel-planar: R, G, B planes, each row-major) and
+  scaled to [0, 1].
+* A few images of a data set with their labels, and the audit's figure: test
+  accuracy per setting, the original's value against every seed of every variant.
+
+The functions build :class:`matplotlib.figure.Figure` objects without pyplot and
+switch no backend: in Jupyter the returned figure shows inline; ``make`` runs
+the notebooks with ``MPLBACKEND=Agg``. Saving is a separate step,
+:func:`save_figure`, which writes byte-reproducible PNGs.
 """
 
+import io
+import warnings
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from helpers.cifar10 import CLASS_NAMES
+from helpers.files import atomic_path
 
-from helpers.atomic import atomic_path  # noqa: E402
-
-CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 #: PNG metadata without the Software tag and timestamps: equal figures, equal bytes.
 PNG_METADATA = {"Software": None}
+METRICS = ("loss", "cost", "accuracy")
+
+
+def figure_png(fig, dpi=100):
+    """The figure as PNG bytes, without metadata that changes per run."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata=PNG_METADATA)
+    return buf.getvalue()
 
 
 def save_figure(fig, path, dpi=100):
-    """Save ``fig`` as PNG atomically, without metadata that changes per run."""
-    path = Path(path)
+    """Save ``fig`` as a PNG file atomically (see :func:`figure_png`); returns the path.
+
+    Relative paths are relative to the project root.
+    """
+    from helpers.paths import project_path
+
+    path = project_path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, metadata=PNG_METADATA)
-    plt.close(fig)
+        tmp.write_bytes(figure_png(fig, dpi))
     return path
 
 
-def plot_history(history, title="", diverged_at=None):
-    """Figure 1 panel group: loss, cost and accuracy per epoch.
+def stack_histories(histories, key):
+    """One history key over several runs as an array (n_runs, n_epochs + 1), NaN-padded.
+
+    A run that diverged has a shorter history; its missing epochs are NaN.
+    """
+    length = max(len(h[key]) for h in histories)
+    out = np.full((len(histories), length), np.nan)
+    for i, h in enumerate(histories):
+        out[i, :len(h[key])] = np.asarray(h[key], dtype=float)
+    return out
+
+
+def plot_history(histories, title="", diverged_at=None):
+    """Figure 1 panel group: loss, cost and accuracy per epoch, training and validation.
 
     Parameters
     ----------
-    history : dict
-        ``train_loss``, ``val_loss``, ``train_cost``, ... lists (epoch 0 first).
+    histories : dict or list of dict
+        One run's history (``train_loss``, ``val_loss``, ``train_cost``, ... lists,
+        epoch 0 first) or several runs' (e.g. one per seed): then the mean curve
+        is drawn with the min-max band over the runs.
     title : str
     diverged_at : int or None
-        Marked on the plots when the run diverged.
+        Marked on the plots when the (first) run diverged.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    for ax, metric in zip(axes, ("loss", "cost", "accuracy")):
-        for split, style in (("train", "-"), ("val", "--")):
-            values = np.asarray(history[f"{split}_{metric}"], dtype=float)
+    histories = [histories] if isinstance(histories, dict) else list(histories)
+    fig = Figure(figsize=(12, 3.4))
+    axes = fig.subplots(1, 3)
+    for ax, metric in zip(axes, METRICS):
+        for split, style, colour in (("train", "-", "C0"), ("val", "--", "C1")):
+            values = stack_histories(histories, f"{split}_{metric}")
+            epochs = np.arange(values.shape[1])
             label = "training" if split == "train" else "validation"
-            ax.plot(np.arange(values.size), values, style, label=label)
+            with warnings.catch_warnings():  # an epoch where every run had diverged: NaN, no warning
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(values, axis=0)
+                lo, hi = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+            if len(histories) > 1:
+                label += f" (mean of {len(histories)}, min-max band)"
+                ax.fill_between(epochs, lo, hi, color=colour, alpha=0.2, linewidth=0)
+            ax.plot(epochs, mean, style, color=colour, label=label)
         ax.set_xlabel("epoch")
         ax.set_title(metric)
         ax.grid(alpha=0.3)
@@ -58,20 +101,37 @@ def plot_history(history, title="", diverged_at=None):
             ax.axvline(diverged_at, color="red", lw=1)
             ax.text(diverged_at, ax.get_ylim()[1], f" diverged at epoch {diverged_at}",
                     color="red", va="top", fontsize=8)
-    axes[0].legend()
+    axes[0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def weight_images(W):
-    """Rows of W: (K, 3072) as K images (32, 32, 3), each scaled to [0, 1]."""
-    ims = W.reshape(W.shape[0], 3, 32, 32).transpose(0, 2, 3, 1).astype(np.float64)
+def as_images(rows):
+    """Rows (K, 3072), channel-planar, as K images (32, 32, 3), each scaled to [0, 1]."""
+    ims = np.asarray(rows).reshape(len(rows), 3, 32, 32).transpose(0, 2, 3, 1).astype(np.float64)
     lo = ims.min(axis=(1, 2, 3), keepdims=True)
     hi = ims.max(axis=(1, 2, 3), keepdims=True)
     span = np.where(hi > lo, hi - lo, 1.0)
-    ims = (ims - lo) / span
+    with np.errstate(invalid="ignore"):
+        ims = (ims - lo) / span
     return np.nan_to_num(ims, nan=0.0, posinf=1.0, neginf=0.0)
+
+
+#: The rows of W as images (Figure 2).
+weight_images = as_images
+
+
+def _image_row(images, titles, title, width=1.2):
+    fig = Figure(figsize=(width * len(images), 1.6))
+    axes = np.atleast_1d(fig.subplots(1, len(images)))
+    for ax, im, name in zip(axes, images, titles):
+        ax.imshow(im, interpolation="nearest")
+        ax.set_title(name, fontsize=8)
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def plot_weights(W, title="", class_names=CLASS_NAMES):
@@ -81,31 +141,55 @@ def plot_weights(W, title="", class_names=CLASS_NAMES):
     -------
     matplotlib.figure.Figure
     """
-    ims = weight_images(W)
-    fig, axes = plt.subplots(1, ims.shape[0], figsize=(1.2 * ims.shape[0], 1.6))
-    for k, ax in enumerate(np.atleast_1d(axes)):
-        ax.imshow(ims[k], interpolation="nearest")
-        ax.set_title(class_names[k] if k < len(class_names) else str(k), fontsize=8)
-        ax.axis("off")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    names = [class_names[k] if k < len(class_names) else str(k) for k in range(W.shape[0])]
+    return _image_row(as_images(W), names, title)
 
 
-def draw_weights(run_dir, figure):
-    """Figure 2 panel of one run: its rows of W as images, saved to ``figure``.
-
-    Relative paths are relative to the project root.
+def plot_examples(split, n=10, title="", class_names=CLASS_NAMES):
+    """The first ``n`` images of a split with their labels (each image scaled to [0, 1]).
 
     Returns
     -------
-    Path
-        The PNG written.
+    matplotlib.figure.Figure
     """
-    from helpers.params import TrainParams
-    from helpers.paths import project_path
-    from helpers.results import load_run
+    n = min(n, split.n)
+    return _image_row(as_images(np.asarray(split.X[:n])), [class_names[k] for k in split.y[:n]], title)
 
-    doc = load_run(project_path(run_dir))
-    label = TrainParams(**doc["params"]).label
-    return save_figure(plot_weights(doc["W"], label), project_path(figure))
+
+def plot_accuracy_audit(points, original, title="Test accuracy per setting"):
+    """The audit's figure: per setting, the original's accuracy and every seed of every variant.
+
+    Parameters
+    ----------
+    points : list of dict
+        ``setting`` (label), ``variant``, ``seed``, ``accuracy`` per run.
+    original : dict
+        setting label -> the original's accuracy (missing settings have no marker).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    settings = list(dict.fromkeys(p["setting"] for p in points))
+    variants = list(dict.fromkeys(p["variant"] for p in points))
+    fig = Figure(figsize=(1.9 * len(settings) + 3, 4))
+    ax = fig.subplots()
+    width = 0.7
+    for j, variant in enumerate(variants):
+        offset = -width / 2 + width * (j + 0.5) / len(variants)
+        xs, ys = [], []
+        for p in points:
+            if p["variant"] == variant:
+                xs.append(settings.index(p["setting"]) + offset)
+                ys.append(p["accuracy"])
+        ax.plot(xs, ys, "o", color=f"C{j}", alpha=0.75, markersize=5, label=variant, linestyle="none")
+    ox = [i for i, s in enumerate(settings) if s in original]
+    ax.plot(ox, [original[settings[i]] for i in ox], marker="_", color="black", markersize=38,
+            markeredgewidth=2.5, linestyle="none", label="the original")
+    ax.set_xticks(range(len(settings)), settings, fontsize=8)
+    ax.set_ylabel("test accuracy")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -8,8 +8,8 @@ Two finite-difference schemes, as in the course's code, with step ``h = 1e-6``:
 
 import numpy as np
 
-from helpers.model import compute_cost, compute_gradients, evaluate_classifier
-from helpers.dataset import one_hot
+from helpers.data import one_hot
+from helpers.model import compute_cost, compute_gradients, evaluate_classifier, init_parameters
 
 METHODS = ("forward", "centred")
 
@@ -83,14 +83,6 @@ def gradient_stats(analytic, numerical, eps=1e-6):
     }
 
 
-def init_for_check(rng, n_classes, dim, variance=4.0):
-    """Draw W: (K, D) and b: (K,) from N(0, variance), from the generator ``rng``."""
-    std = np.sqrt(variance)
-    W = rng.normal(0.0, std, size=(n_classes, dim))
-    b = rng.normal(0.0, std, size=n_classes)
-    return W, b
-
-
 def check_gradients(X, y, lams, n_images, n_dims, seed, variance=4.0, h=1e-6, eps=1e-6, n_classes=10):
     """Run the gradient check of section 1.1 on a subset of the data.
 
@@ -114,7 +106,7 @@ def check_gradients(X, y, lams, n_images, n_dims, seed, variance=4.0, h=1e-6, ep
     Xs = np.ascontiguousarray(X[:n_images, :n_dims], dtype=np.float64)
     ys = y[:n_images]
     rng = np.random.default_rng(seed)
-    W, b = init_for_check(rng, n_classes, n_dims, variance)
+    W, b = init_parameters(rng, n_classes, n_dims, np.sqrt(variance))
     rows = []
     for lam in lams:
         P = evaluate_classifier(Xs, W, b)
@@ -141,27 +133,24 @@ def gradcheck_table(rows):
     })
 
 
-def run_gradient_check(data_dir="data", output="results/gradcheck.json", n_images=100, n_dims=20,
-                       lams=(0.0, 0.1), seed=2022, variance=4.0, h=1e-6, n_val=5000):
-    """The gradient check of section 1.1 on the first training images, written to ``output``.
+def run_gradient_check(data_dir="data", n_images=100, n_dims=20, lams=(0.0, 0.1), seed=2022, variance=4.0,
+                       h=1e-6, n_val=5000):
+    """The gradient check of section 1.1 on the first training images of the course's split.
 
-    Relative paths are relative to the project root; BLAS runs on one thread.
+    BLAS runs on one thread, so the numbers are the same on every run.
 
     Returns
     -------
     dict
-        The document written: the subset used and one row per (lam, method, parameter).
+        The subset used (``n_images``, ``n_dims``, ``lams``, ``seed``, ``variance``, ``h``)
+        and ``rows``: one per (lam, method, parameter), see :func:`check_gradients`.
     """
-    from helpers.atomic import write_json
     from helpers.blas import single_threaded_blas
-    from helpers.dataset import dataset_folder, load_dataset
-    from helpers.paths import project_path
+    from helpers.data import load_dataset
 
-    data = load_dataset(dataset_folder(data_dir), n_val=n_val)
+    data = load_dataset(data_dir, n_val=n_val)
     lams = [float(v) for v in lams]
     with single_threaded_blas():
         rows = check_gradients(data.train.X, data.train.y, lams, n_images, n_dims, seed, variance=variance, h=h)
-    doc = {"n_images": n_images, "n_dims": n_dims, "lams": lams, "seed": seed,
-           "variance": variance, "h": h, "rows": rows}
-    write_json(project_path(output), doc)
-    return doc
+    return {"n_images": n_images, "n_dims": n_dims, "lams": lams, "seed": seed,
+            "variance": variance, "h": h, "rows": rows}

@@ -9,6 +9,13 @@ cross-entropy plus ``lam * sum(W**2)``; b is not penalised.
 import numpy as np
 
 
+def init_parameters(rng, n_classes, dim, std, dtype=np.float64):
+    """Draw W: (K, D), then b: (K,), from N(0, std**2) with the generator ``rng``."""
+    W = rng.normal(0.0, std, size=(n_classes, dim)).astype(dtype)
+    b = rng.normal(0.0, std, size=n_classes).astype(dtype)
+    return W, b
+
+
 def scores(X, W, b):
     """Class scores. X: (N, D), W: (K, D), b: (K,) -> S: (N, K)."""
     return X @ W.T + b
@@ -64,6 +71,11 @@ def evaluate(X, y, W, b, lam, chunk=1024):
     dict
         ``loss``, ``cost``, ``accuracy`` as Python floats.
     """
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged model's scores: reported as nan/inf
+        return _evaluate_chunks(X, y, W, b, lam, chunk)
+
+
+def _evaluate_chunks(X, y, W, b, lam, chunk):
     n = X.shape[0]
     nll = 0.0
     correct = 0

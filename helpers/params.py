@@ -1,4 +1,4 @@
-"""Training parameters: defaults, validation and a stable identifier.
+"""Parameters of a run: training parameters (validated, with stable identifiers) and data options.
 
 Every value is checked before any training starts, with a message that names
 the parameter and its allowed range. Integers are accepted where floats are
@@ -44,24 +44,27 @@ class TrainParams:
         return asdict(self)
 
     @property
-    def run_id(self):
-        """A file-name-safe identifier determined by every parameter."""
-        return (f"lam{_fmt(self.lam)}_eta{_fmt(self.eta)}_nb{self.n_batch}_ep{self.n_epochs}"
-                f"_std{_fmt(self.init_std)}_seed{self.seed}")
+    def setting_id(self):
+        """A file-name-safe identifier of the setting: λ, η, n_batch, epochs (and init_std if not 0.01).
+
+        The seed is not part of it: a setting's runs with several seeds share it.
+        """
+        std = "" if self.init_std == 0.01 else f"_std{_fmt(self.init_std)}"
+        return f"lam{_fmt(self.lam)}_eta{_fmt(self.eta)}_nb{self.n_batch}_ep{self.n_epochs}{std}"
 
     @property
     def label(self):
-        """Human label for captions: λ and η, plus every other parameter that is not the default."""
+        """Human label for captions: λ and η, plus n_batch, epochs and init_std when not the default."""
         parts = [f"λ = {_fmt(self.lam)}", f"η = {_fmt(self.eta)}"]
-        for f in fields(self)[2:]:
+        for f in fields(self)[2:5]:
             value = getattr(self, f.name)
             if value != f.default:
                 parts.append(f"{f.name} = {_fmt(value) if isinstance(value, float) else value}")
         return ", ".join(parts)
 
     @property
-    def is_seed_setting(self):
-        """True when n_batch and n_epochs are the seed report's (100 and 40)."""
+    def is_original_setting(self):
+        """True when n_batch and n_epochs are the original report's (100 and 40)."""
         return self.n_batch == 100 and self.n_epochs == 40
 
 
@@ -114,3 +117,46 @@ def validate_params(lam, eta, n_batch=100, n_epochs=40, init_std=0.01, seed=2022
         init_std=_real("init_std", init_std, 0.0, True, "a number > 0"),
         seed=_integer("seed", seed, 0, None, "an integer >= 0"),
     )
+
+
+BATCH_SIZE = 10000
+SPLITS = ("course", "one-batch")
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """How the data are split and preprocessed.
+
+    Attributes
+    ----------
+    split : {"course", "one-batch"}
+    n_val : int
+        Validation images taken from the end of the training batches (``course`` only).
+    normalise : bool
+        Normalise every dimension by the training set's mean and std.
+    dtype : {"float64", "float32"}
+    """
+
+    split: str = "course"
+    n_val: int = 5000
+    normalise: bool = True
+    dtype: str = "float64"
+
+    def __post_init__(self):
+        if self.split not in SPLITS:
+            raise ParameterError(f"split={self.split!r} is not allowed; allowed: {', '.join(map(repr, SPLITS))}")
+        if self.dtype not in ("float64", "float32"):
+            raise ParameterError(f"dtype={self.dtype!r} is not allowed; allowed: 'float64' or 'float32'")
+        if not isinstance(self.normalise, bool):
+            raise ParameterError(f"normalise={self.normalise!r} is not allowed; allowed: true or false")
+
+    @property
+    def n_train(self):
+        """Training images of this split (50000 training images in all)."""
+        return BATCH_SIZE if self.split == "one-batch" else 5 * BATCH_SIZE - self.n_val
+
+    @property
+    def key(self):
+        """A folder name determined by every option, e.g. ``course-val5000-norm-float64``."""
+        split = f"course-val{self.n_val}" if self.split == "course" else self.split
+        return f"{split}-{'norm' if self.normalise else 'raw'}-{self.dtype}"

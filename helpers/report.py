@@ -1,7 +1,9 @@
-"""Content of the report: Table 1, the gradient-check table, the helper API.
+"""What the report notebook shows: tables, sentences and figures computed from the results files.
 
-These functions turn results files into pandas tables and Markdown; the report
-notebook only displays them.
+The report's prose lives in the report notebook's Markdown cells; this module
+computes the numbers and tables that go between them. HTML tables carry ids
+(``table1``, ``audit-glance``, ``variant-ranking``, ``claims``) and figures
+``<figure id=...>`` so that the rendered page can be checked.
 """
 
 import base64
@@ -11,231 +13,297 @@ import inspect
 import math
 from pathlib import Path
 
-import pandas as pd
+from helpers import audit, original
+from helpers.results import load_group
 
-from helpers.gradcheck import gradcheck_table
-from helpers.params import TrainParams
-from helpers.results import load_run, run_dir
-
-#: Table 1 of the seed report: (lam, eta) -> (loss, cost, accuracy) on the test set.
-SEED_TABLE1 = {
-    (0.0, 0.1): (6.92, 6.92, 0.27),
-    (0.0, 0.001): (2.02, 2.02, 0.32),
-    (0.1, 0.001): (1.74, 1.80, 0.41),
-    (1.0, 0.001): (1.85, 1.92, 0.37),
-}
-
-#: Gradient-check statistics printed in section 1.1 of the seed report.
-SEED_GRADCHECK = {
-    "W": {"diff_mean": 5.12e-09, "diff_std": 3.75e-09, "diff_max": 2.11e-08,
-          "grad_min": -1.72, "grad_max": 1.53, "grad_std": 0.42},
-    "b": {"diff_mean": 1.60e-09, "diff_std": 1.33e-09, "diff_max": 4.21e-09,
-          "grad_min": -0.1, "grad_max": 0.064, "grad_std": 0.12},
-}
+#: Modules documented in section 2: the ones the notebooks call, in the order of the data flow.
+DOCUMENTED = ("cifar10", "data", "params", "settings", "model", "gradcheck", "train", "reference",
+              "results", "figures", "audit")
 
 
-def load_runs(results_root, runs):
-    """Load the results of every run in ``runs`` (TrainParams) from ``results_root``."""
-    return [load_run(run_dir(results_root, params)) for params in runs]
+def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,)):
+    """Every run's record (:func:`helpers.audit.run_record`), weights only for ``weights_for`` variants."""
+    from dataclasses import replace
+
+    records = []
+    for v in variants:
+        for s in settings:
+            for doc in load_group(results_dir, v.name, s, weights=v.name in weights_for):
+                params = replace(s, seed=doc["params"]["seed"], **v.train)
+                records.append(audit.run_record(v.name, params, doc, doc.get("W")))
+    return records
 
 
-def table1(docs):
-    """Table 1: test loss, cost and accuracy per setting beside the seed report's values.
+def pm(s, fmt=".4f"):
+    """``mean ± std`` of a spread dict."""
+    return f"{s['mean']:{fmt}} ± {s['std']:{fmt}}"
 
-    Parameters
-    ----------
-    docs : list of dict
-        Results documents from :func:`helpers.results.load_run`.
 
-    Returns
-    -------
-    pandas.DataFrame
-        One row per setting; seed columns are NaN for settings the seed lacks.
+def _td(col, text):
+    return f'<td data-col="{col}">{html.escape(str(text))}</td>'
+
+
+def _table(table_id, head, rows):
+    head_html = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    return f'<table id="{table_id}"><thead><tr>{head_html}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def setting_groups(records, variant=audit.BASELINE):
+    """The records of one variant grouped by setting (in order): label -> list of records."""
+    groups = {}
+    for r in records:
+        if r["variant"] == variant:
+            groups.setdefault((r["lam"], r["eta"], r["n_batch"], r["n_epochs"], r["label"]), []).append(r)
+    return groups
+
+
+def setting_key(lam, eta, n_batch, n_epochs):
+    """The id of a setting in the HTML (``data-run-id``), as in :attr:`TrainParams.setting_id`."""
+    from helpers.params import TrainParams
+
+    return TrainParams(lam, eta, n_batch, n_epochs).setting_id
+
+
+def table1_html(records, variant=audit.BASELINE):
+    """Table 1: test loss, cost and accuracy per setting (mean ± std, min–max over seeds) beside the original.
+
+    Rows carry ``data-run-id`` (the setting id); cells ``data-col`` (``loss``, ``cost``, ``accuracy``
+    hold the means). A run that diverged shows nan or inf, never a dash.
     """
     rows = []
-    for doc in docs:
-        p = doc["params"]
-        # the seed report's numbers only for its own settings (n_batch 100, 40 epochs)
-        missing = (math.nan,) * 3
-        seed = SEED_TABLE1.get((float(p["lam"]), float(p["eta"])), missing) if TrainParams(**p).is_seed_setting else missing
-        test = doc["test"]
-        rows.append({
-            "λ": p["lam"], "η": p["eta"], "n_batch": p["n_batch"], "epochs": p["n_epochs"],
-            "loss": test["loss"], "cost": test["cost"], "accuracy": test["accuracy"],
-            "seed loss": seed[0], "seed cost": seed[1], "seed accuracy": seed[2],
-            "Δ loss": test["loss"] - seed[0],
-            "Δ cost": test["cost"] - seed[1],
-            "Δ accuracy": test["accuracy"] - seed[2],
-            "status": f"diverged at epoch {doc['diverged_at']}" if doc.get("diverged_at") else "completed",
-        })
-    return pd.DataFrame(rows)
+    for (lam, eta, nb, ep, _), runs in setting_groups(records, variant).items():
+        printed = original.TABLE1.get((lam, eta)) if runs[0]["original_setting"] else None
+        cells = [_td("lam", f"{lam:g}"), _td("eta", f"{eta:g}"), _td("seeds", len(runs))]
+        for i, m in enumerate(audit.METRICS):
+            s = audit.spread([r["test"][m] for r in runs])
+            cells += [_td(m, f"{s['mean']:.4f}"), _td(f"{m}_std", f"± {s['std']:.4f}"),
+                      _td(f"{m}_range", f"{s['min']:.4f}–{s['max']:.4f}"),
+                      _td(f"original_{m}", printed[i] if printed else "—"),
+                      _td(f"verdict_{m}", audit.verdict(printed[i], [r["test"][m] for r in runs]) if printed else "—")]
+        diverged = [r for r in runs if r["diverged_at"]]
+        cells.append(_td("status", f"{len(diverged)} of {len(runs)} diverged" if diverged else "completed"))
+        rows.append(f'<tr data-run-id="{html.escape(setting_key(lam, eta, nb, ep))}">{"".join(cells)}</tr>')
+    head = ["λ", "η", "seeds"] + [h for m in audit.METRICS for h in (m, "std", "min–max", "original", "verdict")] + ["status"]
+    return _table("table1", head, rows)
 
 
-def helper_modules():
-    """Names of every module of the helper package, in alphabetical order."""
-    import pkgutil
+def runs_html(records, variant=audit.BASELINE, table_id="runs"):
+    """Every single run of a variant: setting, seed, test loss, cost, accuracy, epochs run."""
+    rows = []
+    for r in records:
+        if r["variant"] != variant:
+            continue
+        t = r["test"]
+        rows.append("<tr>" + "".join([_td("setting", r["label"]), _td("seed", r["seed"]),
+                                      _td("loss", f"{t['loss']:.4f}"), _td("cost", f"{t['cost']:.4f}"),
+                                      _td("accuracy", f"{t['accuracy']:.4f}"),
+                                      _td("status", f"diverged at epoch {r['diverged_at']}" if r["diverged_at"] else "completed")])
+                    + "</tr>")
+    return _table(table_id, ["setting", "seed", "test loss", "test cost", "test accuracy", "status"], rows)
 
-    import helpers
 
-    return [f"helpers.{m.name}" for m in pkgutil.iter_modules(helpers.__path__) if not m.name.startswith("_")]
+def glance_html(records, gradcheck_rows):
+    """Every number the original printed: its value, ours (mean ± std), the verdict, the best variant if not reproduced."""
+    explained = {(e["number"]["lam"], e["number"]["eta"], e["number"]["metric"]): e for e in audit.best_explanations(records)}
+    rows = []
+    for row in audit.table1_audit(records):
+        key = (row["lam"], row["eta"], row["metric"])
+        e = explained.get(key)
+        best = f"{e['variant']}: {pm(e['spread'], '.3f')} (z = {e['z']:.1f})" if e else ""
+        rows.append("<tr>" + "".join([
+            _td("number", f"Table 1, λ = {row['lam']:g}, η = {row['eta']:g}, {row['metric']}"),
+            _td("original", row["text"]), _td("ours", pm(row["spread"], ".4f")),
+            _td("verdict", row["verdict"]), _td("best_variant", best)]) + "</tr>")
+    for row in audit.gradcheck_audit(gradcheck_rows):
+        rows.append("<tr>" + "".join([
+            _td("number", f"Section 1.1, g{row['param']}, {row['stat'].replace('_', ' ')}"),
+            _td("original", row["text"]), _td("ours", f"{row['ours']:.3g}"), _td("verdict", row["verdict"]),
+            _td("best_variant", "depends on the unstated subset (see the claims)" if row["verdict"] == audit.NOT_REPRODUCED else "")]) + "</tr>")
+    return _table("audit-glance", ["number", "original", "ours (mean ± std over seeds)", "verdict",
+                                   "closest variant where not reproduced"], rows)
 
 
-def api_markdown(modules=None):
-    """A Markdown list of every public function and class of the helper package.
+def glance_counts(records, gradcheck_rows):
+    """How many of the original's numbers are reproduced, within rounding, not reproduced."""
+    verdicts = [r["verdict"] for r in audit.table1_audit(records)] + [r["verdict"] for r in audit.gradcheck_audit(gradcheck_rows)]
+    return {v: verdicts.count(v) for v in (audit.REPRODUCED, audit.ROUNDING, audit.NOT_REPRODUCED)} | {"total": len(verdicts)}
 
-    Each entry shows the signature and the first line of the docstring, so the
+
+def summary_markdown(records, gradcheck_rows, variants):
+    """The computed summary paragraph at the top of the report."""
+    c = glance_counts(records, gradcheck_rows)
+    t1 = audit.table1_audit(records)
+    t1_ok = sum(r["verdict"] != audit.NOT_REPRODUCED for r in t1)
+    ranking = audit.rank_variants(records)
+    claims = audit.check_claims(records, gradcheck_rows)
+    held = sum(cl["verdict"] == audit.HOLDS for cl in claims)
+    n_runs = len(records)
+    text = (f"**Reproduction in one paragraph.** {c[audit.REPRODUCED]} of the original's {c['total']} printed numbers "
+            f"are reproduced within the seed-to-seed spread and {c[audit.ROUNDING]} more within the rounding of the "
+            f"printed digits; {c[audit.NOT_REPRODUCED]} are not. Of its Table 1, {t1_ok} of {len(t1)} numbers are "
+            f"reproduced or within rounding. ")
+    text += explanation_sentence(records, ranking) + " "
+    text += (f"Of the original's {len(claims)} claims, {held} hold as measured here (section 3.3). "
+             f"All of this comes from {n_runs} training runs ({len(variants)} variants × settings × seeds).")
+    return text
+
+
+def explanation_sentence(records, ranking=None):
+    """One computed sentence: which variant explains which deviation best, and how well."""
+    ranking = ranking or audit.rank_variants(records)
+    explained = audit.best_explanations(records)
+    if not explained:
+        return "Every number of Table 1 is reproduced by the course's own setup, so no variant is needed."
+    e = explained[0]
+    n = e["number"]
+    base = next(r for r in audit.table1_audit(records) if (r["lam"], r["eta"], r["metric"]) == (n["lam"], n["eta"], n["metric"]))
+    how = ("reproduces it" if e["verdict"] == audit.REPRODUCED else "reproduces it within rounding"
+           if e["verdict"] == audit.ROUNDING else f"comes closest but still misses it by {e['z']:.1f} spreads")
+    best = ranking[0]
+    sentence = (f"The largest deviation, the {n['metric']} for λ = {n['lam']:g}, η = {n['eta']:g} (original {n['text']}, "
+                f"ours {pm(base['spread'], '.3f')}, {e['baseline_z']:.1f} spreads away), is best explained by the "
+                f"variant `{e['variant']}` ({pm(e['spread'], '.3f')}), which {how}. ")
+    sentence += (f"Over Table 1 without the chaotic η = 0.1 row, the variant that agrees best with the original is "
+                 f"`{best['variant']}` (mean distance {best['score']:.1f} spreads, {best['reproduced']} of {best['n']} "
+                 f"numbers reproduced or within rounding); this is a hypothesis about how the original was run, "
+                 "with its evidence, not a verdict on its author.")
+    return sentence
+
+
+def ranking_html(records, variants):
+    """The variants ranked by agreement with the original's Table 1 (best first), with their Table 1."""
+    described = {v.name: v for v in variants}
+    rows = []
+    for rank, v in enumerate(audit.rank_variants(records), 1):
+        var = described.get(v["variant"])
+        table = "; ".join(f"λ={r['lam']:g} η={r['eta']:g} {r['metric'][:3]} {pm(r['spread'], '.3f')}"
+                          for r in v["rows"] if r["metric"] == "accuracy")
+        rows.append("<tr>" + "".join([
+            _td("rank", rank), _td("variant", v["variant"]), _td("overrides", var.overrides_text if var else ""),
+            _td("description", var.description if var else ""), _td("seeds", len(var.seeds) if var else ""),
+            _td("score", f"{v['score']:.2f}"),
+            _td("chaotic_score", "—" if math.isnan(v["chaotic_score"]) else f"{v['chaotic_score']:.2f}"),
+            _td("reproduced", f"{v['reproduced']} of {v['n']}"), _td("accuracy", table)]) + "</tr>")
+    return _table("variant-ranking", ["rank", "variant", "overrides", "what it tests", "seeds",
+                                      "distance (η < 0.1 rows)", "distance (η = 0.1 row)", "numbers reproduced",
+                                      "test accuracy (mean ± std)"], rows)
+
+
+def variant_tables_html(records):
+    """Each variant's Table 1 (mean ± std over its seeds) beside the original, as one table."""
+    rows = []
+    for v in audit.variants_of(records):
+        for row in audit.table1_audit(records, v):
+            rows.append("<tr>" + "".join([_td("variant", v), _td("lam", f"{row['lam']:g}"), _td("eta", f"{row['eta']:g}"),
+                                          _td("metric", row["metric"]), _td("original", row["text"]),
+                                          _td("ours", pm(row["spread"], ".4f")), _td("z", f"{row['z']:.1f}"),
+                                          _td("verdict", row["verdict"])]) + "</tr>")
+    return _table("variant-tables", ["variant", "λ", "η", "metric", "original", "mean ± std", "z", "verdict"], rows)
+
+
+def claims_html(claims):
+    """The original's claims (paraphrased), the measured evidence and the verdict."""
+    rows = ["<tr>" + "".join([_td("where", c["where"]), _td("claim", c["claim"]), _td("evidence", c["evidence"]),
+                              _td("verdict", c["verdict"])]) + "</tr>" for c in claims]
+    return _table("claims", ["section", "the original's claim (paraphrased)", "measured", "verdict"], rows)
+
+
+def accuracy_points(records):
+    """The audit figure's points: setting label, variant, seed, test accuracy of every original-setting run."""
+    return [{"setting": r["label"], "variant": r["variant"], "seed": r["seed"], "accuracy": r["test"]["accuracy"]}
+            for r in records if r["original_setting"]]
+
+
+def original_accuracies(records):
+    """Setting label -> the original's test accuracy, for the settings it printed."""
+    out = {}
+    for r in records:
+        printed = original.TABLE1.get((r["lam"], r["eta"])) if r["original_setting"] else None
+        if printed:
+            out[r["label"]] = original.value(printed[2])
+    return out
+
+
+def figure_html(png, fig_id, caption):
+    """An HTML ``<figure>`` with a PNG (bytes or a file path) embedded as base64."""
+    data = png if isinstance(png, bytes) else Path(png).read_bytes()
+    b64 = base64.b64encode(data).decode("ascii")
+    return (f'<figure id="{html.escape(fig_id)}" style="margin:0 0 1em 0">'
+            f'<img src="data:image/png;base64,{b64}" alt="{html.escape(caption)}" style="max-width:100%">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def gradcheck_html(rows, table_id="gradcheck"):
+    """The gradient-check statistics, one row per (λ, method, gradient)."""
+    head = ["λ", "method", "gradient", "mean |Δ|", "std |Δ|", "max |Δ|", "min g_num", "max g_num", "std g_num",
+            "max rel. error"]
+    keys = ["diff_mean", "diff_std", "diff_max", "grad_min", "grad_max", "grad_std", "rel_max"]
+    body = ["<tr>" + _td("lam", f"{r['lam']:g}") + _td("method", r["method"]) + _td("param", r["param"])
+            + "".join(_td(k, f"{r[k]:.2e}") for k in keys) + "</tr>" for r in rows]
+    return _table(table_id, head, body)
+
+
+def original_gradcheck_html():
+    """The original's section 1.1 numbers as printed."""
+    keys = ["diff_mean", "diff_std", "diff_max", "grad_min", "grad_max", "grad_std"]
+    body = ["<tr>" + _td("param", p) + "".join(_td(k, s[k]) for k in keys) + "</tr>" for p, s in original.GRADCHECK.items()]
+    return _table("original-gradcheck", ["gradient", "mean |Δ|", "std |Δ|", "max |Δ|", "min g_num", "max g_num",
+                                         "std g_num"], body)
+
+
+def signature(obj):
+    """A function's parameters without their default values: ``(X, y, W, b, lam, chunk=…)``."""
+    parts = []
+    for p in inspect.signature(obj).parameters.values():
+        name = {p.VAR_POSITIONAL: f"*{p.name}", p.VAR_KEYWORD: f"**{p.name}"}.get(p.kind, p.name)
+        parts.append(name + ("=…" if p.default is not p.empty else ""))
+    return f"({', '.join(parts)})"
+
+
+def api_markdown(modules=DOCUMENTED):
+    """A Markdown list of the public functions and classes of the science package.
+
+    Each entry shows the parameters (defaults elided) and the first line of the docstring, so the
     documentation is generated from the code and cannot drift from it.
     """
     lines = []
-    for name in modules or helper_modules():
-        module = importlib.import_module(name)
+    for name in modules:
+        module = importlib.import_module(f"helpers.{name}")
         summary = (inspect.getdoc(module) or "").splitlines()[0]
-        lines.append(f"- **`{name}`**: {summary}")
+        lines.append(f"- **`helpers.{name}`**: {summary}")
         for attr, obj in vars(module).items():
-            if attr.startswith("_") or getattr(obj, "__module__", None) != name:
+            if attr.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
                 continue
             if not (inspect.isfunction(obj) or inspect.isclass(obj)):
                 continue
             doc = (inspect.getdoc(obj) or "").splitlines()
-            sig = str(inspect.signature(obj)) if inspect.isfunction(obj) else ""
+            sig = signature(obj) if inspect.isfunction(obj) else ""
             lines.append(f"    - `{attr}{sig}`: {doc[0] if doc else ''}")
     return "\n".join(lines)
 
 
-def _cell(value, fmt):
-    """Format a Table 1 value; a seed value the seed report lacks (NaN) is a dash."""
-    if isinstance(value, float):
-        return "—" if math.isnan(value) else format(value, fmt)
-    return html.escape(str(value))
+def variants_markdown(variants):
+    """The variants as a Markdown list: name, overrides, seeds, description."""
+    return "\n".join(f"- `{v.name}` ({v.overrides_text}; seeds {', '.join(map(str, v.seeds))}): {v.description}"
+                     for v in variants)
 
 
-TABLE1_COLUMNS = (
-    ("λ", "lam", "g"), ("η", "eta", "g"), ("loss", "loss", ".4f"), ("cost", "cost", ".4f"),
-    ("accuracy", "accuracy", ".4f"), ("seed loss", "seed_loss", ".2f"), ("seed cost", "seed_cost", ".2f"),
-    ("seed accuracy", "seed_accuracy", ".2f"), ("Δ loss", "diff_loss", "+.4f"), ("Δ cost", "diff_cost", "+.4f"),
-    ("Δ accuracy", "diff_accuracy", "+.4f"), ("status", "status", "s"),
-)
+def load_gradcheck(path):
+    """The gradient check's results file (``results/gradcheck.json``)."""
+    import json
+
+    from helpers.paths import project_path
+
+    return json.loads(project_path(path).read_text())
 
 
-def table1_html(df, run_ids):
-    """Table 1 as an HTML table with ``id="table1"``, one ``data-run-id`` per row.
+def setting_figures(settings, figures_dir, kind):
+    """Figure 1 (``kind="curves"``) or 2 (``"weights"``) of every setting, as HTML figures (a), (b), ..."""
+    from helpers.paths import project_path
 
-    Test loss, cost and accuracy are printed in full (``nan`` for a diverged
-    run); seed values the seed report lacks are shown as a dash.
-    """
-    head = "".join(f"<th>{html.escape(title)}</th>" for title, _, _ in TABLE1_COLUMNS)
-    body = []
-    for rid, (_, row) in zip(run_ids, df.iterrows()):
-        cells = []
-        for title, col, fmt in TABLE1_COLUMNS:
-            value = row[title]
-            # our own numbers always in full: a diverged run shows nan or inf, not a dash
-            text = format(value, fmt) if col in ("loss", "cost", "accuracy") else _cell(value, fmt)
-            cells.append(f'<td data-col="{col}">{text}</td>')
-        body.append(f'<tr data-run-id="{html.escape(rid)}">{"".join(cells)}</tr>')
-    return (f'<table id="table1"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')
-
-
-def figure_html(png_path, fig_id, caption):
-    """An HTML ``<figure>`` with the PNG at ``png_path`` embedded as base64."""
-    data = base64.b64encode(Path(png_path).read_bytes()).decode("ascii")
-    return (f'<figure id="{html.escape(fig_id)}" style="margin:0 0 1em 0">'
-            f'<img src="data:image/png;base64,{data}" alt="{html.escape(caption)}" style="max-width:100%">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-
-
-def markdown_table(header, rows):
-    """A Markdown table from a header (list of str) and rows (lists of values)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _gradcheck_html(rows):
-    df = gradcheck_table(rows)
-    formats = {c: "{:.2e}".format for c in df.columns if df[c].dtype.kind == "f" and c != "λ"}
-    return df.to_html(index=False, formatters=formats, border=0, classes="gradcheck")
-
-
-def _batch_position(index, batch_size=10000):
-    """Where image ``index`` of the concatenated training batches lies, in words."""
-    return f"image {index % batch_size} of data_batch_{index // batch_size + 1}"
-
-
-def implementation_markdown(runs, docs, gradcheck):
-    """Section 2, Implementation Documentation, generated from the runs and the code."""
-    first = docs[0]
-    n_train, n_val = first.get("n_train"), first.get("n_val")
-    hyper = markdown_table(
-        ["setting", "λ (`lam`)", "η (`eta`)", "n_batch", "epochs", "init std", "seed", "dtype", "epochs run"],
-        [[p.run_id, f"{p.lam:g}", f"{p.eta:g}", p.n_batch, p.n_epochs, f"{p.init_std:g}", p.seed,
-          d.get("dtype"), d.get("epochs_run")] for p, d in zip(runs, docs)])
-    versions = ", ".join(f"{k} {v}" for k, v in sorted(first.get("versions", {}).items()))
-    hashes = "\n".join(f"    - `{k}`: `{v}`" for k, v in sorted(first.get("data_sha256", {}).items()))
-    return f"""
-### 2.1 Data
-
-- **Source.** The CIFAR-10 python archive (`cifar-10-python.tar.gz`), either downloaded from the
-  official address (md5 checked) or supplied as a local file with `CIFAR10_ARCHIVE`. After
-  extraction into a temporary folder, the content is verified, not the packaging: the sha256 of
-  each batch's pixel array must equal the official one and every class must have 5000 training and
-  1000 test images. Batches are read with a restricted unpickler that only admits numpy arrays,
-  lists, bytes and ints. Data hashes used for this report:
-{hashes}
-- **Split.** The five training batches are concatenated in order ({n_train + n_val} images). The
-  first {n_train} images are the training set; the last {n_val} ({_batch_position(n_train)} onwards)
-  are the validation set. `test_batch` is the test set.
-- **Preprocessing.** Pixels are scaled to [0, 1]; every one of the 3072 dimensions is then
-  normalised with the mean and standard deviation of the *training* set (the same statistics for
-  the validation and test sets). Labels are kept as integers and as one-hot rows.
-
-### 2.2 Model, cost and gradients
-
-- Scores `S = X Wᵀ + b` with `X: (N, 3072)`, `W: (10, 3072)`, `b: (10,)`; probabilities
-  `P = softmax(S)`, computed stably by subtracting each row's maximum.
-- Loss: mean cross-entropy `-(1/N) Σ log P[i, y_i]` (through log-softmax, finite for any scores);
-  cost: loss `+ λ Σ W²`; b is not penalised. Accuracy: share of rows whose highest score is the
-  true class.
-- Gradients: `G = (P − Y) / N`, `∂J/∂W = Gᵀ X + 2 λ W`, `∂J/∂b = Σ_i G[i]`.
-- Gradient check (section 1.1): forward differences `(c(x+h) − c(x)) / h` and centred differences
-  `(c(x+h) − c(x−h)) / (2h)`, `h = {gradcheck.get('h', 1e-6):g}`, on the first
-  {gradcheck.get('n_images')} training images and their first {gradcheck.get('n_dims')} dimensions,
-  W and b from N(0, {gradcheck.get('variance', 4):g}) drawn with seed {gradcheck.get('seed')}.
-
-### 2.3 Training
-
-- Mini-batch gradient descent: W and b are drawn from N(0, init_std²) by a generator seeded with
-  the setting's `seed`; at every epoch the same generator draws a new permutation of the training
-  set, which is visited in batches of `n_batch` (the last batch takes the remainder). Each step:
-  `W ← W − η (∂J/∂W)`, `b ← b − η (∂J/∂b)` on the batch.
-- Before training and after every epoch, loss, cost and accuracy are measured on the full
-  training and validation sets. A run whose cost becomes NaN or infinite stops and is recorded as
-  diverged at that epoch.
-- After training, loss, cost and accuracy are measured on the test set (Table 1).
-
-Hyperparameters of every setting (from `settings.csv`; add a row there to add a setting):
-
-{hyper}
-
-### 2.4 How the report is produced
-
-`make report` creates the virtual environment (`.venv`, pinned packages, a registered Jupyter
-kernel), obtains and verifies the data (`make data`), runs `notebooks/gradient_check.ipynb`, runs
-`notebooks/train.ipynb` with papermill once per setting (its results go to
-`results/<setting>/results.json` and `weights.npz`, the executed notebook beside them), runs
-`notebooks/weights.ipynb` per setting, executes this notebook (`notebooks/report.ipynb`) and renders
-it to `report/index.html` with nbconvert, without code, with every image embedded. Each step is a
-make target, so only what changed is redone, and `make -j2 report` trains two settings at once.
-Every random draw comes from an explicitly seeded generator: a rerun gives identical results files,
-table and figures. Package versions: {versions}.
-
-### 2.5 Helper API
-
-The notebooks only call the `helpers` package:
-
-{api_markdown()}
-"""
+    fig_id = {"curves": "fig1", "weights": "fig2"}[kind]
+    return [figure_html(project_path(figures_dir) / f"{s.setting_id}_{kind}.png", f"{fig_id}-{s.setting_id}",
+                        f"({letter}) {s.label}") for letter, s in zip(_letters(), settings)]
 
 
 def _letters():
@@ -248,50 +316,15 @@ def _letters():
             yield "".join(combo)
 
 
-def collect_report(settings_file, results_dir, figures_dir, gradcheck_file):
-    """Everything the report notebook displays, as HTML and Markdown strings.
+def run_facts(records, results_dir, settings, variants):
+    """Facts of the baseline's first run for section 2: split sizes, data hashes, package versions."""
+    first = load_group(results_dir, variants[0].name, settings[0])[0]
+    return {"n_train": first["n_train"], "n_val": first["n_val"], "data_sha256": first["data_sha256"],
+            "versions": first["versions"], "runs": len(records)}
 
-    Returns
-    -------
-    dict
-    """
-    import json
 
-    from helpers.paths import project_path
-    from helpers.settings import read_settings
-
-    runs = read_settings(project_path(settings_file))
-    docs = load_runs(project_path(results_dir), runs)
-    gradcheck = json.loads(project_path(gradcheck_file).read_text())
-    figures = project_path(figures_dir)
-    df = table1(docs)
-    ids = [p.run_id for p in runs]
-    first = docs[0]
-    diverged = [f"{p.label} diverged at epoch {d['diverged_at']}" for p, d in zip(runs, docs) if d.get("diverged_at")]
-    best = df.loc[df["accuracy"].fillna(-1).idxmax()]
-    return {
-        "title": ("# KTH DD2424 Deep Learning in Data Science: Assignment 1\n\n"
-                  "A reproduction of the report by Ali Banaei Mobarak Abadi (April 1, 2022), regenerated "
-                  "from the real CIFAR-10 data set by this project's notebooks."),
-        "split": (f"Throughout, the 50000 training images are split into {first.get('n_train')} for training "
-                  f"and {first.get('n_val')} for validation (the last {first.get('n_val')} images of the "
-                  "training batches); the 10000 test images are used only for Table 1."),
-        "gradcheck_text": (f"Subset: the first {gradcheck['n_images']} training images, their first "
-                           f"{gradcheck['n_dims']} dimensions, all 10 classes; λ ∈ "
-                           f"{{{', '.join(f'{v:g}' for v in gradcheck['lams'])}}}; "
-                           f"h = {gradcheck['h']:g}; W, b seed {gradcheck['seed']}."),
-        "gradcheck_html": _gradcheck_html(gradcheck["rows"]),
-        "seed_gradcheck_html": _gradcheck_html([{"param": k, **v} for k, v in SEED_GRADCHECK.items()]),
-        "table1_caption": "<p><b>Table 1:</b> evaluation of the model on the test set, per setting, "
-                          "beside the seed report's values (rounded to two decimals there); "
-                          "Δ = this run − seed report.</p>",
-        "table1_html": table1_html(df, ids),
-        "table1_text": (f"The best test accuracy here is {best['accuracy']:.4f} (λ = {best['λ']:g}, "
-                        f"η = {best['η']:g}). " + ("; ".join(diverged) + "." if diverged else
-                                                   "No run diverged.")),
-        "figure1": [figure_html(figures / f"{rid}_curves.png", f"fig1-{rid}", f"({letter}) {p.label}")
-                    for letter, rid, p in zip(_letters(), ids, runs)],
-        "figure2": [figure_html(figures / f"{rid}_weights.png", f"fig2-{rid}", f"({letter}) {p.label}")
-                    for letter, rid, p in zip(_letters(), ids, runs)],
-        "implementation": implementation_markdown(runs, docs, gradcheck),
-    }
+def hyperparameters_markdown(settings, variants):
+    """The settings and the variants' seeds as a Markdown table."""
+    lines = ["| setting | λ (`lam`) | η (`eta`) | n_batch | epochs | init std |", "|---|---|---|---|---|---|"]
+    lines += [f"| `{s.setting_id}` | {s.lam:g} | {s.eta:g} | {s.n_batch} | {s.n_epochs} | {s.init_std:g} |" for s in settings]
+    return "\n".join(lines)

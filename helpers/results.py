@@ -1,25 +1,31 @@
-"""Results files of a training run: written atomically, read back for the report.
+"""Results files of the runs: written atomically, read back for the figures, the audit and the report.
 
-A run's folder ``results/<run_id>/`` holds
+A run's folder ``results/<variant>/<setting_id>/seed<N>/`` holds
 
-* ``results.json``: parameters, history, test loss/cost/accuracy, divergence,
-  seed, package versions and data hashes. It depends only on the inputs, so
-  equal runs give byte-identical files;
+* ``results.json``: parameters, data options, history, test loss/cost/accuracy,
+  divergence, package versions and data hashes. It depends only on the inputs,
+  so equal runs give byte-identical files;
 * ``weights.npz``: ``W: (K, D)`` and ``b: (K,)``;
 * ``timing.json``: wall times, kept apart because they differ on every run.
 
-``results.json`` is written last: its presence means the run is complete.
+``results.json`` is written last: its presence means the run is complete. The
+setting's folder ``results/<variant>/<setting_id>/`` gets a ``summary.json``
+once every seed is saved (the single-run values and their mean and std): its
+presence means the whole group is complete.
 """
 
 import json
 import platform
+import statistics
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from helpers.atomic import write_json, write_npz
+from helpers.files import write_json, write_npz
 
 PACKAGES = ("numpy", "matplotlib", "pandas", "nbconvert", "papermill")
+METRICS = ("loss", "cost", "accuracy")
 
 
 def package_versions():
@@ -35,9 +41,9 @@ def package_versions():
     return versions
 
 
-def run_dir(results_root, params):
-    """The folder of the run with ``params`` under ``results_root``."""
-    return Path(results_root) / params.run_id
+def group_dir(results_root, variant, setting):
+    """The folder of a setting's runs in a variant: ``results_root/variant/setting_id``."""
+    return Path(results_root) / variant / setting.setting_id
 
 
 def _clean(value):
@@ -51,7 +57,18 @@ def _clean(value):
     return value
 
 
-def save_run(folder, params, result, test_metrics, data_sha256, dtype="float64", n_train=None, n_val=None, seconds=None):
+def _restore(value):
+    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _restore(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore(v) for v in value]
+    return value
+
+
+def save_run(folder, params, result, test_metrics, data_sha256, options=None, variant=None, n_train=None,
+             n_val=None, seconds=None):
     """Write a run's weights, timing and results files (results.json last).
 
     Parameters
@@ -63,15 +80,17 @@ def save_run(folder, params, result, test_metrics, data_sha256, dtype="float64",
         ``loss``, ``cost``, ``accuracy`` on the test set.
     data_sha256 : dict
         Batch name -> sha256 of its data array.
+    options : helpers.params.DataOptions or None
+    variant : str or None
+        The variant's name.
     """
     folder = Path(folder)
     write_npz(folder / "weights.npz", W=result.W, b=result.b)
     write_json(folder / "timing.json", {"train_seconds": result.seconds, "total_seconds": seconds})
     doc = {
-        "run_id": params.run_id,
         "params": params.as_dict(),
-        "seed": params.seed,
-        "dtype": dtype,
+        "variant": variant,
+        "data": asdict(options) if options is not None else None,
         "n_train": n_train,
         "n_val": n_val,
         "history": result.history,
@@ -85,18 +104,87 @@ def save_run(folder, params, result, test_metrics, data_sha256, dtype="float64",
     return folder / "results.json"
 
 
-def _restore(value):
-    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _restore(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_restore(v) for v in value]
-    return value
+def summarise(tests):
+    """Mean, std (sample, ddof 1; 0 for one seed), min and max of each test metric over seeds.
+
+    Parameters
+    ----------
+    tests : list of dict
+        ``loss``, ``cost``, ``accuracy`` per seed.
+
+    Returns
+    -------
+    dict
+        metric -> {"mean", "std", "min", "max", "n"}.
+    """
+    out = {}
+    for m in METRICS:
+        values = [float(t[m]) for t in tests]
+        finite = all(np.isfinite(values))
+        out[m] = {
+            "mean": statistics.fmean(values) if finite else float("nan"),
+            "std": (statistics.stdev(values) if len(values) > 1 else 0.0) if finite else float("nan"),
+            "min": min(values), "max": max(values), "n": len(values),
+        }
+    return out
 
 
-def load_run(folder):
-    """Read a run's ``results.json`` (NaN/inf restored) and its weights.
+def save_group(folder, seeds, tests):
+    """Write the setting's ``summary.json``: each seed's test metrics and their summary (last).
+
+    Returns
+    -------
+    Path
+    """
+    doc = {"seeds": list(seeds), "test": [dict(t) for t in tests], "summary": summarise(tests)}
+    write_json(Path(folder) / "summary.json", _clean(doc))
+    return Path(folder) / "summary.json"
+
+
+def save_runs(results_root, variant, setting, data, results, tests):
+    """Save every seed's run of ``setting`` (see :func:`save_run`), then the group's summary.
+
+    Parameters
+    ----------
+    results_root : path-like
+        Relative paths are relative to the project root.
+    variant : str
+    setting : helpers.params.TrainParams
+    data : helpers.data.Dataset
+    results : dict
+        seed -> helpers.train.TrainResult.
+    tests : dict
+        seed -> test metrics.
+
+    Returns
+    -------
+    Path
+        The group's folder.
+    """
+    from dataclasses import replace
+
+    from helpers.paths import project_path
+
+    folder = group_dir(project_path(results_root), variant, setting)
+    for seed, result in results.items():
+        save_run(folder / f"seed{seed}", replace(setting, seed=seed), result, tests[seed], data.data_sha256,
+                 options=data.options, variant=variant, n_train=data.train.n, n_val=data.val.n)
+    save_group(folder, list(results), [tests[s] for s in results])
+    return folder
+
+
+def test_table(results, tests):
+    """Test loss, cost and accuracy per seed, with the epochs run, as a pandas table."""
+    import pandas as pd
+
+    rows = [{"seed": seed, **tests[seed], "epochs run": len(r.history["train_cost"]) - 1,
+             "status": f"diverged at epoch {r.diverged_at}" if r.diverged_at else "completed"}
+            for seed, r in results.items()]
+    return pd.DataFrame(rows).set_index("seed")
+
+
+def load_run(folder, weights=True):
+    """Read a run's ``results.json`` (NaN/inf restored) and, if ``weights``, its W and b.
 
     Returns
     -------
@@ -105,6 +193,22 @@ def load_run(folder):
     """
     folder = Path(folder)
     doc = _restore(json.loads((folder / "results.json").read_text()))
-    with np.load(folder / "weights.npz") as npz:
-        doc["W"], doc["b"] = npz["W"], npz["b"]
+    if weights:
+        with np.load(folder / "weights.npz", allow_pickle=False) as npz:
+            doc["W"], doc["b"] = npz["W"], npz["b"]
     return doc
+
+
+def load_group(results_root, variant, setting, weights=False):
+    """The runs of a setting in a variant, in the order of its ``summary.json``.
+
+    Returns
+    -------
+    list of dict
+        One results document per seed (see :func:`load_run`), each with its ``seed``.
+    """
+    from helpers.paths import project_path
+
+    folder = group_dir(project_path(results_root), variant, setting)
+    summary = json.loads((folder / "summary.json").read_text())
+    return [load_run(folder / f"seed{seed}", weights=weights) for seed in summary["seeds"]]

@@ -1,24 +1,40 @@
-"""The settings file: one training run per row.
+"""The runs of the report: settings (λ, η, ...), variants (how the data and model are set up) and seeds.
 
 ``settings.csv`` has a header row and one row per setting. Required columns:
-``lam, eta, n_batch, n_epochs``; optional: ``init_std`` (default 0.01) and
-``seed`` (default 2022). Blank lines and lines starting with ``#`` are ignored.
-Adding a row adds a run to the Makefile, Table 1 and both figures; no code
-changes are needed.
+``lam, eta, n_batch, n_epochs``; optional: ``init_std`` (default 0.01).
 
-This module only uses the standard library, so the Makefile can read the file
-before the virtual environment exists.
+``variants.csv`` has one row per variant: ``name, seeds, overrides, description``.
+``seeds`` is a space-separated list of training seeds; ``overrides`` is a
+``;``-separated list of ``key=value`` changes to the course's setup, with keys
+``init_std`` (W and b drawn from N(0, init_std²)), ``split`` (``course`` or
+``one-batch``), ``normalise`` (``true``/``false``) and ``dtype``. The variant
+named ``course`` (no overrides) is the report's own setup: Table 1 and the
+figures show it. Every setting is trained for every variant and each of the
+variant's seeds.
+
+In both files blank lines and lines starting with ``#`` are ignored. Adding a
+row adds its runs to the Makefile, the tables and the figures; no code changes
+are needed. Standard library only: the Makefile reads these files before the
+virtual environment exists.
 """
 
 import csv
 import io
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from helpers.errors import ParameterError
-from helpers.params import validate_params
+from helpers.params import DataOptions, validate_params
 
 REQUIRED = ("lam", "eta", "n_batch", "n_epochs")
-OPTIONAL = ("init_std", "seed")
+OPTIONAL = ("init_std",)
+VARIANT_COLUMNS = ("name", "seeds", "overrides", "description")
+BASELINE = "course"
+#: Overrides a variant may set, and how their text is read.
+TRAIN_OVERRIDES = ("init_std",)
+DATA_OVERRIDES = ("split", "normalise", "dtype")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
 def parse_number(text):
@@ -34,57 +50,226 @@ def parse_number(text):
         return text
 
 
+def _rows(text, source, required, optional, what):
+    """(where, {column: text}) for every row of a CSV text, header checked."""
+    lines = [(no, line) for no, line in enumerate(text.splitlines(), 1)
+             if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise ParameterError(f"{source} is empty; it needs a header ({','.join(required)}) and one row per {what}")
+    header_no, header = lines[0]
+    columns = [c.strip() for c in next(csv.reader([header]))]
+    missing = [c for c in required if c not in columns]
+    unknown = [c for c in columns if c not in required + optional]
+    if missing or unknown:
+        raise ParameterError(
+            f"{source} line {header_no}: header must have columns {', '.join(required)} "
+            f"(optional: {', '.join(optional) or 'none'}); missing {missing or 'none'}, unknown {unknown or 'none'}"
+        )
+    rows = []
+    for row_no, (line_no, line) in enumerate(lines[1:], 1):
+        values = next(csv.reader(io.StringIO(line)))
+        where = f"{source} row {row_no} (line {line_no})"
+        if len(values) != len(columns):
+            raise ParameterError(f"{where}: has {len(values)} values, the header has {len(columns)}")
+        rows.append((row_no, where, dict(zip(columns, values))))
+    if not rows:
+        raise ParameterError(f"{source} has a header but no {what} rows")
+    return rows
+
+
 def parse_settings(text, source="settings.csv"):
     """Parse the text of a settings file.
 
     Returns
     -------
     list of TrainParams
-        In file order.
+        In file order (seed: the default; the variants give the seeds).
 
     Raises
     ------
     ParameterError
         Naming the file, the line and the row of the first bad row.
     """
-    lines = [(no, line) for no, line in enumerate(text.splitlines(), 1)
-             if line.strip() and not line.lstrip().startswith("#")]
-    if not lines:
-        raise ParameterError(f"{source} is empty; it needs a header ({','.join(REQUIRED)}) and one row per setting")
-    header_no, header = lines[0]
-    columns = [c.strip() for c in next(csv.reader([header]))]
-    missing = [c for c in REQUIRED if c not in columns]
-    unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
-    if missing or unknown:
-        raise ParameterError(
-            f"{source} line {header_no}: header must have columns {', '.join(REQUIRED)} "
-            f"(optional: {', '.join(OPTIONAL)}); missing {missing or 'none'}, unknown {unknown or 'none'}"
-        )
     runs, seen = [], {}
-    for row_no, (line_no, line) in enumerate(lines[1:], 1):
-        values = next(csv.reader(io.StringIO(line)))
-        where = f"{source} row {row_no} (line {line_no})"
-        if len(values) != len(columns):
-            raise ParameterError(f"{where}: has {len(values)} values, the header has {len(columns)}")
-        kwargs = {c: parse_number(v) for c, v in zip(columns, values)}
+    for row_no, where, row in _rows(text, source, REQUIRED, OPTIONAL, "settings"):
         try:
-            params = validate_params(**kwargs)
+            params = validate_params(**{c: parse_number(v) for c, v in row.items()})
         except ParameterError as exc:
             raise ParameterError(f"{where}: {exc}") from None
-        if params.run_id in seen:
-            raise ParameterError(f"{where}: repeats row {seen[params.run_id]}")
-        seen[params.run_id] = row_no
+        if params.setting_id in seen:
+            raise ParameterError(f"{where}: repeats row {seen[params.setting_id]}")
+        seen[params.setting_id] = row_no
         runs.append(params)
-    if not runs:
-        raise ParameterError(f"{source} has a header but no settings rows")
     return runs
 
 
-def read_settings(path):
-    """Read and validate the settings file at ``path`` (see :func:`parse_settings`)."""
+@dataclass(frozen=True)
+class Variant:
+    """One way of running the same code (a row of ``variants.csv``).
+
+    Attributes
+    ----------
+    name : str
+    seeds : tuple of int
+    train : dict
+        Overrides of the training parameters (``init_std``).
+    data : dict
+        Overrides of the data options (``split``, ``normalise``, ``dtype``).
+    description : str
+    """
+
+    name: str
+    seeds: tuple
+    train: dict
+    data: dict
+    description: str = ""
+
+    def __hash__(self):
+        return hash((self.name, self.seeds))
+
+    @property
+    def overrides_text(self):
+        """The overrides as written in the file, normalised (``key=value; ...``), or ``none``."""
+        items = {**self.train, **self.data}
+        return "; ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in items.items()) or "none"
+
+
+def _parse_bool(key, text):
+    value = text.strip().lower()
+    if value not in ("true", "false"):
+        raise ParameterError(f"{key}={text!r} is not allowed; allowed: true or false")
+    return value == "true"
+
+
+def parse_overrides(text):
+    """``"init_std=0.1; normalise=false"`` -> ({"init_std": 0.1}, {"normalise": False})."""
+    train, data = {}, {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        key, sep, value = (s.strip() for s in item.partition("="))
+        if not sep or not value:
+            raise ParameterError(f"override {item!r} is not of the form key=value")
+        if key == "init_std":
+            train[key] = validate_params(0, 1, init_std=parse_number(value)).init_std
+        elif key == "normalise":
+            data[key] = _parse_bool(key, value)
+        elif key in ("split", "dtype"):
+            DataOptions(**{key: value})  # checks the value
+            data[key] = value
+        else:
+            raise ParameterError(f"unknown override {key!r}; allowed: {', '.join(TRAIN_OVERRIDES + DATA_OVERRIDES)}")
+    return train, data
+
+
+def parse_seeds(text):
+    """``"2022 2023"`` -> (2022, 2023): distinct integers >= 0, at least one."""
+    seeds = []
+    for part in text.replace(",", " ").split():
+        seed = parse_number(part)
+        if not isinstance(seed, int) or seed < 0:
+            raise ParameterError(f"seed {part!r} is not an integer >= 0")
+        if seed in seeds:
+            raise ParameterError(f"seed {seed} is listed twice")
+        seeds.append(seed)
+    if not seeds:
+        raise ParameterError("no seeds; list at least one (e.g. 2022 2023 2024)")
+    return tuple(seeds)
+
+
+def parse_variants(text, source="variants.csv"):
+    """Parse the text of a variants file.
+
+    Returns
+    -------
+    list of Variant
+        In file order; the first is the baseline ``course``.
+    """
+    variants = {}
+    for _, where, row in _rows(text, source, VARIANT_COLUMNS, (), "variant"):
+        name = row["name"].strip()
+        try:
+            if not _NAME.match(name):
+                raise ParameterError(f"name {name!r} must be lower-case letters, digits, '.', '_' or '-'")
+            if name in variants:
+                raise ParameterError(f"repeats the variant {name!r}")
+            train, data = parse_overrides(row["overrides"])
+            if name == BASELINE and (train or data):
+                raise ParameterError(f"the baseline {BASELINE!r} is the course's setup and takes no overrides")
+            variants[name] = Variant(name, parse_seeds(row["seeds"]), train, data, row["description"].strip())
+        except ParameterError as exc:
+            raise ParameterError(f"{where}: {exc}") from None
+    if BASELINE not in variants:
+        raise ParameterError(f"{source} has no row named {BASELINE!r} (the course's own setup, the baseline)")
+    return [variants[BASELINE]] + [v for k, v in variants.items() if k != BASELINE]
+
+
+def _read(path, parse, what):
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ParameterError(f"cannot read the settings file {path} ({exc.strerror or exc})") from None
-    return parse_settings(text, source=str(path))
+        raise ParameterError(f"cannot read the {what} file {path} ({exc.strerror or exc})") from None
+    return parse(text, source=str(path))
+
+
+def read_settings(path):
+    """Read and validate the settings file at ``path`` (see :func:`parse_settings`)."""
+    return _read(path, parse_settings, "settings")
+
+
+def read_variants(path):
+    """Read and validate the variants file at ``path`` (see :func:`parse_variants`)."""
+    return _read(path, parse_variants, "variants")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run: a setting, trained in a variant, with a seed.
+
+    Attributes
+    ----------
+    setting : TrainParams
+        The row of ``settings.csv``.
+    variant : Variant
+    seed : int
+    """
+
+    setting: object
+    variant: Variant
+    seed: int
+
+    @property
+    def params(self):
+        """The run's TrainParams: the setting with the variant's overrides and the seed."""
+        return replace(self.setting, seed=self.seed, **self.variant.train)
+
+    @property
+    def group(self):
+        """``variant/setting_id``: the folder of the setting's runs in this variant."""
+        return f"{self.variant.name}/{self.setting.setting_id}"
+
+    @property
+    def run_id(self):
+        """``variant/setting_id/seedN``: the run's folder under ``results/``."""
+        return f"{self.group}/seed{self.seed}"
+
+
+def expand_runs(settings, variants):
+    """Every run: each variant x each setting x each of the variant's seeds, in that order."""
+    return [Run(s, v, seed) for v in variants for s in settings for seed in v.seeds]
+
+
+def check_batch_sizes(settings, variants, n_val):
+    """Refuse a setting whose ``n_batch`` exceeds a variant's training set, before any run starts.
+
+    Raises
+    ------
+    ParameterError
+        Naming the setting, the variant and the allowed range.
+    """
+    for v in variants:
+        n_train = DataOptions(n_val=n_val, **v.data).n_train
+        for s in settings:
+            if s.n_batch > n_train:
+                raise ParameterError(
+                    f"setting {s.label} with variant {v.name!r}: n_batch={s.n_batch} is out of range; "
+                    f"allowed: an integer from 1 to {n_train} (its training set)")

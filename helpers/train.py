@@ -20,19 +20,21 @@ the idle core: while the main thread trains on one mini-batch it gathers the
 next and computes the previous one's scores under the epoch's starting weights
 (the same products as without the helper, so the numbers depend neither on the
 helper nor on the threads' timing).
-``make bench`` (bench/README.md) measures all of this against the machine's limit.
+``make bench`` (bench/README.md) measures all of this against the machine's limit,
+and the tests check it against the plain loop of :mod:`helpers.reference`.
 """
 
 import contextlib
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from helpers.model import evaluate, metrics, score_totals
-from helpers.progress import progress_bar
+from helpers import PROGRESS_TTY_ENV
+from helpers.blas import single_threaded_blas
+from helpers.model import evaluate, init_parameters, metrics, score_totals
 
 HISTORY_KEYS = tuple(f"{split}_{m}" for split in ("train", "val") for m in ("loss", "cost", "accuracy"))
 
@@ -59,13 +61,6 @@ class TrainResult:
     history: dict = field(default_factory=dict)
     diverged_at: int | None = None
     seconds: float = 0.0
-
-
-def init_parameters(rng, n_classes, dim, std, dtype=np.float64):
-    """Draw W: (K, D) then b: (K,) from N(0, std**2) with the generator ``rng``."""
-    W = rng.normal(0.0, std, size=(n_classes, dim)).astype(dtype)
-    b = rng.normal(0.0, std, size=n_classes).astype(dtype)
-    return W, b
 
 
 class Workspace:
@@ -293,30 +288,86 @@ class Trainer:
         return TrainResult(W=self.W, b=self.b, history=self.history, diverged_at=self.diverged_at)
 
 
+@contextlib.contextmanager
+def progress_bar(total, desc, enabled):
+    """A one-line tqdm bar over the epochs, drawing nothing unless ``enabled``.
+
+    It draws on stderr (in a notebook: below the cell), or on the terminal named
+    by the environment variable ``DD2424_PROGRESS_TTY`` when the process that
+    started the kernel shares its terminal (``make report`` does).
+    """
+    import os
+    import sys
+
+    from tqdm import tqdm
+
+    with contextlib.ExitStack() as stack:
+        out = sys.stderr
+        tty = os.environ.get(PROGRESS_TTY_ENV)
+        if enabled and tty:
+            with contextlib.suppress(OSError):
+                out = stack.enter_context(open(tty, "w"))
+        try:
+            width = os.get_terminal_size(out.fileno()).columns or 100
+        except (OSError, ValueError, AttributeError):
+            width = 100
+        yield stack.enter_context(tqdm(total=total, desc=desc, unit="epoch", disable=not enabled, file=out,
+                                       mininterval=0.5, leave=True, ncols=width))
+
+
 def train(train_split, val_split, params, progress=False, desc=None):
-    """Train the classifier with mini-batch gradient descent.
+    """Train the classifier with mini-batch gradient descent, BLAS on one thread.
 
     Parameters
     ----------
-    train_split, val_split : helpers.dataset.Split
+    train_split, val_split : helpers.data.Split
         ``X: (N, D)`` in the dtype to train in (float64 or float32), ``y: (N,)``.
     params : helpers.params.TrainParams
     progress : bool
-        Show one progress bar over the epochs (:func:`helpers.progress.progress_bar`).
+        Show one progress bar over the epochs (:func:`progress_bar`).
 
     Returns
     -------
     TrainResult
     """
-    trainer = Trainer(train_split, val_split, params)
-    t0 = time.perf_counter()
-    with progress_bar(params.n_epochs, desc or params.label, progress) as bar:
-        for _ in range(params.n_epochs):
-            values = trainer.step()
-            if values is False:
-                break
-            bar.set_postfix(val_cost=f"{values['cost']:.3f}", val_acc=f"{values['accuracy']:.3f}", refresh=False)
-            bar.update(1)
-        result = trainer.finish()
-        result.seconds = time.perf_counter() - t0
+    with single_threaded_blas():
+        trainer = Trainer(train_split, val_split, params)
+        t0 = time.perf_counter()
+        with progress_bar(params.n_epochs, desc or params.label, progress) as bar:
+            for _ in range(params.n_epochs):
+                values = trainer.step()
+                if values is False:
+                    break
+                bar.set_postfix(val_cost=f"{values['cost']:.3f}", val_acc=f"{values['accuracy']:.3f}", refresh=False)
+                bar.update(1)
+            result = trainer.finish()
+    result.seconds = time.perf_counter() - t0
     return result
+
+
+def train_seeds(train_split, val_split, setting, seeds, progress=False, label=None):
+    """Train ``setting`` once per seed (see :func:`train`).
+
+    Returns
+    -------
+    dict
+        seed -> TrainResult, in the order of ``seeds``.
+    """
+    results = {}
+    for seed in seeds:
+        params = replace(setting, seed=seed)
+        results[seed] = train(train_split, val_split, params, progress=progress,
+                              desc=f"{label or params.label}, seed {seed}")
+    return results
+
+
+def evaluate_seeds(split, results, lam):
+    """Loss, cost and accuracy of every seed's weights on ``split`` (e.g. the test set).
+
+    Returns
+    -------
+    dict
+        seed -> {"loss", "cost", "accuracy"}.
+    """
+    with single_threaded_blas():
+        return {seed: evaluate(split.X, split.y, r.W, r.b, lam) for seed, r in results.items()}

@@ -2,18 +2,13 @@
 
 import io
 import pickle
-import sys
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from helpers.archive import FOLDER_NAME, TEST_BATCH, TRAIN_BATCHES, Expected, sha256_bytes  # noqa: E402
+from helpers.cifar10 import FOLDER_NAME, TEST_BATCH, TRAIN_BATCHES, Expected, sha256_bytes
 
 PER_CLASS_PER_BATCH = 4   # 40 images per training batch, 200 in all
 TEST_PER_CLASS = 3        # 30 test images
@@ -93,7 +88,7 @@ def tiny_archive(tmp_path, tiny_batches):
 @pytest.fixture(scope="session")
 def tiny_data_dir(tmp_path_factory, tiny_batches, tiny_expected):
     """A data folder with the tiny archive extracted and verified (shared, read-only use)."""
-    from helpers.archive import extract_and_verify
+    from pipeline.extract import extract_and_verify
 
     root = tmp_path_factory.mktemp("tinydata")
     archive = write_archive(root / "cifar-10-python.tar.gz", official_layout(tiny_batches))

@@ -11,10 +11,11 @@ import pytest
 
 from helpers import train as train_module
 from helpers.blas import single_threaded_blas
-from helpers.dataset import Split, one_hot
+from helpers.data import Split, one_hot
 from helpers.model import evaluate
 from helpers.params import validate_params
-from helpers.train import HISTORY_KEYS, Trainer, init_parameters, run_epoch, train
+from helpers.model import init_parameters
+from helpers.train import HISTORY_KEYS, Trainer, run_epoch, train
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
 

@@ -64,7 +64,7 @@ def test_installed_versions_match_the_pins():
 def test_the_project_kernel_is_registered_quietly():
     from jupyter_client.kernelspec import KernelSpecManager
 
-    from helpers.execute import KERNEL_NAME, QUIET_FLAG
+    from pipeline.execute import KERNEL_NAME, QUIET_FLAG
 
     spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
     assert QUIET_FLAG in spec.argv

@@ -6,11 +6,11 @@ import re
 import nbformat
 import pytest
 
-from helpers.check import check_report
+from pipeline.check import check_report
 from helpers.errors import UserError
-from helpers.execute import NotebookError, execute, notebook_parameters
+from pipeline.execute import NotebookError, execute, notebook_parameters
 from helpers.paths import ROOT
-from helpers.render import external_references, render_html
+from pipeline.render import external_references, render_html
 from helpers.settings import read_settings
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

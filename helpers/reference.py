@@ -1,0 +1,91 @@
+"""The plain textbook training loop, as the course writes it: the reference the fast trainer is checked against.
+
+Images are columns here, as in the course's code: ``X: (D, N)``, ``Y: (K, N)``
+one-hot, ``W: (K, D)``, ``b: (K, 1)``. Every function is the formula, with no
+buffers and no tricks. The tests check :func:`helpers.train.run_epoch` and
+:func:`helpers.train.train` against :func:`textbook_epoch` and :func:`textbook_train`,
+and ``make bench`` times them against each other.
+"""
+
+import numpy as np
+
+
+def EvaluateClassifier(X, W, b):
+    """P = softmax(W X + b): (K, N) for X: (D, N)."""
+    s = W @ X + b
+    e = np.exp(s - s.max(axis=0))
+    return e / e.sum(axis=0)
+
+
+def ComputeCost(X, Y, W, b, lam):
+    """Loss (mean of -log(y^T p) over the columns) and cost (loss + lam * ||W||^2)."""
+    P = EvaluateClassifier(X, W, b)
+    loss = float(np.mean(-np.log(np.sum(Y * P, axis=0))))
+    return loss, loss + lam * float(np.sum(W * W))
+
+
+def ComputeAccuracy(X, y, W, b):
+    """Share of columns of X: (D, N) whose highest probability is the label y: (N,)."""
+    P = EvaluateClassifier(X, W, b)
+    return float(np.mean(np.argmax(P, axis=0) == y))
+
+
+def ComputeGradients(X, Y, P, W, lam):
+    """Gradients of the cost: ``(P - Y) X^T / N + 2 lam W`` (K, D) and ``mean of P - Y`` (K, 1)."""
+    n = X.shape[1]
+    G = -(Y - P)
+    return G @ X.T / n + 2 * lam * W, G.sum(axis=1, keepdims=True) / n
+
+
+def textbook_epoch(Xd, Yd, W, b, perm, eta, lam, n_batch):
+    """One epoch: a shuffled copy, column slices of ``n_batch``, plain gradient steps.
+
+    Xd: (D, N), Yd: (K, N) one-hot, W: (K, D), b: (K, 1). Returns the new (W, b).
+    """
+    Xs, Ys = Xd[:, perm], Yd[:, perm]
+    n = Xs.shape[1]
+    for start in range(0, n, n_batch):
+        Xb, Yb = Xs[:, start:start + n_batch], Ys[:, start:start + n_batch]
+        P = EvaluateClassifier(Xb, W, b)
+        gW, gb = ComputeGradients(Xb, Yb, P, W, lam)
+        W = W - eta * gW
+        b = b - eta * gb
+    return W, b
+
+
+def textbook_train(train_split, val_split, params):
+    """The whole run of :func:`helpers.train.train`, written plainly.
+
+    The same generator draws as the fast trainer (W, then b, then one
+    permutation per epoch), the same measurements before training and after
+    every epoch (two passes: a training-set and a validation-set evaluation).
+
+    Returns
+    -------
+    W : ndarray, (K, D)
+    b : ndarray, (K,)
+    history : dict
+        ``train_loss``, ``train_cost``, ``train_accuracy``, ``val_*`` per epoch (epoch 0 first).
+    """
+    from helpers.model import init_parameters
+
+    Xd, Yd, y = np.ascontiguousarray(train_split.X.T), train_split.Y.T, train_split.y
+    Xv, Yv, yv = np.ascontiguousarray(val_split.X.T), val_split.Y.T, val_split.y
+    rng = np.random.default_rng(params.seed)
+    W, b = init_parameters(rng, Yd.shape[0], Xd.shape[0], params.init_std, Xd.dtype)
+    b = b[:, None]
+    history = {f"{s}_{m}": [] for s in ("train", "val") for m in ("loss", "cost", "accuracy")}
+
+    def record():
+        for split, (X_, Y_, y_) in (("train", (Xd, Yd, y)), ("val", (Xv, Yv, yv))):
+            loss, cost = ComputeCost(X_, Y_, W, b, params.lam)
+            history[f"{split}_loss"].append(loss)
+            history[f"{split}_cost"].append(cost)
+            history[f"{split}_accuracy"].append(ComputeAccuracy(X_, y_, W, b))
+
+    record()
+    for _ in range(params.n_epochs):
+        perm = rng.permutation(Xd.shape[1])
+        W, b = textbook_epoch(Xd, Yd, W, b, perm, params.eta, params.lam, params.n_batch)
+        record()
+    return W, b[:, 0], history

@@ -1,0 +1,8 @@
+"""The machinery that runs ``make report``: it imports :mod:`helpers`, never the reverse.
+
+* ``download``, ``extract``: obtain the CIFAR-10 archive and extract it safely;
+* ``rules``, ``deps``: the Makefile rules of the runs and each notebook's helper dependencies;
+* ``execute``, ``progress``: run a notebook with papermill, progress on the user's terminal;
+* ``render``, ``check``, ``browser_check``: the HTML report, and checks of it;
+* ``cli``: ``python -m pipeline COMMAND``, what the Makefile calls.
+"""

@@ -1,0 +1,132 @@
+"""Check a rendered report: every setting present with both figures, finite Table 1, the audit complete.
+
+The report notebook marks its parts with ids: ``<table id="table1">`` with a
+``data-run-id`` (the setting id) on each row; ``<figure id="fig1-SETTING">`` /
+``<figure id="fig2-SETTING">`` holding an embedded PNG; the audit's tables
+``audit-glance``, ``variant-ranking`` and ``claims``, and its figure ``fig-audit``.
+"""
+
+import math
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from helpers.errors import UserError
+
+TABLE1_METRICS = ("loss", "cost", "accuracy")
+AUDIT_TABLES = ("audit-glance", "variant-ranking", "claims")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|nan|inf)", re.IGNORECASE)
+
+
+class _ReportParser(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.figures = {}        # figure id -> list of img srcs
+        self.tables = {}         # table id -> list of rows ({column: text}, plus "_id")
+        self.text = []
+        self._figure = None
+        self._table = None
+        self._row = None
+        self._cell = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "figure" and a.get("id"):
+            self._figure = a["id"]
+            self.figures.setdefault(self._figure, [])
+        elif tag == "img" and self._figure:
+            self.figures[self._figure].append(a.get("src") or "")
+        elif tag == "table" and a.get("id"):
+            self._table = a["id"]
+            self.tables.setdefault(self._table, [])
+        elif tag == "tr" and self._table and tag:
+            self._row = {"_id": a.get("data-run-id")}
+        elif tag == "td" and self._row is not None and a.get("data-col"):
+            self._cell = a["data-col"]
+            self._row[self._cell] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "figure":
+            self._figure = None
+        elif tag == "table":
+            self._table = None
+        elif tag == "tr":
+            if self._table and self._row is not None and len(self._row) > 1:
+                self.tables[self._table].append(self._row)
+            self._row = None
+        elif tag == "td":
+            self._cell = None
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._row is not None and self._cell:
+            self._row[self._cell] += data
+
+
+def _first_number(text):
+    m = _NUMBER.search(text or "")
+    return float(m.group(0)) if m else None
+
+
+def _has_png(parser, fig):
+    return any(s.startswith("data:image/png;base64,") and len(s) > 100 for s in parser.figures.get(fig, []))
+
+
+def check_report(html_path, settings, variants=None):
+    """Check the rendered report at ``html_path`` against the settings and variants files.
+
+    Returns
+    -------
+    str
+        A one-line summary.
+
+    Raises
+    ------
+    UserError
+        Naming the first missing setting, figure, table row or non-finite number.
+    """
+    path = Path(html_path)
+    if not path.is_file():
+        raise UserError(f"no report at {path}; run `make report`")
+    parser = _ReportParser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    table1 = {row["_id"]: row for row in parser.tables.get("table1", [])}
+    for p in settings:
+        sid = p.setting_id
+        for fig in (f"fig1-{sid}", f"fig2-{sid}"):
+            if not _has_png(parser, fig):
+                raise UserError(f"{path}: figure {fig} is missing or has no embedded PNG")
+        row = table1.get(sid)
+        if row is None:
+            raise UserError(f"{path}: Table 1 has no row for {sid}")
+        for metric in TABLE1_METRICS:
+            try:
+                value = float(row.get(metric, "").strip())
+            except ValueError:
+                raise UserError(f"{path}: Table 1 {metric} of {sid} is not a number: {row.get(metric)!r}") from None
+            if not math.isfinite(value):
+                raise UserError(f"{path}: Table 1 {metric} of {sid} is {value}")
+    if variants is None:
+        return f"report ok: {len(settings)} settings, {2 * len(settings)} figures, finite Table 1 ({path})"
+    for table in AUDIT_TABLES:
+        if not parser.tables.get(table):
+            raise UserError(f"{path}: the audit table {table} is missing or empty")
+    for row in parser.tables["audit-glance"]:
+        value = _first_number(row.get("ours"))
+        if value is None or not math.isfinite(value):
+            raise UserError(f"{path}: the audit's value for {row.get('number')!r} is not a finite number: {row.get('ours')!r}")
+    ranked = {row.get("variant") for row in parser.tables["variant-ranking"]}
+    missing = [v.name for v in variants if v.name not in ranked]
+    if missing:
+        raise UserError(f"{path}: the variant ranking lacks {', '.join(missing)}")
+    for row in parser.tables["variant-ranking"]:
+        score = _first_number(row.get("score"))
+        if score is None or not math.isfinite(score):
+            raise UserError(f"{path}: the agreement score of {row.get('variant')} is not finite: {row.get('score')!r}")
+    if not _has_png(parser, "fig-audit"):
+        raise UserError(f"{path}: the audit figure fig-audit is missing or has no embedded PNG")
+    if "3 Reproduction audit" not in "".join(parser.text):
+        raise UserError(f"{path}: the section '3 Reproduction audit' is missing")
+    return (f"report ok: {len(settings)} settings, {2 * len(settings)} figures, finite Table 1; audit: "
+            f"{len(parser.tables['audit-glance'])} numbers, {len(ranked)} variants, "
+            f"{len(parser.tables['claims'])} claims, audit figure ({path})")

@@ -1,0 +1,76 @@
+"""Render an executed notebook to a self-contained HTML page.
+
+No code cells are shown, every image is embedded, and the template loads
+nothing from the network (``pipeline/templates/offline``). The written page is
+checked: a reference to an external script, stylesheet or image is an error.
+"""
+
+import re
+from pathlib import Path
+
+from helpers.files import write_text
+from helpers.errors import UserError
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+_TAG = r"<(?:script|link|img|iframe|source|video|audio|embed|object|input|track)\b[^>]*?"
+_REMOTE = r"(?:https?:)?//[^\"'\s>,)]*"
+_EXTERNAL = (
+    # a src/href/data/poster attribute whose value starts with a network address
+    re.compile(_TAG + r"\b(?:src|href|data|poster)\s*=\s*[\"']?\s*" + _REMOTE, re.IGNORECASE),
+    # CSS url(...) and @import "..."
+    re.compile(r"url\(\s*[\"']?\s*" + _REMOTE, re.IGNORECASE),
+    re.compile(r"@import\s+[\"']\s*" + _REMOTE, re.IGNORECASE),
+)
+_SRCSET = re.compile(_TAG + r"\bsrcset\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
+_REMOTE_START = re.compile(r"^\s*(?:https?:)?//")
+
+
+def external_references(html):
+    """Places in ``html`` that would load something from the network."""
+    found = [m.group(0) for pattern in _EXTERNAL for m in pattern.finditer(html)]
+    for m in _SRCSET.finditer(html):
+        found += [c.strip() for c in m.group(1).split(",") if _REMOTE_START.match(c)]
+    return found
+
+
+def normalise_notebook(nb):
+    """Drop what differs between equal runs: timings, papermill metadata, random cell ids.
+
+    papermill gives its injected-parameters cell a random id, and nbclient
+    records per-cell timings; both would end up in the HTML.
+    """
+    for index, cell in enumerate(nb.cells):
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+        cell["id"] = f"cell-{index}"
+    nb.metadata.pop("papermill", None)
+    return nb
+
+
+def render_html(notebook, output):
+    """Render ``notebook`` to ``output`` (HTML), atomically.
+
+    Raises
+    ------
+    UserError
+        When the page would load anything from the network.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = normalise_notebook(nbformat.read(str(notebook), as_version=4))
+    exporter = HTMLExporter(
+        template_name="offline",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "DD2424 Assignment 1"}})
+    found = external_references(html)
+    if found:
+        raise UserError(f"the rendered report would load from the network: {found[0]}...")
+    write_text(output, html)
+    return Path(output)

@@ -1,0 +1,113 @@
+"""The Makefile rules of the runs: settings x variants -> training, figure and data-cache targets.
+
+For every variant and setting, one training target (the group's
+``summary.json``: the notebook trains every seed of the variant), whose
+prerequisites are the training notebook, the helper modules it imports
+(:mod:`pipeline.deps`), the variant's data cache, the variant's row stamp
+(rewritten only when the row changes, so editing one variant re-runs only its
+runs) and the ``N_VAL`` stamp. For every setting of the baseline variant, one
+figures target (Figure 1 and 2). For every data variant, one cache target.
+
+Standard library only: it runs before the virtual environment exists.
+"""
+
+import shlex
+from pathlib import Path
+
+from helpers.params import DataOptions
+from helpers.settings import BASELINE
+
+#: Make variable -> the notebook whose helper dependencies it lists.
+NOTEBOOK_DEPS = (("TRAIN_DEPS", "train"), ("FIGURES_DEPS", "figures"), ("GRADCHECK_DEPS", "gradient_check"),
+                 ("REPORT_DEPS", "report"))
+
+
+def dependency_lines(root):
+    """``NAME_DEPS := files`` lines: the helper files each notebook (and the data cache) depends on."""
+    from pipeline.deps import module_closure, notebook_dependencies
+
+    root = Path(root)
+
+    def rel(files):
+        return " ".join(str(f.relative_to(root)) for f in files)
+
+    lines = [f"{var} := {rel(notebook_dependencies(root / 'notebooks' / f'{stem}.ipynb', root / 'helpers'))}"
+             for var, stem in NOTEBOOK_DEPS]
+    return lines + [f"CACHE_DEPS := {rel(module_closure({'data'}, root / 'helpers'))}"]
+
+
+def cache_options(variant):
+    """The data options of a variant, with ``n_val`` left to make (``$(N_VAL)``)."""
+    return DataOptions(n_val="$(N_VAL)", **variant.data)
+
+
+def cache_marker(variant):
+    """The make path of a variant's data-cache marker."""
+    return f"$(DATA_DIR)/cache/{cache_options(variant).key}/CACHE.json"
+
+
+def _q(value):
+    return shlex.quote(str(value))
+
+
+def _flag(value):
+    return str(value).lower() if isinstance(value, bool) else value
+
+
+def make_rules(settings, variants, sources, root=None):
+    """The Makefile fragment for ``settings`` x ``variants``.
+
+    Parameters
+    ----------
+    settings : list of TrainParams
+    variants : list of Variant
+    sources : str
+        The files the fragment is generated from (for its header).
+
+    Returns
+    -------
+    str
+    """
+    root = Path(root) if root else Path(__file__).resolve().parent.parent
+    out = [f"# Generated from {sources} by `python -m pipeline rules`; do not edit.", *dependency_lines(root)]
+    groups, figures, caches = [], [], {}
+    for v in variants:
+        row = f"seeds={' '.join(map(str, v.seeds))}; {v.overrides_text}"
+        out += ["", f"$(BUILD_DIR)/variants/{v.name}: FORCE", f"\t@$(call stamp,{_q(row)})"]
+        options = cache_options(v)
+        caches[cache_marker(v)] = options
+        for s in settings:
+            params = {**s.as_dict(), **v.train}
+            params.pop("seed")
+            group = f"$(RESULTS_DIR)/{v.name}/{s.setting_id}"
+            label = _q(f"{v.name}: lam={s.lam:g}, eta={s.eta:g} ({s.setting_id}, {len(v.seeds)} seeds)")
+            args = " ".join(f"-p {k} {_q(val)}" for k, val in params.items())
+            data = " ".join(f"-p {k} {_q(_flag(getattr(options, k)))}" for k in ("split", "normalise", "dtype"))
+            out += ["",
+                    f"{group}/summary.json: notebooks/train.ipynb $(TRAIN_DEPS) {cache_marker(v)} "
+                    f"$(BUILD_DIR)/variants/{v.name} $(NVAL_STAMP) | $(VENV_STAMP)",
+                    f"\t@$(EXECUTE) notebooks/train.ipynb {group}/train.ipynb --label {label} {args} "
+                    f"-p seeds {_q(list(v.seeds))} -p variant {v.name} {data} $(DATA_PARAMS)"]
+            groups.append(f"{group}/summary.json")
+            if v.name == BASELINE:
+                fig = f"$(FIGURES_DIR)/{s.setting_id}"
+                out += ["",
+                        f"{fig}_curves.png {fig}_weights.png &: notebooks/figures.ipynb $(FIGURES_DEPS) "
+                        f"{group}/summary.json | $(VENV_STAMP)",
+                        f"\t@$(EXECUTE) notebooks/figures.ipynb {group}/figures.ipynb --label {label} "
+                        + " ".join(f"-p {k} {_q(s.as_dict()[k])}" for k in ("lam", "eta", "n_batch", "n_epochs"))
+                        + (f" -p init_std {_q(s.init_std)}" if s.init_std != 0.01 else "")
+                        + " -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR)"]
+                figures += [f"{fig}_curves.png", f"{fig}_weights.png"]
+    for marker, options in caches.items():
+        out += ["",
+                f"{marker}: $(DATA_STAMP) $(CACHE_DEPS) | $(VENV_STAMP)",
+                f"\t@$(PY) -m pipeline cache --data-dir $(DATA_DIR) --split {options.split} --n-val $(N_VAL) "
+                f"--normalise {_flag(options.normalise)} --dtype {options.dtype}"]
+    out += ["",
+            f"RUN_GROUPS := {' '.join(groups)}",
+            f"RUN_FIGURES := {' '.join(figures)}",
+            f"DATA_CACHES := {' '.join(caches)}",
+            f"BASELINE_CACHE := {cache_marker(variants[0])}",
+            ""]
+    return "\n".join(out)

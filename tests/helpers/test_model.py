@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from helpers import model
+from helpers.data import one_hot
+from helpers.gradcheck import numerical_gradients
+
+
+def test_softmax_is_stable_for_large_scores():
+    S = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -1000.0], [1000.0, 1000.0, 999.0]])
+    P = model.softmax(S)
+    assert np.all(np.isfinite(P))
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    np.testing.assert_allclose(P[0], [1.0, 0.0, 0.0], atol=1e-300)
+    np.testing.assert_allclose(P[1], [1 / 3] * 3)
+    e = np.exp(-1.0)
+    np.testing.assert_allclose(P[2], [1 / (2 + e), 1 / (2 + e), e / (2 + e)])
+
+
+def test_loss_is_finite_for_confidently_wrong_scores():
+    X = np.array([[1.0]])
+    W = np.array([[1000.0], [-1000.0]])
+    loss = model.compute_loss(X, np.array([1]), W, np.zeros(2))
+    assert loss == pytest.approx(2000.0)
+
+
+def test_loss_cost_accuracy_on_hand_computed_case():
+    # two images, two dims, two classes; scores by hand
+    X = np.array([[1.0, 0.0], [0.0, 2.0]])
+    W = np.array([[1.0, 0.0], [0.0, 1.0]])   # (K=2, D=2)
+    b = np.array([0.0, 0.5])
+    y = np.array([0, 0])
+    # scores: row 0 -> [1, 0.5]; row 1 -> [0, 2.5]
+    l0 = -np.log(np.exp(1) / (np.exp(1) + np.exp(0.5)))
+    l1 = -np.log(1 / (1 + np.exp(2.5)))
+    assert model.compute_loss(X, y, W, b) == pytest.approx((l0 + l1) / 2, rel=1e-12)
+    assert model.compute_cost(X, y, W, b, 0.5) == pytest.approx((l0 + l1) / 2 + 0.5 * 2.0, rel=1e-12)
+    assert model.compute_accuracy(X, y, W, b) == 0.5
+
+
+def test_b_is_not_penalised():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(4, 3)), np.array([0, 1, 2, 0])
+    W = rng.normal(size=(3, 3))
+    c1 = model.compute_cost(X, y, W, np.zeros(3), 2.0) - model.compute_loss(X, y, W, np.zeros(3))
+    c2 = model.compute_cost(X, y, W, np.full(3, 50.0), 2.0) - model.compute_loss(X, y, W, np.full(3, 50.0))
+    assert c1 == pytest.approx(c2) == pytest.approx(2.0 * np.sum(W ** 2))
+
+
+def test_evaluate_matches_the_plain_functions():
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(1000, 7)), rng.integers(0, 10, 1000)
+    W, b = rng.normal(size=(10, 7)), rng.normal(size=10)
+    out = model.evaluate(X, y, W, b, 0.3, chunk=128)
+    assert out["loss"] == pytest.approx(model.compute_loss(X, y, W, b), rel=1e-12)
+    assert out["cost"] == pytest.approx(model.compute_cost(X, y, W, b, 0.3), rel=1e-12)
+    assert out["accuracy"] == model.compute_accuracy(X, y, W, b)
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.5])
+def test_analytic_gradients_match_centred_differences(lam):
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(8, 12)), rng.integers(0, 10, 8)
+    W, b = rng.normal(0, 0.1, size=(10, 12)), rng.normal(0, 0.1, size=10)
+    P = model.evaluate_classifier(X, W, b)
+    gW, gb = model.compute_gradients(X, one_hot(y), P, W, lam)
+    nW, nb = numerical_gradients(X, y, W, b, lam, h=1e-6, method="centred")
+    for ga, gn in ((gW, nW), (gb, nb)):
+        rel = np.abs(ga - gn) / np.maximum(1e-6, np.abs(ga) + np.abs(gn))
+        assert rel.max() < 1e-6
+    assert np.abs(gW).max() > 1e-2  # the check compares real, non-vanishing gradients
+
+
+def test_a_wrong_gradient_is_caught():
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(5, 6)), rng.integers(0, 10, 5)
+    W, b = rng.normal(0, 0.1, size=(10, 6)), np.zeros(10)
+    P = model.evaluate_classifier(X, W, b)
+    gW, _ = model.compute_gradients(X, one_hot(y), P, W, 0.0)
+    nW, _ = numerical_gradients(X, y, W, b, 0.3, method="centred")  # other lam: must differ
+    rel = np.abs(gW - nW) / np.maximum(1e-6, np.abs(gW) + np.abs(nW))
+    assert rel.max() > 1e-3
