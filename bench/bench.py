@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.reference import ComputeAccuracy, ComputeCost, textbook_epoch
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 # The workload: the real CIFAR-10 shapes of the report (45000 training, 5000 validation).
 N_TRAIN, N_VAL, DIM, K = 45000, 5000, 3072, 10
@@ -70,48 +70,7 @@ def one_hot(y, dtype):
     return Y
 
 
-# --- contender 2: the textbook loop, as the course writes it -----------------------------
-
-def EvaluateClassifier(X, W, b):
-    """P = softmax(W X + b) with X stored d x n (one image per column)."""
-    s = W @ X + b
-    e = np.exp(s - s.max(axis=0))
-    return e / e.sum(axis=0)
-
-
-def ComputeCost(X, Y, W, b, lam):
-    """Loss and cost: mean of -log(y^T p) over the columns, plus lam * ||W||^2."""
-    P = EvaluateClassifier(X, W, b)
-    loss = float(np.mean(-np.log(np.sum(Y * P, axis=0))))
-    return loss, loss + lam * float(np.sum(W * W))
-
-
-def ComputeAccuracy(X, y, W, b):
-    P = EvaluateClassifier(X, W, b)
-    return float(np.mean(np.argmax(P, axis=0) == y))
-
-
-def ComputeGradients(X, Y, P, W, lam):
-    n = X.shape[1]
-    G = -(Y - P)
-    return G @ X.T / n + 2 * lam * W, G.sum(axis=1, keepdims=True) / n
-
-
-def textbook_epoch(Xd, Yd, W, b, perm, eta, lam, n_batch):
-    """One epoch of the course's loop: shuffled copy, column slices, plain formulas.
-
-    Xd: (D, N), Yd: (K, N) one-hot, W: (K, D), b: (K, 1). Returns the new (W, b).
-    """
-    Xs, Ys = Xd[:, perm], Yd[:, perm]
-    n = Xs.shape[1]
-    for start in range(0, n, n_batch):
-        Xb, Yb = Xs[:, start:start + n_batch], Ys[:, start:start + n_batch]
-        P = EvaluateClassifier(Xb, W, b)
-        gW, gb = ComputeGradients(Xb, Yb, P, W, lam)
-        W = W - eta * gW
-        b = b - eta * gb
-    return W, b
-
+# --- contender 2: the textbook loop, as the course writes it (helpers.reference) ----------
 
 class Textbook:
     """Contender 2: X stored d x n; evaluation by EvaluateClassifier on the full sets."""
@@ -222,7 +181,7 @@ class Project:
     """Contender 1: helpers.train.Trainer.step, i.e. one epoch of helpers.train.train."""
 
     def __init__(self, X, y, Xv, yv, seed, blas_context, name):
-        from helpers.dataset import Split
+        from helpers.data import Split
         from helpers.params import validate_params
         from helpers.train import Trainer
 
@@ -249,7 +208,8 @@ class Project:
 
 def same_workload_check(torch):
     """One float64 epoch of each contender from the same W0, b0 and order: max |W - W_project|."""
-    from helpers.train import init_parameters, run_epoch
+    from helpers.model import init_parameters
+    from helpers.train import run_epoch
 
     rng = np.random.default_rng(7)
     n, d = 3000, DIM
@@ -394,7 +354,7 @@ def limits(model, bandwidth, gemm):
 
 def memory_child(n_epochs):
     """Generate the data, reset the peak RSS, run helpers.train.train, report (JSON on stdout)."""
-    from helpers.dataset import Split
+    from helpers.data import Split
     from helpers.params import validate_params
     from helpers.train import train
 
@@ -568,7 +528,7 @@ def run(out_dir, rounds, pause=0.3):
             f"shapes = {lim['seconds_flops_shapes']:.3f} s (at square-GEMM peak {lim['seconds_flops_peak']:.3f} s)")
 
         rng = np.random.default_rng(1)
-        from helpers.train import init_parameters
+        from helpers.model import init_parameters
         W0, b0 = init_parameters(rng, K, DIM, 0.01, dtype)
         log(f"== {dname}: setting up the contenders")
         contenders = [Project(X, y, Xv, yv, 1, blas_ctx, "project trainer")]

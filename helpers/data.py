@@ -32,7 +32,7 @@ import numpy as np
 from helpers.cifar10 import FOLDER_NAME, load_pixels
 from helpers.errors import DataError
 from helpers.files import default_mode, file_digest, write_json, write_npy
-from helpers.params import BATCH_SIZE, DataOptions
+from helpers.params import DataOptions
 from helpers.paths import project_path
 
 N_CLASSES = 10
@@ -132,7 +132,8 @@ def build_arrays(pixels, options):
     """
     P, labels = pixels["train_pixels"], pixels["train_labels"]
     if options.split == "one-batch":
-        train, val = slice(0, BATCH_SIZE), slice(BATCH_SIZE, 2 * BATCH_SIZE)
+        batch = P.shape[0] // 5  # the five training batches are concatenated in order
+        train, val = slice(0, batch), slice(batch, 2 * batch)
     else:
         if not 0 < options.n_val < P.shape[0]:
             raise DataError(f"n_val={options.n_val} must be between 1 and {P.shape[0] - 1}")

@@ -61,9 +61,10 @@ def _rows(text, source, required, optional, what):
     missing = [c for c in required if c not in columns]
     unknown = [c for c in columns if c not in required + optional]
     if missing or unknown:
+        hint = "; the seeds are set per variant, in variants.csv" if "seed" in unknown else ""
         raise ParameterError(
             f"{source} line {header_no}: header must have columns {', '.join(required)} "
-            f"(optional: {', '.join(optional) or 'none'}); missing {missing or 'none'}, unknown {unknown or 'none'}"
+            f"(optional: {', '.join(optional) or 'none'}); missing {missing or 'none'}, unknown {unknown or 'none'}{hint}"
         )
     rows = []
     for row_no, (line_no, line) in enumerate(lines[1:], 1):

@@ -41,8 +41,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 # Debian's launcher; BROWSER_CHECK_CHROMIUM overrides it (e.g. /usr/lib/chromium/chromium).
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
-INSTALL_HINT = "run `make browser` (apt-get install -y chromium)"
+INSTALL_HINT = ("install Chromium or Chrome (on Debian: `make browser`), "
+                "or name one with BROWSER_CHECK_CHROMIUM=/path/to/chromium")
 
 LOCAL_SCHEMES = frozenset({"file", "data", "blob", "about"})
 WINDOW = (1280, 900)
@@ -110,15 +110,34 @@ class PageCheckError(AssertionError):
         self.result = result
 
 
+#: Names Chromium and Chrome go by (Debian, Fedora, Google's packages, macOS's app bundles).
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome",
+                 "/Applications/Chromium.app/Contents/MacOS/Chromium",
+                 "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome")
+
+
+def _executable(name):
+    path = name if os.path.isabs(name) else shutil.which(name)
+    return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
 def find_chromium():
-    """Path of the Chromium executable, or ``BrowserMissing`` saying how to install it."""
-    wanted = os.environ.get("BROWSER_CHECK_CHROMIUM") or DEFAULT_CHROMIUM
-    path = wanted if os.path.isabs(wanted) else shutil.which(wanted)
-    if not path or not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        path = None if os.environ.get("BROWSER_CHECK_CHROMIUM") else shutil.which("chromium")
-    if not path:
-        raise BrowserMissing(f"Chromium not found at {wanted}: {INSTALL_HINT}")
-    return path
+    """Path of Chromium (or Chrome), or ``BrowserMissing`` saying how to get one.
+
+    ``BROWSER_CHECK_CHROMIUM`` names the executable (a path or a name on ``PATH``);
+    otherwise the usual names are looked up on ``PATH`` and in the usual places.
+    """
+    wanted = os.environ.get("BROWSER_CHECK_CHROMIUM")
+    if wanted:
+        path = _executable(wanted)
+        if not path:
+            raise BrowserMissing(f"BROWSER_CHECK_CHROMIUM={wanted} is not an executable: {INSTALL_HINT}")
+        return path
+    for name in BROWSER_NAMES:
+        path = _executable(name)
+        if path:
+            return path
+    raise BrowserMissing(f"no Chromium or Chrome found ({', '.join(BROWSER_NAMES[:5])}): {INSTALL_HINT}")
 
 
 def short_url(url, limit=100):

@@ -154,19 +154,7 @@ def build_parser():
     return parser
 
 
-def skip_slow_optional_imports():
-    """Keep jsonschema from importing ``rfc3987_syntax`` in this process.
-
-    jsonschema imports that optional package (installed with Jupyter) only to
-    check the "iri" string format, which no notebook schema uses; importing it
-    compiles a grammar and costs about 0.8 s, once per notebook run. Marking
-    the module as absent makes jsonschema skip that one format check.
-    """
-    sys.modules.setdefault("rfc3987_syntax", None)
-
-
 def main(argv=None):
-    skip_slow_optional_imports()
     args = build_parser().parse_args(argv)
     if args.command == "data" and args.url is None:
         from pipeline.download import OFFICIAL_URL

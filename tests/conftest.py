@@ -10,6 +10,17 @@ import pytest
 
 from helpers.cifar10 import FOLDER_NAME, TEST_BATCH, TRAIN_BATCHES, Expected, sha256_bytes
 
+def synthetic_split(n, seed, dim=20, dtype=np.float64):
+    """A learnable split: class centres plus unit Gaussian noise, X: (n, dim), labels in 0..9."""
+    from helpers.data import Split, one_hot
+
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(99).normal(0, 1, size=(10, dim))
+    y = rng.integers(0, 10, n)
+    X = (centres[y] + rng.normal(0, 1.0, size=(n, dim))).astype(dtype)
+    return Split(X, y, one_hot(y, dtype=dtype))
+
+
 PER_CLASS_PER_BATCH = 4   # 40 images per training batch, 200 in all
 TEST_PER_CLASS = 3        # 30 test images
 

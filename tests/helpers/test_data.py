@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from helpers.cifar10 import FOLDER_NAME
-from helpers.data import load_dataset, one_hot
-from helpers.errors import DataError
+from helpers.data import cache_folder, load_dataset, one_hot, quick_dataset, verify_cache
+from helpers.errors import DataError, ParameterError
+from helpers.params import DataOptions
 
 
 def raw_train(tiny_batches):
@@ -15,8 +16,15 @@ def raw_train(tiny_batches):
     return X, y
 
 
-def test_split_and_normalisation_use_training_statistics(tiny_data_dir, tiny_batches):
-    d = load_dataset(tiny_data_dir / FOLDER_NAME, n_val=50)
+@pytest.fixture
+def data_dir(tmp_path, tiny_data_dir):
+    """A private copy of the verified tiny data (the cache is written beside it)."""
+    shutil.copytree(tiny_data_dir / FOLDER_NAME, tmp_path / FOLDER_NAME)
+    return tmp_path
+
+
+def test_split_and_normalisation_use_training_statistics(data_dir, tiny_batches):
+    d = load_dataset(data_dir, n_val=50)
     X, y = raw_train(tiny_batches)
     assert (d.train.n, d.val.n, d.test.n) == (150, 50, 30)
     np.testing.assert_array_equal(d.train.y, y[:150])
@@ -34,48 +42,87 @@ def test_split_and_normalisation_use_training_statistics(tiny_data_dir, tiny_bat
     assert d.data_sha256["test_batch"]
 
 
-def test_float32_loading(tiny_data_dir):
-    d = load_dataset(tiny_data_dir / FOLDER_NAME, n_val=20, dtype=np.float32)
-    assert d.train.X.dtype == np.float32 and d.test.X.dtype == np.float32
+def test_no_normalisation_really_skips_it_and_the_statistics_show_it(data_dir, tiny_batches):
+    norm = load_dataset(data_dir, n_val=50)
+    raw = load_dataset(data_dir, n_val=50, normalise=False)
+    X, _ = raw_train(tiny_batches)
+    np.testing.assert_allclose(raw.train.X, X[:150], atol=1e-15)
+    assert 0 <= raw.train.X.min() and raw.train.X.max() <= 1
+    assert abs(float(np.mean(norm.train.X))) < 1e-12 and abs(float(np.mean(raw.train.X)) - X[:150].mean()) < 1e-12
+    np.testing.assert_allclose(np.asarray(norm.train.X).std(axis=0), 1.0, atol=1e-9)
+
+
+def test_one_batch_trains_on_the_first_batch_and_validates_on_the_second(data_dir, tiny_batches):
+    d = load_dataset(data_dir, split="one-batch")
+    assert (d.train.n, d.val.n, d.test.n) == (40, 40, 30)  # 10000 and 10000 on the real data
+    np.testing.assert_array_equal(d.train.y, tiny_batches["data_batch_1"][1])
+    np.testing.assert_array_equal(d.val.y, tiny_batches["data_batch_2"][1])
+    X1 = tiny_batches["data_batch_1"][0].astype(np.float64) / 255
+    np.testing.assert_allclose(d.mean, X1.mean(axis=0), rtol=1e-12)  # statistics of its own training set
+    assert DataOptions(split="one-batch").n_train == 10000
+
+
+def test_float32_loading_with_float64_statistics(data_dir):
+    d32 = load_dataset(data_dir, n_val=50, dtype="float32")
+    d64 = load_dataset(data_dir, n_val=50)
+    assert d32.train.X.dtype == np.float32 and d32.test.X.dtype == np.float32
+    assert d32.mean.dtype == np.float64
+    np.testing.assert_allclose(d32.mean, d64.mean, rtol=1e-6)
+
+
+def test_the_cache_is_memory_mapped_read_only_and_reused(data_dir):
+    first = load_dataset(data_dir, n_val=50)
+    marker = cache_folder(data_dir, DataOptions(n_val=50)) / "CACHE.json"
+    before = marker.stat().st_mtime_ns
+    again = load_dataset(data_dir, n_val=50)
+    assert isinstance(again.train.X, np.memmap) and not again.train.X.flags.writeable
+    assert marker.stat().st_mtime_ns == before
+    np.testing.assert_array_equal(first.train.X, again.train.X)
+    verify_cache(marker.parent)
+
+
+def test_a_cache_changed_by_one_byte_is_refused_and_rebuilt(data_dir):
+    good = np.array(load_dataset(data_dir, n_val=50).train.X)
+    path = cache_folder(data_dir, DataOptions(n_val=50)) / "X_train.npy"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="does not match its cache marker"):
+        verify_cache(path.parent)
+    np.testing.assert_array_equal(load_dataset(data_dir, n_val=50).train.X, good)
+    verify_cache(path.parent)
+
+
+def test_quick_dataset_is_a_small_prefix(data_dir):
+    d = quick_dataset(load_dataset(data_dir, n_val=50))
+    assert d.train.n == 150 and d.val.n == 50  # smaller than the quick sizes: all of it
+
+
+def test_bad_options_are_refused(data_dir):
+    with pytest.raises(DataError, match="n_val=200"):
+        load_dataset(data_dir, n_val=200)
+    with pytest.raises(ParameterError, match="split='two-batch' is not allowed"):
+        DataOptions(split="two-batch")
 
 
 def test_one_hot():
     np.testing.assert_array_equal(one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
 
 
-def test_bad_n_val_is_refused(tiny_data_dir):
-    with pytest.raises(DataError, match="n_val=200"):
-        load_dataset(tiny_data_dir / FOLDER_NAME, n_val=200)
-
-
-def test_files_changed_after_verification_are_not_loaded(tmp_path, tiny_data_dir):
-    folder = tmp_path / FOLDER_NAME
-    shutil.copytree(tiny_data_dir / FOLDER_NAME, folder)
-    with open(folder / "data_batch_4", "ab") as fh:
+def test_pixels_changed_after_verification_are_not_loaded(data_dir):
+    with open(data_dir / FOLDER_NAME / "train_pixels.npy", "ab") as fh:
         fh.write(b"tampered")
-    with pytest.raises(DataError, match="data_batch_4 changed since it was verified"):
-        load_dataset(folder, n_val=50)
+    with pytest.raises(DataError, match="train_pixels.npy changed since it was verified"):
+        load_dataset(data_dir, n_val=50)
 
 
-def test_unverified_folder_is_refused(tmp_path, tiny_data_dir):
-    folder = tmp_path / FOLDER_NAME
-    shutil.copytree(tiny_data_dir / FOLDER_NAME, folder)
-    (folder / "VERIFIED.json").unlink()
-    with pytest.raises(DataError, match="has not been verified .*make data"):
-        load_dataset(folder, n_val=50)
+def test_unverified_folder_is_refused(data_dir):
+    (data_dir / FOLDER_NAME / "VERIFIED.json").unlink()
+    with pytest.raises(DataError, match="has not been verified.*make data"):
+        load_dataset(data_dir, n_val=50)
 
 
-def test_float32_statistics_are_computed_in_float64(tiny_data_dir, tiny_batches):
-    d32 = load_dataset(tiny_data_dir / FOLDER_NAME, n_val=50, dtype=np.float32)
-    d64 = load_dataset(tiny_data_dir / FOLDER_NAME, n_val=50)
-    assert d32.mean.dtype == np.float64 and d32.std.dtype == np.float64
-    np.testing.assert_allclose(d32.mean, d64.mean, rtol=1e-6)
-    np.testing.assert_allclose(d32.std, d64.std, rtol=1e-6)
-
-
-def test_a_damaged_marker_is_a_clear_error(tmp_path, tiny_data_dir):
-    folder = tmp_path / FOLDER_NAME
-    shutil.copytree(tiny_data_dir / FOLDER_NAME, folder)
-    (folder / "VERIFIED.json").write_text('{"data_sha256": {}}')
-    with pytest.raises(DataError, match="is damaged; delete .* and run `make data` again"):
-        load_dataset(folder, n_val=50)
+def test_a_damaged_marker_is_a_clear_error(data_dir):
+    (data_dir / FOLDER_NAME / "VERIFIED.json").write_text('{"data_sha256": {}}')
+    with pytest.raises(DataError, match="is damaged or from an older version; delete .* and run `make data` again"):
+        load_dataset(data_dir, n_val=50)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from helpers import gradcheck
+from helpers.model import init_parameters
 
 
 def test_forward_and_centred_differences_of_a_known_cost():
@@ -32,10 +33,19 @@ def test_gradient_stats_values():
     assert s["rel_max"] == pytest.approx(1 / 3)
 
 
-def test_init_for_check_has_variance_four():
-    W, b = gradcheck.init_for_check(np.random.default_rng(0), 10, 5000)
-    assert W.shape == (10, 5000) and b.shape == (10,)
-    assert W.var() == pytest.approx(4.0, rel=0.05)
+def test_the_check_draws_w_and_b_with_variance_four(monkeypatch):
+    drawn = {}
+
+    def spy(rng, n_classes, dim, std, dtype=np.float64):
+        W, b = init_parameters(rng, n_classes, dim, std, dtype)
+        drawn.update(W=W, b=b)
+        return W, b
+
+    monkeypatch.setattr(gradcheck, "init_parameters", spy)
+    rng = np.random.default_rng(1)
+    gradcheck.check_gradients(rng.normal(size=(3, 2000)), rng.integers(0, 10, 3), [0.0], n_images=1, n_dims=2000, seed=0,
+                              h=1e-4)
+    assert drawn["W"].shape == (10, 2000) and drawn["W"].var() == pytest.approx(4.0, rel=0.05)
 
 
 def test_check_gradients_reports_both_methods_and_lams():

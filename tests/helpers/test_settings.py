@@ -1,8 +1,9 @@
 import pytest
 
 from helpers.errors import ParameterError
-from helpers.settings import parse_settings, read_settings
 from helpers.paths import ROOT
+from helpers.settings import (check_batch_sizes, expand_runs, parse_settings, parse_variants, read_settings,
+                              read_variants)
 
 
 def test_the_committed_settings_are_the_reports_four():
@@ -12,8 +13,13 @@ def test_the_committed_settings_are_the_reports_four():
 
 
 def test_optional_columns_comments_and_blank_lines():
-    runs = parse_settings("# c\nlam,eta,n_batch,n_epochs,seed,init_std\n\n0,0.1,100,40,7,0.02\n# x\n1,0.01,50,2,8,0.01\n")
-    assert [(r.seed, r.init_std) for r in runs] == [(7, 0.02), (8, 0.01)]
+    runs = parse_settings("# c\nlam,eta,n_batch,n_epochs,init_std\n\n0,0.1,100,40,0.02\n# x\n1,0.01,50,2,0.01\n")
+    assert [r.init_std for r in runs] == [0.02, 0.01]
+
+
+def test_a_seed_column_points_to_the_variants():
+    with pytest.raises(ParameterError, match="unknown \\['seed'\\]; the seeds are set per variant, in variants.csv"):
+        parse_settings("lam,eta,n_batch,n_epochs,seed\n0,0.1,100,40,7\n")
 
 
 def test_a_fifth_row_is_a_fifth_run():
@@ -40,3 +46,58 @@ def test_bad_rows_are_refused_with_the_row_number(text, message):
 def test_missing_settings_file(tmp_path):
     with pytest.raises(ParameterError, match="cannot read the settings file"):
         read_settings(tmp_path / "nope.csv")
+
+
+VARIANTS = """name,seeds,overrides,description
+course,2022 2023,,the course
+init-std-0.1,2022,init_std=0.1,wide init
+raw,5 6 7,normalise=false; split=one-batch,raw pixels on one batch
+"""
+
+
+def test_the_committed_variants_start_with_the_course_and_five_seeds():
+    variants = read_variants(ROOT / "variants.csv")
+    assert variants[0].name == "course" and variants[0].seeds == (2022, 2023, 2024, 2025, 2026)
+    assert {v.name for v in variants} >= {"course", "init-std-0.1", "init-std-0.001", "no-normalisation", "one-batch"}
+    assert all(len(v.seeds) >= 3 for v in variants)
+
+
+def test_variants_parse_their_overrides_and_seeds():
+    course, wide, raw = parse_variants(VARIANTS)
+    assert course.train == {} and course.data == {} and course.seeds == (2022, 2023)
+    assert wide.train == {"init_std": 0.1} and wide.data == {}
+    assert raw.data == {"normalise": False, "split": "one-batch"} and raw.seeds == (5, 6, 7)
+    assert raw.overrides_text == "normalise=false; split=one-batch"
+
+
+def test_runs_are_every_variant_by_setting_by_seed():
+    settings = parse_settings("lam,eta,n_batch,n_epochs\n0,0.1,100,40\n1,0.001,100,40\n")
+    runs = expand_runs(settings, parse_variants(VARIANTS))
+    assert len(runs) == 2 * (2 + 1 + 3)
+    wide = [r for r in runs if r.variant.name == "init-std-0.1"][0]
+    assert wide.params.init_std == 0.1 and wide.params.seed == 2022
+    assert wide.run_id == "init-std-0.1/lam0_eta0.1_nb100_ep40/seed2022"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("name,seeds,overrides,description\nother,1,,x\n", "no row named 'course'"),
+    ("name,seeds,overrides,description\ncourse,1,init_std=0.1,x\n", "takes no overrides"),
+    ("name,seeds,overrides,description\ncourse,1,,x\nb,1 1,,x\n", "row 2 (line 3): seed 1 is listed twice"),
+    ("name,seeds,overrides,description\ncourse,1,,x\nb,,,x\n", "no seeds"),
+    ("name,seeds,overrides,description\ncourse,1,,x\nb,1,colour=red,x\n", "unknown override 'colour'"),
+    ("name,seeds,overrides,description\ncourse,1,,x\nb,1,init_std=-1,x\n", "init_std=-1 is out of range"),
+    ("name,seeds,overrides,description\ncourse,1,,x\nb,1,split=two,x\n", "split='two' is not allowed"),
+    ("name,seeds,overrides,description\ncourse,1,,x\nB c,1,,x\n", "must be lower-case"),
+    ("name,seeds,overrides,description\ncourse,1,,x\ncourse,2,,y\n", "repeats the variant 'course'"),
+])
+def test_bad_variant_rows_are_refused_with_the_row_number(text, message):
+    with pytest.raises(ParameterError) as info:
+        parse_variants(text)
+    assert message in str(info.value)
+
+
+def test_a_batch_larger_than_a_variants_training_set_is_refused_before_any_run():
+    settings = parse_settings("lam,eta,n_batch,n_epochs\n0,0.1,20000,40\n")
+    check_batch_sizes(settings, parse_variants(VARIANTS)[:2], n_val=5000)
+    with pytest.raises(ParameterError, match="variant 'raw': n_batch=20000 is out of range; allowed: an integer from 1 to 10000"):
+        check_batch_sizes(settings, parse_variants(VARIANTS), n_val=5000)

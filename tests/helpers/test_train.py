@@ -1,39 +1,18 @@
+import math
+
 import numpy as np
 import pytest
+
+from helpers import train as train_module
 
 from helpers import model
 from helpers.data import Split, one_hot
 from helpers.params import validate_params
 from helpers.blas import single_threaded_blas
 from helpers.model import init_parameters
-from helpers.train import HISTORY_KEYS, Workspace, run_epoch, train
-
-
-def synthetic_split(n, seed, dim=20, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    centres = np.random.default_rng(99).normal(0, 1, size=(10, dim))
-    y = rng.integers(0, 10, n)
-    X = (centres[y] + rng.normal(0, 1.0, size=(n, dim))).astype(dtype)
-    return Split(X, y, one_hot(y, dtype=dtype))
-
-
-def textbook_epoch(X, Y, W, b, perm, eta, lam, n_batch):
-    """The course's loop: X stored d x n, batches by column slicing, plain formulas."""
-    Xd = X.T[:, perm]                 # (D, N), shuffled columns
-    Yd = Y.T[:, perm]                 # (K, N)
-    W, b = W.copy(), b.copy()[:, None]
-    n = Xd.shape[1]
-    for start in range(0, n, n_batch):
-        Xb, Yb = Xd[:, start:start + n_batch], Yd[:, start:start + n_batch]
-        S = W @ Xb + b
-        P = np.exp(S - S.max(axis=0)) / np.exp(S - S.max(axis=0)).sum(axis=0)
-        G = -(Yb - P)
-        m = Xb.shape[1]
-        gW = G @ Xb.T / m + 2 * lam * W
-        gb = G.sum(axis=1, keepdims=True) / m
-        W = W - eta * gW
-        b = b - eta * gb
-    return W, b[:, 0]
+from helpers.reference import textbook_epoch, textbook_train
+from helpers.train import HISTORY_KEYS, Trainer, Workspace, run_epoch, train
+from tests.conftest import synthetic_split
 
 
 @pytest.mark.parametrize("prefetch", [False, True], ids=["one thread", "gather thread (notebooks)"])
@@ -43,7 +22,8 @@ def test_run_epoch_agrees_with_the_textbook_loop(lam, n_batch, prefetch):
     rng = np.random.default_rng(5)
     W, b = init_parameters(rng, 10, 3072, 0.01)
     perm = rng.permutation(tr.n)
-    Wt, bt = textbook_epoch(tr.X, tr.Y, W, b, perm, 0.01, lam, n_batch)
+    Wt, bt = textbook_epoch(np.ascontiguousarray(tr.X.T), tr.Y.T, W.copy(), b.copy()[:, None], perm, 0.01, lam, n_batch)
+    bt = bt[:, 0]
     with single_threaded_blas():
         run_epoch(tr.X, tr.y, W, b, perm, 0.01, lam, n_batch, Workspace(n_batch, 3072, 10, W.dtype, prefetch=prefetch))
     assert np.abs(W - Wt).max() < 1e-10
@@ -94,3 +74,97 @@ def test_float32_training_runs_in_float32():
     result = train(tr, va, validate_params(0.0, 0.05, 30, 3))
     assert result.W.dtype == np.float32
     assert result.history["train_cost"][-1] < result.history["train_cost"][0]
+
+
+def synth(n, dim, seed, dtype=np.float64):
+    return synthetic_split(n, seed, dim, dtype)
+
+
+def test_run_epoch_scores_are_those_of_the_starting_weights():
+    tr = synth(450, 50, 4)
+    rng = np.random.default_rng(8)
+    W, b = init_parameters(rng, 10, 50, 0.1)
+    W0, b0 = W.copy(), b.copy()
+    perm = rng.permutation(tr.n)
+    scores = np.empty((tr.n, 10))
+    Wu, bu = W.copy(), b.copy()
+    run_epoch(tr.X, tr.y, W, b, perm, 0.05, 0.2, 32, scores=scores)
+    run_epoch(tr.X, tr.y, Wu, bu, perm, 0.05, 0.2, 32)
+    assert np.abs(scores - (tr.X[perm] @ W0.T + b0)).max() < 1e-12
+    assert np.abs(W - Wu).max() < 1e-12 and np.abs(b - bu).max() < 1e-12
+
+
+def test_train_equals_the_textbook_run():
+    """The whole run: the same draws, weights and history as the plain loop of helpers.reference."""
+    tr, va = synth(1000, 64, 1), synth(300, 64, 2)
+    params = validate_params(0.1, 0.02, 64, 5)
+    result = train(tr, va, params)
+    W, b, history = textbook_train(tr, va, params)
+    assert set(result.history) == set(HISTORY_KEYS)
+    for k in HISTORY_KEYS:
+        assert len(result.history[k]) == params.n_epochs + 1
+        if k.endswith("accuracy"):
+            assert result.history[k] == history[k]
+        else:
+            assert result.history[k] == pytest.approx(history[k], rel=1e-10)
+    assert np.abs(result.W - W).max() < 1e-10 and np.abs(result.b - b).max() < 1e-10
+
+
+def test_trainer_steps_are_train(monkeypatch):
+    tr, va = synth(400, 30, 1), synth(100, 30, 2)
+    params = validate_params(0.05, 0.05, 40, 4)
+    trainer = Trainer(tr, va, params)
+    for _ in range(params.n_epochs):
+        assert trainer.step() is not False
+    stepped = trainer.finish()
+    result = train(tr, va, params)
+    assert stepped.history == result.history
+    assert np.array_equal(stepped.W, result.W) and np.array_equal(stepped.b, result.b)
+
+
+def test_a_training_set_divergence_found_one_epoch_late_is_undone(monkeypatch):
+    """If the training-set cost of epoch 2 is not finite (seen while epoch 3 runs), the run
+    stops at epoch 2 with the weights of epoch 2, as the two-pass trainer did."""
+    tr, va = synth(400, 30, 1), synth(100, 30, 2)
+    params = validate_params(0.05, 0.05, 40, 6)
+    reference = Trainer(tr, va, params)
+    reference.step()
+    reference.step()
+    W2, b2 = reference.W.copy(), reference.b.copy()
+
+    real = train_module.metrics_from_scores
+    calls = []
+
+    def fake(S, y, penalty):
+        values = real(S, y, penalty)
+        calls.append(1)
+        if len(calls) == 3:  # the values of epoch 2
+            values["cost"] = math.inf
+        return values
+
+    monkeypatch.setattr(train_module, "metrics_from_scores", fake)
+    result = train(tr, va, params)
+    assert result.diverged_at == 2
+    assert all(len(v) == 3 for v in result.history.values())
+    assert result.history["train_cost"][-1] == math.inf
+    assert np.array_equal(result.W, W2) and np.array_equal(result.b, b2)
+
+
+@pytest.mark.parametrize("n_batch", [25, 30, 100])
+def test_gathering_on_a_helper_thread_changes_no_bit(n_batch):
+    """On one BLAS thread (as the notebooks train), the helper thread changes no bit."""
+    tr = synth(1000, 3072, 5)
+    rng = np.random.default_rng(9)
+    W, b = init_parameters(rng, 10, 3072, 0.01)
+    perm = rng.permutation(tr.n)
+    out = []
+    for prefetch in (False, True):
+        from helpers.train import Workspace
+
+        Wp, bp, scores = W.copy(), b.copy(), np.empty((tr.n, 10))
+        with single_threaded_blas():
+            run_epoch(tr.X, tr.y, Wp, bp, perm, 0.05, 0.1, n_batch,
+                      Workspace(n_batch, 3072, 10, W.dtype, prefetch=prefetch), scores=scores)
+        out.append((Wp, bp, scores))
+    for a, c in zip(*out):
+        assert np.array_equal(a, c)

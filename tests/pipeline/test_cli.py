@@ -6,13 +6,11 @@ import sys
 import pytest
 
 from pipeline.cli import main, parse_value
-from pipeline.rules import make_rules
 from helpers.paths import ROOT
-from helpers.settings import parse_settings
 
 
 def run_cli(*args, env=None, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=120)
 
 
@@ -40,24 +38,6 @@ def test_data_from_a_local_archive(tmp_path, tiny_archive, monkeypatch, capsys):
     assert list((tmp_path / "d").iterdir()) == []
 
 
-def test_bad_settings_file_from_rules(tmp_path):
-    bad = tmp_path / "s.csv"
-    bad.write_text("lam,eta,n_batch,n_epochs\n0,0.1,100,40\n-1,0.1,100,40\n")
-    r = run_cli("rules", str(bad))
-    assert r.returncode == 2
-    assert "row 2 (line 3): lam=-1 is out of range; allowed: a number >= 0" in r.stderr
-
-
-def test_rules_have_one_target_per_setting():
-    runs = parse_settings("lam,eta,n_batch,n_epochs\n0,0.1,100,40\n1,0.001,100,40\n0.5,0.01,10,1\n")
-    text = make_rules(runs, "s.csv")
-    for p in runs:
-        assert f"$(RESULTS_DIR)/{p.run_id}/results.json $(FIGURES_DIR)/{p.run_id}_curves.png &:" in text
-        assert f"$(FIGURES_DIR)/{p.run_id}_weights.png:" in text
-        assert f"-p lam {p.lam} -p eta {p.eta}" in text
-    assert text.count("$(EXECUTE) notebooks/train.ipynb") == 3
-
-
 @pytest.mark.parametrize("text,value", [("0", 0), ("0.1", 0.1), ("[1, 2]", [1, 2]), ("data", "data"),
                                         ("true", True)])
 def test_parse_value(text, value):
@@ -65,7 +45,7 @@ def test_parse_value(text, value):
 
 
 def test_interrupt_exits_130_with_a_message(monkeypatch, capsys):
-    import helpers.cli as cli
+    import pipeline.cli as cli
 
     def interrupted(args):
         raise KeyboardInterrupt
@@ -82,9 +62,8 @@ def test_a_missing_notebook_is_one_line(tmp_path):
     assert "Traceback" not in r.stderr
 
 
-def test_the_cli_skips_the_slow_optional_iri_checker():
-    code = ("import sys; from helpers.cli import skip_slow_optional_imports; skip_slow_optional_imports(); "
-            "import nbformat; nbformat.validate(nbformat.read('notebooks/train.ipynb', 4)); "
-            "print('rfc3987_syntax' in sys.modules and sys.modules['rfc3987_syntax'] is None)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert r.stdout.strip() == "True", r.stderr
+def test_validate_refuses_a_batch_larger_than_a_variants_training_set(tmp_path):
+    (tmp_path / "s.csv").write_text("lam,eta,n_batch,n_epochs\n0,0.1,20000,40\n")
+    r = run_cli("validate", str(tmp_path / "s.csv"), str(ROOT / "variants.csv"))
+    assert r.returncode == 2
+    assert "variant 'one-batch': n_batch=20000 is out of range; allowed: an integer from 1 to 10000" in r.stderr

@@ -12,10 +12,9 @@ from helpers.paths import ROOT
 def test_training_progress_reaches_the_terminal_on_one_line(tmp_path, tiny_data_dir):
     master, slave = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "helpers", "execute", "notebooks/train.ipynb", str(tmp_path / "t.ipynb"),
+        [sys.executable, "-m", "pipeline", "execute", "notebooks/train.ipynb", str(tmp_path / "t.ipynb"),
          "--label", "tty run", "-p", "lam", "0", "-p", "eta", "0.01", "-p", "n_batch", "10", "-p", "n_epochs", "30",
-         "-p", "data_dir", str(tiny_data_dir), "-p", "results_dir", str(tmp_path / "r"),
-         "-p", "figures_dir", str(tmp_path / "f"), "-p", "n_val", "50"],
+         "-p", "data_dir", str(tiny_data_dir), "-p", "results_dir", str(tmp_path / "r"), "-p", "n_val", "50"],
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env={**os.environ, "COLUMNS": "100"})
     os.close(slave)
     out = b""

@@ -17,10 +17,11 @@ def test_extract_and_verify_a_small_official_format_archive(tmp_path, tiny_archi
     assert folder == tmp_path / "data" / FOLDER_NAME
     marker = read_marker(folder)
     assert marker["data_sha256"] == tiny_expected.data_sha256
-    assert set(marker["file_sha256"]) == set(tiny_expected.data_sha256)
-    data, labels = archive.read_batch(folder / "data_batch_2")
-    np.testing.assert_array_equal(data, tiny_batches["data_batch_2"][0])
-    assert labels.tolist() == tiny_batches["data_batch_2"][1]
+    assert set(marker["file_sha256"]) == set(archive.PIXEL_FILES)
+    pixels = archive.load_pixels(folder)
+    np.testing.assert_array_equal(pixels["train_pixels"][40:80], tiny_batches["data_batch_2"][0])
+    assert pixels["train_labels"][40:80].tolist() == tiny_batches["data_batch_2"][1]
+    assert not (folder / "data_batch_2").exists()  # the pickles are not kept: nothing unpickles them again
     # nothing temporary is left behind
     assert [p.name for p in (tmp_path / "data").iterdir()] == [FOLDER_NAME]
 
@@ -109,23 +110,23 @@ def test_an_unmarked_leftover_folder_is_not_accepted(tmp_path, tiny_archive, tin
     (leftover / "data_batch_1").write_bytes(b"half")
     folder = extract_and_verify(tiny_archive, tmp_path / "data", tiny_expected)
     assert read_marker(folder) is not None
-    assert (folder / "data_batch_1").stat().st_size > 4
+    assert not (folder / "data_batch_1").exists() and (folder / "train_pixels.npy").is_file()
 
 
 def test_interrupted_extraction_leaves_nothing_a_later_run_accepts(tmp_path, tiny_archive, tiny_expected, monkeypatch):
     calls = {"n": 0}
-    real = archive.verify_folder
+    real = extract.verify_batches
 
     def interrupted(*args, **kwargs):
         calls["n"] += 1
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(archive, "verify_folder", interrupted)
+    monkeypatch.setattr(extract, "verify_batches", interrupted)
     with pytest.raises(KeyboardInterrupt):
         extract_and_verify(tiny_archive, tmp_path / "data", tiny_expected)
     assert calls["n"] == 1
     assert list((tmp_path / "data").iterdir()) == []
-    monkeypatch.setattr(archive, "verify_folder", real)
+    monkeypatch.setattr(extract, "verify_batches", real)
     assert read_marker(extract_and_verify(tiny_archive, tmp_path / "data", tiny_expected)) is not None
 
 
@@ -154,7 +155,7 @@ def test_read_batch_round_trip(tmp_path):
 
 
 def test_oversized_members_are_refused_before_extraction(tmp_path, tiny_expected, monkeypatch):
-    monkeypatch.setattr(archive, "MAX_MEMBER_BYTES", 1000)
+    monkeypatch.setattr(extract, "MAX_MEMBER_BYTES", 1000)
     info = tarfile.TarInfo(f"{FOLDER_NAME}/data_batch_1")
     info.size = 5000
     arc = _tar_with(tmp_path, (info, b"x" * 5000))
@@ -171,3 +172,11 @@ def test_extracted_folder_is_readable_by_others(tmp_path, tiny_archive, tiny_exp
     folder = extract_and_verify(tiny_archive, tmp_path / "data", tiny_expected)
     assert folder.stat().st_mode & 0o777 == 0o777 & ~umask
     assert (folder / MARKER).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_folder_of_an_older_version_is_extracted_again(tmp_path, tiny_archive, tiny_expected):
+    folder = tmp_path / "data" / FOLDER_NAME
+    folder.mkdir(parents=True)
+    (folder / MARKER).write_text('{"data_sha256": {}, "file_sha256": {"data_batch_1": "x"}}')
+    extract_and_verify(tiny_archive, tmp_path / "data", tiny_expected)
+    assert set(read_marker(folder)["file_sha256"]) == set(archive.PIXEL_FILES)

@@ -55,7 +55,7 @@ def test_make_report_builds_every_setting_and_prints_the_path(first_run):
     out, r = first_run
     assert f"Report: {out / 'report' / 'index.html'}" in r.stdout
     assert executed(r).count("notebooks/train.ipynb") == 2, r.stdout + r.stderr
-    check = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "helpers", "check", str(out / "report/index.html"),
+    check = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "pipeline", "check", str(out / "report/index.html"),
                             str(out / "settings.csv")], capture_output=True, text=True, cwd=ROOT)
     assert check.returncode == 0 and "2 settings, 4 figures" in check.stdout
 

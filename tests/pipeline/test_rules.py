@@ -1,0 +1,39 @@
+"""The Makefile rules of the runs: one training target per setting and variant, figures for the baseline."""
+
+import subprocess
+import sys
+
+from helpers.paths import ROOT
+from helpers.settings import parse_settings, parse_variants
+from pipeline.rules import make_rules
+
+VARIANTS = "name,seeds,overrides,description\ncourse,1 2,,c\nraw,3,normalise=false,r\nsmall,4,split=one-batch,s\n"
+
+
+def test_one_training_target_per_setting_and_variant_and_figures_for_the_baseline():
+    settings = parse_settings("lam,eta,n_batch,n_epochs\n0,0.1,100,40\n1,0.001,100,40\n0.5,0.01,10,1\n")
+    variants = parse_variants(VARIANTS)
+    text = make_rules(settings, variants, "s.csv")
+    for s in settings:
+        for v in variants:
+            assert f"$(RESULTS_DIR)/{v.name}/{s.setting_id}/summary.json: notebooks/train.ipynb" in text
+        assert f"$(FIGURES_DIR)/{s.setting_id}_curves.png $(FIGURES_DIR)/{s.setting_id}_weights.png &:" in text
+        assert f"-p lam {s.lam} -p eta {s.eta}" in text
+    assert text.count("$(EXECUTE) notebooks/train.ipynb") == 9
+    assert text.count("$(EXECUTE) notebooks/figures.ipynb") == 3
+    assert "-p seeds '[1, 2]' -p variant course" in text and "-p normalise false" in text
+    # one cache per data variant, each a prerequisite of its runs
+    assert "$(DATA_DIR)/cache/course-val$(N_VAL)-norm-float64/CACHE.json:" in text
+    assert "$(DATA_DIR)/cache/course-val$(N_VAL)-raw-float64/CACHE.json:" in text
+    assert "$(DATA_DIR)/cache/one-batch-norm-float64/CACHE.json:" in text
+    # each variant's row is a stamp, so changing one row re-runs only its runs
+    assert "$(BUILD_DIR)/variants/raw: FORCE" in text and "seeds=3; normalise=false" in text
+
+
+def test_a_bad_settings_file_is_one_line_from_rules(tmp_path):
+    bad = tmp_path / "s.csv"
+    bad.write_text("lam,eta,n_batch,n_epochs\n0,0.1,100,40\n-1,0.1,100,40\n")
+    r = subprocess.run([sys.executable, "-m", "pipeline", "rules", str(bad), str(ROOT / "variants.csv")],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2
+    assert "row 2 (line 3): lam=-1 is out of range; allowed: a number >= 0" in r.stderr
