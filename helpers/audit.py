@@ -25,6 +25,7 @@ import statistics
 import numpy as np
 
 from helpers import original
+from helpers.results import spread
 
 METRICS = ("loss", "cost", "accuracy")
 BASELINE = "course"
@@ -48,13 +49,6 @@ def run_record(variant, params, doc, W=None):
             "n_epochs": params.n_epochs, "seed": params.seed, "label": params.label,
             "original_setting": params.is_original_setting, "test": doc["test"], "history": doc["history"],
             "diverged_at": doc.get("diverged_at"), "W": W}
-
-
-def spread(values):
-    """Mean, sample std (0 for one value), min and max of ``values``."""
-    values = [float(v) for v in values]
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "min": min(values), "max": max(values), "n": len(values)}
 
 
 def verdict(text, values):

@@ -9,9 +9,10 @@
   accuracy per setting, the original's value against every seed of every variant.
 
 The functions build :class:`matplotlib.figure.Figure` objects without pyplot and
-switch no backend: in Jupyter the returned figure shows inline; ``make`` runs
-the notebooks with ``MPLBACKEND=Agg``. Saving is a separate step,
-:func:`save_figure`, which writes byte-reproducible PNGs.
+switch no backend (pyplot in a notebook keeps working inline); ``make`` runs the
+notebooks with ``MPLBACKEND=Agg``. Showing and saving are separate steps:
+:func:`show` displays a figure in a notebook, :func:`save_figure` writes a
+byte-reproducible PNG.
 """
 
 import io
@@ -34,6 +35,17 @@ def figure_png(fig, dpi=100):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata=PNG_METADATA)
     return buf.getvalue()
+
+
+def show(fig, dpi=100):
+    """The figure as an image a notebook displays, whatever matplotlib backend is active.
+
+    The last expression of a cell, ``show(plot_history(...))``, shows the plot
+    inline both in JupyterLab and in a papermill run under ``MPLBACKEND=Agg``.
+    """
+    from IPython.display import Image
+
+    return Image(data=figure_png(fig, dpi), format="png")
 
 
 def save_figure(fig, path, dpi=100):

@@ -16,7 +16,6 @@ presence means the whole group is complete.
 
 import json
 import platform
-import statistics
 from dataclasses import asdict
 from pathlib import Path
 
@@ -104,8 +103,19 @@ def save_run(folder, params, result, test_metrics, data_sha256, options=None, va
     return folder / "results.json"
 
 
+def spread(values):
+    """Mean, sample std (ddof 1; 0 for one value), min, max and count of ``values``.
+
+    A value that is nan or infinite (a diverged run) makes the statistics nan.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+                "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
+
+
 def summarise(tests):
-    """Mean, std (sample, ddof 1; 0 for one seed), min and max of each test metric over seeds.
+    """The :func:`spread` of each test metric over seeds.
 
     Parameters
     ----------
@@ -117,16 +127,7 @@ def summarise(tests):
     dict
         metric -> {"mean", "std", "min", "max", "n"}.
     """
-    out = {}
-    for m in METRICS:
-        values = [float(t[m]) for t in tests]
-        finite = all(np.isfinite(values))
-        out[m] = {
-            "mean": statistics.fmean(values) if finite else float("nan"),
-            "std": (statistics.stdev(values) if len(values) > 1 else 0.0) if finite else float("nan"),
-            "min": min(values), "max": max(values), "n": len(values),
-        }
-    return out
+    return {m: spread([t[m] for t in tests]) for m in METRICS}
 
 
 def save_group(folder, seeds, tests):

@@ -28,6 +28,9 @@ def environment_pins(text):
             in_pip = True
             continue
         if in_pip and stripped.startswith("- "):
+            if stripped[2:].strip() == "-e .":  # the project itself
+                pins["-e ."] = ""
+                continue
             m = PIN.match(stripped[2:].strip())
             assert m, f"environment.yml: {stripped!r} is not pinned with =="
             pins[m.group(1).lower()] = m.group(2)
@@ -40,6 +43,7 @@ def test_requirements_and_environment_agree():
     req = requirement_pins((ROOT / "requirements.txt").read_text())
     env = environment_pins((ROOT / "environment.yml").read_text())
     assert req, "no pins found in requirements.txt"
+    assert env.pop("-e .", None) == "", "environment.yml must install the project itself (- -e .)"
     assert req == env
 
 
@@ -61,11 +65,24 @@ def test_installed_versions_match_the_pins():
         assert metadata.version(name) == version, name
 
 
-def test_the_project_kernel_is_registered_quietly():
+def test_the_project_kernel_is_the_venvs_and_its_spec_is_untouched():
     from jupyter_client.kernelspec import KernelSpecManager
 
-    from pipeline.execute import KERNEL_NAME, QUIET_FLAG
+    from pipeline.execute import KERNEL_ARGUMENTS, KERNEL_NAME
 
     spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
-    assert QUIET_FLAG in spec.argv
     assert spec.argv[0].startswith(str(ROOT / ".venv"))
+    # the kernel's options are passed when it starts (nbclient's extra_arguments), not written into kernel.json
+    assert not set(KERNEL_ARGUMENTS) & set(spec.argv)
+
+
+def test_the_project_is_installed_not_put_on_the_path_by_hand():
+    from importlib import metadata
+
+    import helpers
+    import pipeline
+
+    assert metadata.version("dd2424-a1-report")
+    assert helpers.__file__.startswith(str(ROOT)) and pipeline.__file__.startswith(str(ROOT))
+    site = [p for p in (ROOT / ".venv" / "lib").glob("python*/site-packages/*.pth")]
+    assert not any(p.read_text().strip() == str(ROOT) for p in site), "a hand-written .pth file puts the project on the path"

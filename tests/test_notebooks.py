@@ -1,4 +1,4 @@
-"""The notebooks: committed clean, parameterized, and executable under papermill on tiny data."""
+"""The notebooks: committed clean, thin, parameterized, executable top to bottom under papermill on tiny data."""
 
 import json
 import re
@@ -6,18 +6,21 @@ import re
 import nbformat
 import pytest
 
-from pipeline.check import check_report
 from helpers.errors import UserError
-from pipeline.execute import NotebookError, execute, notebook_parameters
 from helpers.paths import ROOT
+from helpers.settings import read_settings, read_variants
+from pipeline.check import check_report
+from pipeline.execute import NotebookError, execute, notebook_parameters
 from pipeline.render import external_references, render_html
-from helpers.settings import read_settings
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SETTINGS = "lam,eta,n_batch,n_epochs\n0,0.1,100,40\n0.1,0.001,100,40\n0,1e305,20,3\n"
+VARIANTS = ("name,seeds,overrides,description\ncourse,1 2,,the course\n"
+            "raw,3,normalise=false,no normalisation\n")
 
 
 def test_the_four_notebooks_exist():
-    assert {p.stem for p in NOTEBOOKS} == {"gradient_check", "train", "weights", "report"}
+    assert {p.stem for p in NOTEBOOKS} == {"gradient_check", "train", "figures", "report"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -32,80 +35,115 @@ def test_committed_without_outputs_and_with_a_parameters_cell(path):
 
 
 def test_training_notebook_calls_lambda_lam():
-    assert {"lam", "eta", "n_batch", "n_epochs", "init_std", "seed"} <= notebook_parameters(ROOT / "notebooks/train.ipynb")
+    assert {"lam", "eta", "n_batch", "n_epochs", "init_std", "seeds", "quick"} <= notebook_parameters(ROOT / "notebooks/train.ipynb")
 
 
-def test_notebooks_are_thin():
-    for path in NOTEBOOKS:
-        nb = nbformat.read(str(path), as_version=4)
-        lines = sum(len(c.source.splitlines()) for c in nb.cells if c.cell_type == "code")
-        assert lines < 40, f"{path.name} has {lines} lines of code; logic belongs in helpers/"
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_are_thin_and_define_nothing(path):
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            code = "\n".join(line.split("#", 1)[0] for line in cell.source.splitlines())
+            assert not re.search(r"^\s*(def|class)\s|lambda\b", code, re.M), f"{path.name}: logic belongs in helpers/"
+            if "parameters" not in cell.metadata.get("tags", []):
+                assert len(cell.source.splitlines()) <= 15, f"{path.name}: a cell of {len(cell.source.splitlines())} lines"
+
+
+def test_runs_by_hand_go_to_scratch_not_to_what_make_tracks():
+    for stem, name in (("train", "results_dir"), ("figures", "figures_dir"), ("gradient_check", "output")):
+        nb = nbformat.read(str(ROOT / "notebooks" / f"{stem}.ipynb"), as_version=4)
+        params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])][0].source
+        assert re.search(rf'^{name} = "scratch/', params, re.M), stem
 
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, tiny_data_dir):
-    """Run the whole report pipeline with papermill on the tiny data set."""
+    """The whole report pipeline with papermill on the tiny data set."""
     out = tmp_path_factory.mktemp("pipeline")
-    settings = out / "settings.csv"
-    # the third setting's step is absurd: W overflows and the run diverges
-    settings.write_text("lam,eta,n_batch,n_epochs\n0,0.1,20,2\n0.1,0.01,25,3\n0,1e305,20,3\n")
-    runs = read_settings(settings)
-    common = {"data_dir": str(tiny_data_dir), "results_dir": str(out / "results"),
-              "figures_dir": str(out / "figures"), "n_val": 50}
+    (out / "settings.csv").write_text(SETTINGS)
+    (out / "variants.csv").write_text(VARIANTS)
+    settings, variants = read_settings(out / "settings.csv"), read_variants(out / "variants.csv")
     execute(ROOT / "notebooks/gradient_check.ipynb", out / "executed/gradient_check.ipynb",
             {"data_dir": str(tiny_data_dir), "output": str(out / "results/gradcheck.json"),
              "n_images": 5, "n_dims": 6, "n_val": 50}, progress=False)
-    for p in runs:
-        execute(ROOT / "notebooks/train.ipynb", out / f"executed/train_{p.run_id}.ipynb",
-                {**p.as_dict(), **common}, progress=False)
-        execute(ROOT / "notebooks/weights.ipynb", out / f"executed/weights_{p.run_id}.ipynb",
-                {"run_dir": str(out / "results" / p.run_id),
-                 "figure": str(out / "figures" / f"{p.run_id}_weights.png")}, progress=False)
+    for v in variants:
+        for s in settings:
+            params = {"lam": s.lam, "eta": s.eta, "n_batch": s.n_batch, "n_epochs": s.n_epochs, "seeds": list(v.seeds),
+                      "variant": v.name, "data_dir": str(tiny_data_dir), "results_dir": str(out / "results"), "n_val": 50,
+                      **v.train, **v.data}
+            execute(ROOT / "notebooks/train.ipynb", out / f"executed/train_{v.name}_{s.setting_id}.ipynb", params,
+                    progress=False)
+    for s in settings:
+        execute(ROOT / "notebooks/figures.ipynb", out / f"executed/figures_{s.setting_id}.ipynb",
+                {"lam": s.lam, "eta": s.eta, "n_batch": s.n_batch, "n_epochs": s.n_epochs,
+                 "results_dir": str(out / "results"), "figures_dir": str(out / "figures")}, progress=False)
     execute(ROOT / "notebooks/report.ipynb", out / "executed/report.ipynb",
-            {"settings_file": str(settings), "results_dir": str(out / "results"),
-             "figures_dir": str(out / "figures"), "gradcheck_file": str(out / "results/gradcheck.json")},
-            progress=False)
+            {"settings_file": str(out / "settings.csv"), "variants_file": str(out / "variants.csv"),
+             "results_dir": str(out / "results"), "figures_dir": str(out / "figures"),
+             "gradcheck_file": str(out / "results/gradcheck.json")}, progress=False)
     render_html(out / "executed/report.ipynb", out / "report/index.html")
-    return out, runs
+    return out, settings, variants
 
 
 def test_pipeline_writes_results_figures_and_a_checked_report(pipeline):
-    out, runs = pipeline
-    runs = runs[:2]
-    for p in runs:
-        doc = json.loads((out / "results" / p.run_id / "results.json").read_text())
-        assert doc["params"] == p.as_dict()
-        assert len(doc["history"]["val_accuracy"]) == p.n_epochs + 1
-        assert (out / "figures" / f"{p.run_id}_curves.png").stat().st_size > 1000
-        assert (out / "figures" / f"{p.run_id}_weights.png").stat().st_size > 1000
-    gradcheck = json.loads((out / "results/gradcheck.json").read_text())
-    assert len(gradcheck["rows"]) == 8
+    out, settings, variants = pipeline
+    for s in settings[:2]:
+        for v in variants:
+            summary = json.loads((out / "results" / v.name / s.setting_id / "summary.json").read_text())
+            assert summary["seeds"] == list(v.seeds)
+            for seed in v.seeds:
+                doc = json.loads((out / "results" / v.name / s.setting_id / f"seed{seed}" / "results.json").read_text())
+                assert doc["params"]["seed"] == seed and doc["variant"] == v.name
+                assert doc["data"]["normalise"] == v.data.get("normalise", True)
+                assert len(doc["history"]["val_accuracy"]) == s.n_epochs + 1
+        assert (out / "figures" / f"{s.setting_id}_curves.png").stat().st_size > 1000
+        assert (out / "figures" / f"{s.setting_id}_weights.png").stat().st_size > 1000
+    assert len(json.loads((out / "results/gradcheck.json").read_text())["rows"]) == 8
     html = (out / "report/index.html").read_text()
-    assert check_report(out / "report/index.html", runs).startswith("report ok: 2 settings")
+    summary = check_report(out / "report/index.html", settings[:2], variants)
+    assert summary.startswith("report ok: 2 settings") and "2 variants" in summary
     assert external_references(html) == []
-    assert "Implementation Documentation" in html and "helpers.train" in html
-    assert "report = collect_report(" not in html  # no code shown
+    assert "Implementation Documentation" in html and "helpers.train" in html and "3 Reproduction audit" in html
+    assert "pipeline." not in html.split("2.6 The science package")[1].split("3 Reproduction audit")[0]
+    assert "report.load_records(" not in html  # no code shown
     assert "hl-ipython3" not in html  # no highlighted code cell
 
 
+def test_the_training_notebook_shows_images_and_curves_inline(pipeline):
+    out, settings, _ = pipeline
+    nb = nbformat.read(str(out / f"executed/train_course_{settings[0].setting_id}.ipynb"), as_version=4)
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 2  # a few training images with labels, then the curves
+
+
 def test_a_diverged_run_is_shown_not_a_crash(pipeline):
-    out, runs = pipeline
-    diverged = runs[2]
-    doc = json.loads((out / "results" / diverged.run_id / "results.json").read_text())
+    out, settings, variants = pipeline
+    diverged = settings[2]
+    doc = json.loads((out / "results/course" / diverged.setting_id / "seed1/results.json").read_text())
     assert doc["diverged_at"] == 1 and doc["epochs_run"] == 1
     html = (out / "report/index.html").read_text()
-    assert f'<tr data-run-id="{diverged.run_id}">' in html
-    assert "diverged at epoch 1" in html
-    assert f'id="fig1-{diverged.run_id}"' in html and f'id="fig2-{diverged.run_id}"' in html
-    with pytest.raises(UserError, match=f"Table 1 .* of {re.escape(diverged.run_id)} is (nan|inf)"):
-        check_report(out / "report/index.html", runs)
+    assert f'<tr data-run-id="{diverged.setting_id}">' in html
+    assert "2 of 2 diverged" in html
+    assert f'id="fig1-{diverged.setting_id}"' in html and f'id="fig2-{diverged.setting_id}"' in html
+    with pytest.raises(UserError, match=f"Table 1 .* of {re.escape(diverged.setting_id)} is (nan|inf)"):
+        check_report(out / "report/index.html", settings, variants)
 
 
-def test_report_check_fails_on_a_missing_setting(pipeline):
-    out, runs = pipeline
-    extra = read_settings(ROOT / "settings.csv")[:1]
+def test_report_check_fails_on_a_missing_setting_or_variant(pipeline):
+    out, settings, variants = pipeline
+    extra = read_settings(ROOT / "settings.csv")[1:2]
     with pytest.raises(UserError, match="figure fig1-.* is missing"):
-        check_report(out / "report/index.html", runs[:2] + extra)
+        check_report(out / "report/index.html", settings[:2] + extra, variants)
+    with pytest.raises(UserError, match="the variant ranking lacks init-std-0.1, .*one-batch"):
+        check_report(out / "report/index.html", settings[:2], read_variants(ROOT / "variants.csv"))
+
+
+def test_the_training_notebook_runs_with_its_defaults_from_notebooks_folder(tmp_path, tiny_data_dir):
+    # as in JupyterLab: working directory notebooks/, only the quick switch and the tiny data changed
+    execute(ROOT / "notebooks/train.ipynb", tmp_path / "t.ipynb",
+            {"quick": True, "data_dir": str(tiny_data_dir), "n_val": 50, "results_dir": str(tmp_path / "r")},
+            cwd=ROOT / "notebooks", progress=False)
+    assert (tmp_path / "r" / "explore" / "lam0.1_eta0.001_nb100_ep5" / "summary.json").is_file()
 
 
 def test_a_failing_notebook_names_the_run_and_the_notebook(tmp_path, tiny_data_dir):
