@@ -83,7 +83,13 @@ def gradient_stats(analytic, numerical, eps=1e-6):
     }
 
 
-def check_gradients(X, y, lams, n_images, n_dims, seed, variance=4.0, h=1e-6, eps=1e-6, n_classes=10):
+#: Subsets (images, dimensions) tried by :func:`subset_search`: the original does not state its own.
+SUBSETS = ((1, 20), (2, 20), (5, 20), (10, 20), (20, 20), (50, 20), (100, 20), (1, 100), (10, 100),
+           (2, 3072), (5, 3072), (10, 3072))
+
+
+def check_gradients(X, y, lams, n_images, n_dims, seed, variance=4.0, h=1e-6, eps=1e-6, n_classes=10,
+                    methods=METHODS):
     """Run the gradient check of section 1.1 on a subset of the data.
 
     Parameters
@@ -111,11 +117,30 @@ def check_gradients(X, y, lams, n_images, n_dims, seed, variance=4.0, h=1e-6, ep
     for lam in lams:
         P = evaluate_classifier(Xs, W, b)
         gW, gb = compute_gradients(Xs, one_hot(ys, n_classes), P, W, lam)
-        for method in METHODS:
+        for method in methods:
             nW, nb = numerical_gradients(Xs, ys, W, b, lam, h=h, method=method)
             for name, ga, gn in (("W", gW, nW), ("b", gb, nb)):
                 rows.append({"lam": float(lam), "method": method, "param": name,
                              **gradient_stats(ga, gn, eps)})
+    return rows
+
+
+def subset_search(X, y, seed, subsets=SUBSETS, variance=4.0, h=1e-6, method="centred"):
+    """The check (λ = 0, one method) on several subsets of images and dimensions.
+
+    The gradients' size depends on the subset (a mean over fewer images is
+    larger), so comparing these rows with the original's numbers tells which
+    subset the original may have used.
+
+    Returns
+    -------
+    list of dict
+        One row per (subset, parameter): ``n_images``, ``n_dims`` and the :func:`gradient_stats`.
+    """
+    rows = []
+    for n_images, n_dims in subsets:
+        for row in check_gradients(X, y, [0.0], n_images, n_dims, seed, variance=variance, h=h, methods=(method,)):
+            rows.append({"n_images": n_images, "n_dims": n_dims, **row})
     return rows
 
 
@@ -142,8 +167,9 @@ def run_gradient_check(data_dir="data", n_images=100, n_dims=20, lams=(0.0, 0.1)
     Returns
     -------
     dict
-        The subset used (``n_images``, ``n_dims``, ``lams``, ``seed``, ``variance``, ``h``)
-        and ``rows``: one per (lam, method, parameter), see :func:`check_gradients`.
+        The subset used (``n_images``, ``n_dims``, ``lams``, ``seed``, ``variance``, ``h``),
+        ``rows``: one per (lam, method, parameter), see :func:`check_gradients`, and
+        ``subsets``: the centred check on other subsets, see :func:`subset_search`.
     """
     from helpers.blas import single_threaded_blas
     from helpers.data import load_dataset
@@ -152,5 +178,6 @@ def run_gradient_check(data_dir="data", n_images=100, n_dims=20, lams=(0.0, 0.1)
     lams = [float(v) for v in lams]
     with single_threaded_blas():
         rows = check_gradients(data.train.X, data.train.y, lams, n_images, n_dims, seed, variance=variance, h=h)
+        subsets = subset_search(data.train.X, data.train.y, seed, variance=variance, h=h)
     return {"n_images": n_images, "n_dims": n_dims, "lams": lams, "seed": seed,
-            "variance": variance, "h": h, "rows": rows}
+            "variance": variance, "h": h, "rows": rows, "subsets": subsets}

@@ -28,7 +28,7 @@ def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,))
     records = []
     for v in variants:
         for s in settings:
-            for doc in load_group(results_dir, v.name, s, weights=v.name in weights_for):
+            for doc in load_group(results_dir, v.name, replace(s, **v.train), weights=v.name in weights_for):
                 params = replace(s, seed=doc["params"]["seed"], **v.train)
                 records.append(audit.run_record(v.name, params, doc, doc.get("W")))
     return records
@@ -102,8 +102,12 @@ def runs_html(records, variant=audit.BASELINE, table_id="runs"):
     return _table(table_id, ["setting", "seed", "test loss", "test cost", "test accuracy", "status"], rows)
 
 
-def glance_html(records, gradcheck_rows):
-    """Every number the original printed: its value, ours (mean ± std), the verdict, the best variant if not reproduced."""
+def glance_html(records, gradcheck_rows, subset_rows=()):
+    """Every number the original printed: its value, ours (mean ± std), the verdict, the best variant if not reproduced.
+
+    For section 1.1 the "variants" are subsets of images and dimensions (:func:`helpers.audit.closest_subset`).
+    """
+    subset = audit.closest_subset(subset_rows)
     explained = {(e["number"]["lam"], e["number"]["eta"], e["number"]["metric"]): e for e in audit.best_explanations(records)}
     rows = []
     for row in audit.table1_audit(records):
@@ -115,10 +119,15 @@ def glance_html(records, gradcheck_rows):
             _td("original", row["text"]), _td("ours", pm(row["spread"], ".4f")),
             _td("verdict", row["verdict"]), _td("best_variant", best)]) + "</tr>")
     for row in audit.gradcheck_audit(gradcheck_rows):
+        best = ""
+        if row["verdict"] == audit.NOT_REPRODUCED and subset:
+            value = subset["rows"][row["param"]][row["stat"]]
+            best = (f"subset of {subset['n_images']} images × {subset['n_dims']} dimensions: {value:.3g} "
+                    f"({audit.verdict(row['text'], [value])})")
         rows.append("<tr>" + "".join([
             _td("number", f"Section 1.1, g{row['param']}, {row['stat'].replace('_', ' ')}"),
             _td("original", row["text"]), _td("ours", f"{row['ours']:.3g}"), _td("verdict", row["verdict"]),
-            _td("best_variant", "depends on the unstated subset (see the claims)" if row["verdict"] == audit.NOT_REPRODUCED else "")]) + "</tr>")
+            _td("best_variant", best)]) + "</tr>")
     return _table("audit-glance", ["number", "original", "ours (mean ± std over seeds)", "verdict",
                                    "closest variant where not reproduced"], rows)
 
@@ -129,13 +138,12 @@ def glance_counts(records, gradcheck_rows):
     return {v: verdicts.count(v) for v in (audit.REPRODUCED, audit.ROUNDING, audit.NOT_REPRODUCED)} | {"total": len(verdicts)}
 
 
-def summary_markdown(records, gradcheck_rows, variants):
-    """The computed summary paragraph at the top of the report."""
+def summary_markdown(records, gradcheck_rows, variants, claims):
+    """The computed summary paragraph at the top of the report (``claims``: :func:`helpers.audit.check_claims`)."""
     c = glance_counts(records, gradcheck_rows)
     t1 = audit.table1_audit(records)
     t1_ok = sum(r["verdict"] != audit.NOT_REPRODUCED for r in t1)
     ranking = audit.rank_variants(records)
-    claims = audit.check_claims(records, gradcheck_rows)
     held = sum(cl["verdict"] == audit.HOLDS for cl in claims)
     n_runs = len(records)
     text = (f"**Reproduction in one paragraph.** {c[audit.REPRODUCED]} of the original's {c['total']} printed numbers "
@@ -181,7 +189,7 @@ def ranking_html(records, variants):
         rows.append("<tr>" + "".join([
             _td("rank", rank), _td("variant", v["variant"]), _td("overrides", var.overrides_text if var else ""),
             _td("description", var.description if var else ""), _td("seeds", len(var.seeds) if var else ""),
-            _td("score", f"{v['score']:.2f}"),
+            _td("score", f"{v['score']:.2f}" if v["n"] else "— (no setting of the original)"),
             _td("chaotic_score", "—" if math.isnan(v["chaotic_score"]) else f"{v['chaotic_score']:.2f}"),
             _td("reproduced", f"{v['reproduced']} of {v['n']}"), _td("accuracy", table)]) + "</tr>")
     return _table("variant-ranking", ["rank", "variant", "overrides", "what it tests", "seeds",
@@ -231,6 +239,21 @@ def figure_html(png, fig_id, caption):
     return (f'<figure id="{html.escape(fig_id)}" style="margin:0 0 1em 0">'
             f'<img src="data:image/png;base64,{b64}" alt="{html.escape(caption)}" style="max-width:100%">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def subsets_html(subset_rows):
+    """The centred check on each subset tried, beside the original's numbers (closest subset marked)."""
+    best = audit.closest_subset(subset_rows)
+    keys = ["diff_mean", "diff_std", "diff_max", "grad_min", "grad_max", "grad_std"]
+    body = []
+    for r in subset_rows:
+        mark = " (closest)" if best and (r["n_images"], r["n_dims"]) == (best["n_images"], best["n_dims"]) else ""
+        body.append("<tr>" + _td("subset", f"{r['n_images']} × {r['n_dims']}{mark}") + _td("param", r["param"])
+                    + "".join(_td(k, f"{r[k]:.3g}") for k in keys) + "</tr>")
+    for p, stats in original.GRADCHECK.items():
+        body.append("<tr>" + _td("subset", "the original") + _td("param", p) + "".join(_td(k, stats[k]) for k in keys) + "</tr>")
+    return _table("gradcheck-subsets", ["images × dimensions", "gradient", "mean |Δ|", "std |Δ|", "max |Δ|",
+                                        "min g_num", "max g_num", "std g_num"], body)
 
 
 def gradcheck_html(rows, table_id="gradcheck"):

@@ -12,6 +12,7 @@ Standard library only: it runs before the virtual environment exists.
 """
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 from helpers.params import DataOptions
@@ -79,7 +80,8 @@ def make_rules(settings, variants, sources, root=None):
         for s in settings:
             params = {**s.as_dict(), **v.train}
             params.pop("seed")
-            group = f"$(RESULTS_DIR)/{v.name}/{s.setting_id}"
+            # the notebook names the folder after the setting it trains (with the variant's overrides)
+            group = f"$(RESULTS_DIR)/{v.name}/{replace(s, **v.train).setting_id}"
             label = _q(f"{v.name}: lam={s.lam:g}, eta={s.eta:g} ({s.setting_id}, {len(v.seeds)} seeds)")
             args = " ".join(f"-p {k} {_q(val)}" for k, val in params.items())
             data = " ".join(f"-p {k} {_q(_flag(getattr(options, k)))}" for k in ("split", "normalise", "dtype"))

@@ -128,7 +128,19 @@ def test_gradient_claim_names_the_method_of_the_originals_magnitude():
              "grad_max": 1, "grad_std": 0.4, "rel_max": 1e-7}
             for m, d in (("forward", 1e-7), ("centred", 4e-9)) for p in ("W", "b")]
     claim = audit.claim_gradients(rows)
-    assert claim["verdict"] == audit.HOLDS and claim["measures"]["matching_methods"] == ["centred"]
+    assert claim["verdict"] == audit.HOLDS and claim["measures"]["closest_method"] == "centred"
+    assert "contradicts itself" in claim["evidence"]
+
+
+def test_the_closest_subset_is_the_one_with_the_originals_numbers():
+    def row(n, p, scale):
+        stats = {k: original.value(t) * scale for k, t in original.GRADCHECK[p].items()}
+        return {"n_images": n, "n_dims": 20, "param": p, "method": "centred", "lam": 0.0, **stats}
+
+    rows = [row(n, p, scale) for n, scale in ((1, 10.0), (5, 1.01), (100, 0.1)) for p in ("W", "b")]
+    best = audit.closest_subset(rows)
+    assert (best["n_images"], best["n_dims"]) == (5, 20) and best["distance"] < 0.01
+    assert audit.closest_subset([]) is None
 
 
 def test_spread_of_one_value_has_no_std():

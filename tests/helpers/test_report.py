@@ -2,7 +2,7 @@
 
 import re
 
-from helpers import report
+from helpers import audit, report
 from helpers.params import validate_params
 from tests.helpers.test_audit import history, records_for
 
@@ -27,7 +27,7 @@ def test_the_summary_counts_every_printed_number():
                         {(0.0, 0.1): 0.27, (0.0, 0.001): 0.32, (0.1, 0.001): 0.41, (1.0, 0.001): 0.37}.items()})
     grad = [{"lam": 0.0, "method": "centred", "param": p, "diff_mean": 1e-9, "diff_std": 1e-9, "diff_max": 1e-8,
              "grad_min": -1, "grad_max": 1, "grad_std": 0.5, "rel_max": 1e-7} for p in ("W", "b")]
-    text = report.summary_markdown(recs, grad, [])
+    text = report.summary_markdown(recs, grad, [], audit.check_claims(recs, grad))
     assert re.search(r"of the original's 24 printed numbers", text)
 
 

@@ -1,4 +1,5 @@
-"""`make report` on tiny data: one target per setting, failures, interruptions, no-op and determinism."""
+"""`make report` on tiny data: targets per setting and variant, failures, interruptions, no-op, determinism,
+exact dependencies, goal combinations and dry runs."""
 
 import json
 import os
@@ -6,6 +7,7 @@ import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,14 +19,20 @@ from helpers.settings import parse_settings
 ENV = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
 
 GOOD = "lam,eta,n_batch,n_epochs\n0,0.1,20,2\n0.1,0.01,25,3\n"
+VARIANTS = "name,seeds,overrides,description\ncourse,1 2,,the course\nraw,3,normalise=false,raw pixels\n"
 BAD_AT_RUN_TIME = "0,0.01,151,2\n"  # n_batch larger than the 150 tiny training images
 
 
-def make(out, data_dir, *targets, settings="settings.csv", jobs=1, check=False, timeout=600):
-    args = ["make", "-C", str(ROOT), f"-j{jobs}", *targets, f"SETTINGS={out / settings}",
-            f"DATA_DIR={data_dir}", f"RESULTS_DIR={out / 'results'}", f"FIGURES_DIR={out / 'figures'}",
-            f"REPORT_DIR={out / 'report'}", f"BUILD_DIR={out / 'build'}", "N_VAL=50"]
-    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=ENV)
+def make_args(out, data_dir, *targets, jobs=1, n_val=50):
+    return ["make", "-C", str(ROOT), f"-j{jobs}", *targets, f"SETTINGS={out / 'settings.csv'}",
+            f"VARIANTS={out / 'variants.csv'}", f"DATA_DIR={data_dir}", f"RESULTS_DIR={out / 'results'}",
+            f"FIGURES_DIR={out / 'figures'}", f"REPORT_DIR={out / 'report'}", f"BUILD_DIR={out / 'build'}",
+            f"N_VAL={n_val}"]
+
+
+def make(out, data_dir, *targets, jobs=1, check=False, timeout=900, n_val=50):
+    r = subprocess.run(make_args(out, data_dir, *targets, jobs=jobs, n_val=n_val), capture_output=True, text=True,
+                       timeout=timeout, env=ENV)
     if check:
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return r
@@ -43,114 +51,194 @@ def result_files(out):
     return files
 
 
+def project(tmp, settings=GOOD, variants=VARIANTS):
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "settings.csv").write_text(settings)
+    (tmp / "variants.csv").write_text(variants)
+    return tmp
+
+
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory, tiny_data_dir):
-    out = tmp_path_factory.mktemp("make")
-    (out / "settings.csv").write_text(GOOD)
-    r = make(out, tiny_data_dir, "report", jobs=2, check=True)
+def data_dir(tmp_path_factory, tiny_data_dir):
+    """A private copy of the tiny data: make builds its caches there."""
+    import shutil
+
+    from helpers.cifar10 import FOLDER_NAME
+
+    root = tmp_path_factory.mktemp("makedata")
+    shutil.copytree(tiny_data_dir / FOLDER_NAME, root / FOLDER_NAME)
+    return root
+
+
+@pytest.fixture
+def built(tmp_path, data_dir):
+    """A fresh project folder with a complete `make -j2 report` (each test gets its own)."""
+    out = project(tmp_path / "p")
+    r = make(out, data_dir, "report", jobs=2, check=True)
     return out, r
 
 
-def test_make_report_builds_every_setting_and_prints_the_path(first_run):
-    out, r = first_run
+def test_make_report_builds_every_setting_and_variant_and_prints_the_path(built):
+    out, r = built
     assert f"Report: {out / 'report' / 'index.html'}" in r.stdout
-    assert executed(r).count("notebooks/train.ipynb") == 2, r.stdout + r.stderr
+    assert executed(r).count("notebooks/train.ipynb") == 4, r.stdout + r.stderr   # 2 settings x 2 variants
+    assert executed(r).count("notebooks/figures.ipynb") == 2
     check = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "pipeline", "check", str(out / "report/index.html"),
-                            str(out / "settings.csv")], capture_output=True, text=True, cwd=ROOT)
-    assert check.returncode == 0 and "2 settings, 4 figures" in check.stdout
+                            str(out / "settings.csv"), str(out / "variants.csv")], capture_output=True, text=True, cwd=ROOT)
+    assert check.returncode == 0 and "2 settings, 4 figures" in check.stdout, check.stderr
 
 
-def test_second_make_report_runs_nothing(first_run, tiny_data_dir):
-    out, _ = first_run
-    r = make(out, tiny_data_dir, "report", check=True)
+def test_second_make_report_runs_nothing_and_a_dry_run_changes_nothing(built, data_dir):
+    out, _ = built
+    r = make(out, data_dir, "report", check=True)
     assert executed(r) == []
     assert [ln for ln in r.stdout.splitlines() if not ln.startswith(("Report:", "make"))] == []
     assert r.stderr == ""
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    dry = make(out, data_dir, "-n", "report", n_val=40, check=True)
+    assert "notebooks/train.ipynb" in dry.stdout  # it says what a real run would do...
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before  # ...and touches nothing
+    assert executed(make(out, data_dir, "report", check=True)) == []
 
 
-def test_bitwise_identical_results_on_a_clean_rebuild(first_run, tiny_data_dir, tmp_path):
-    out, _ = first_run
-    (tmp_path / "settings.csv").write_text(GOOD)
-    make(tmp_path, tiny_data_dir, "report", check=True)
-    a, b = result_files(out), result_files(tmp_path)
+def test_bitwise_identical_results_on_a_clean_rebuild_with_other_jobs(built, data_dir, tmp_path):
+    out, _ = built
+    other = project(tmp_path / "q")
+    make(other, data_dir, "report", jobs=1, check=True)
+    a, b = result_files(out), result_files(other)
     assert sorted(a) == sorted(b)
     assert any(name.endswith(".png") for name in a) and any(name.endswith("results.json") for name in a)
-    different = [name for name in a if a[name] != b[name]]
-    assert different == []
+    assert [name for name in a if a[name] != b[name]] == []
 
 
-def test_a_new_row_trains_only_the_new_setting(first_run, tiny_data_dir):
-    out, _ = first_run
+def test_a_new_setting_row_trains_only_the_new_setting(built, data_dir):
+    out, _ = built
     (out / "settings.csv").write_text(GOOD + "1,0.01,30,2\n")
+    r = make(out, data_dir, "report", check=True)
+    assert executed(r).count("notebooks/train.ipynb") == 2  # the new setting, once per variant
+    assert "lam1_eta0.01_nb30_ep2" in r.stdout and "report.ipynb" in " ".join(executed(r))
+
+
+def test_a_changed_variant_row_reruns_only_that_variant_and_a_new_one_shows_in_the_report(built, data_dir):
+    out, _ = built
+    (out / "variants.csv").write_text(VARIANTS.replace("raw,3,", "raw,3 4,") + "wide,5,init_std=0.1,wide init\n")
+    r = make(out, data_dir, "report", check=True)
+    trained = re.findall(r"\[(\S+): lam=.*\] notebooks/train.ipynb", r.stdout)
+    assert sorted(trained) == ["raw", "raw", "wide", "wide"], r.stdout
+    html = (out / "report/index.html").read_text()
+    assert '<td data-col="variant">wide</td>' in html
+
+
+def test_touching_a_figure_module_redraws_without_retraining_and_touching_the_model_retrains(built, data_dir):
+    out, _ = built
+    figures = ROOT / "helpers" / "figures.py"
+    model = ROOT / "helpers" / "model.py"
+    stats = {p: p.stat() for p in (figures, model)}
     try:
-        r = make(out, tiny_data_dir, "report", check=True)
-        assert executed(r).count("notebooks/train.ipynb") == 1
-        assert "lam1_eta0.01_nb30_ep2" in r.stdout
-        assert "report.ipynb" in " ".join(executed(r))
+        os.utime(figures)
+        r = make(out, data_dir, "report", check=True)
+        assert executed(r).count("notebooks/train.ipynb") == 0
+        assert executed(r).count("notebooks/figures.ipynb") == 2 and "notebooks/report.ipynb" in executed(r)
+        os.utime(model)
+        r = make(out, data_dir, "report", check=True)
+        assert executed(r).count("notebooks/train.ipynb") == 4
     finally:
-        (out / "settings.csv").write_text(GOOD)
+        for p, st in stats.items():
+            os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def test_a_failing_setting_is_named_and_the_others_stay_valid(tmp_path, tiny_data_dir):
-    (tmp_path / "settings.csv").write_text(GOOD + BAD_AT_RUN_TIME)
-    r = make(tmp_path, tiny_data_dir, "report", jobs=2)
+@pytest.mark.parametrize("goals", [["clean", "report"], ["-j4", "clean", "report"], ["test-nothing"]],
+                         ids=["clean report", "-j4 clean report", "dry"])
+def test_goal_combinations_with_clean_run_clean_alone_then_everything(tmp_path, data_dir, goals):
+    if goals == ["test-nothing"]:
+        r = subprocess.run(["make", "-C", str(ROOT), "-n", "clean", "report"], capture_output=True, text=True, env=ENV)
+        assert "rm -rf" in r.stdout and "notebooks/train.ipynb" in r.stdout
+        return
+    out = project(tmp_path / "p")
+    (out / "results").mkdir()
+    (out / "results" / "stale.txt").write_text("old")
+    r = make(out, data_dir, *goals, check=True)
+    assert not (out / "results" / "stale.txt").exists()
+    assert executed(r).count("notebooks/train.ipynb") == 4
+    assert r.stdout.index("rm -rf") < r.stdout.index("notebooks/train.ipynb")
+    assert (out / "report" / "index.html").is_file()
+
+
+def test_make_test_report_is_not_silently_empty():
+    r = subprocess.run(["make", "-C", str(ROOT), "-n", "test", "report"], capture_output=True, text=True, env=ENV)
+    assert "pytest" in r.stdout and "notebooks/train.ipynb" in r.stdout
+
+
+def test_every_setting_is_checked_against_every_variant_before_any_run(tmp_path, data_dir):
+    out = project(tmp_path / "p", GOOD + BAD_AT_RUN_TIME)
+    r = make(out, data_dir, "report", jobs=2)
     assert r.returncode != 0
-    bad = parse_settings(GOOD + BAD_AT_RUN_TIME)[-1]
-    line = [ln for ln in r.stderr.splitlines() if ln.startswith("error: setting")]
-    assert len(line) == 1
-    assert f"({bad.run_id}) failed in cell" in line[0]
-    assert "n_batch=151 is out of range; allowed: an integer from 1 to 150" in line[0]
-    assert f"open {tmp_path / 'results' / bad.run_id / 'train.ipynb'}" in line[0]
-    assert not (tmp_path / "results" / bad.run_id / "results.json").exists()
-    assert not (tmp_path / "report" / "index.html").exists()
-    for good in parse_settings(GOOD):
-        assert (tmp_path / "results" / good.run_id / "results.json").exists()
-    # fix the row: the next make only redoes what is missing
-    (tmp_path / "settings.csv").write_text(GOOD + "0,0.01,15,2\n")
-    r = make(tmp_path, tiny_data_dir, "report", check=True)
+    assert "n_batch=151 is out of range; allowed: an integer from 1 to 150 (its training set)" in r.stderr
+    assert executed(r) == [] and not (out / "results").exists()
+
+
+def test_a_failing_setting_is_named_and_the_others_stay_valid(tmp_path, data_dir):
+    out = project(tmp_path / "p", variants="name,seeds,overrides,description\ncourse,1,,c\n")
+    bad, good = parse_settings(GOOD)
+    blocker = out / "results" / "course" / bad.setting_id  # a file where the run's folder should go
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("in the way")
+    r = make(out, data_dir, "report", jobs=2)
+    assert r.returncode != 0
+    line = [ln for ln in r.stderr.splitlines() if ln.startswith("error: course:")]
+    assert len(line) == 1, r.stderr
+    assert f"({bad.setting_id}, 1 seeds) failed in cell" in line[0]
+    assert f"open {out / 'results' / 'course' / bad.setting_id / 'train.ipynb'}" in line[0] or "NotADirectoryError" in line[0]
+    assert (out / "results" / "course" / good.setting_id / "summary.json").exists()
+    assert not (out / "report" / "index.html").exists()
+    blocker.unlink()
+    r = make(out, data_dir, "report", check=True)
     assert executed(r).count("notebooks/train.ipynb") == 1
 
 
 def training_is_running(executed_nb):
-    """True once papermill marks the cell that calls run_training as running."""
+    """True once papermill marks the cell that calls train_seeds as running."""
     try:
         nb = json.loads(executed_nb.read_text())
     except (OSError, ValueError):
         return False
-    return any("run_training(" in "".join(c["source"]) and
+    return any("train_seeds(" in "".join(c["source"]) and
                c.get("metadata", {}).get("papermill", {}).get("status") == "running" for c in nb["cells"])
 
 
+def _default_signals():
+    """In the child: default SIGINT/SIGTERM handling, even when the test process ignores them (nohup, CI)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_training_is_redone_not_accepted(tmp_path, tiny_data_dir, sig):
-    (tmp_path / "settings.csv").write_text("lam,eta,n_batch,n_epochs\n0,0.01,10,3000\n")
-    run = parse_settings((tmp_path / "settings.csv").read_text())[0]
-    args = ["make", "-C", str(ROOT), "report", f"SETTINGS={tmp_path / 'settings.csv'}", f"DATA_DIR={tiny_data_dir}",
-            f"RESULTS_DIR={tmp_path / 'results'}", f"FIGURES_DIR={tmp_path / 'figures'}",
-            f"REPORT_DIR={tmp_path / 'report'}", f"BUILD_DIR={tmp_path / 'build'}", "N_VAL=50"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env=ENV)
-    executed_nb = tmp_path / "results" / run.run_id / "train.ipynb"
+def test_interrupted_training_is_redone_not_accepted(tmp_path, data_dir, sig):
+    out = project(tmp_path / "p", "lam,eta,n_batch,n_epochs\n0,0.01,10,3000\n", "name,seeds,overrides,description\ncourse,1,,c\n")
+    setting = parse_settings((out / "settings.csv").read_text())[0]
+    group = out / "results" / "course" / setting.setting_id
+    proc = subprocess.Popen(make_args(out, data_dir, "report"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, env=ENV, preexec_fn=_default_signals)
     deadline = time.time() + 120
-    while not training_is_running(executed_nb) and time.time() < deadline:
+    while not training_is_running(group / "train.ipynb") and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(1.5)  # inside the training loop (about 10 s long)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     os.killpg(proc.pid, sig)  # what Ctrl-C (SIGINT) or a kill (SIGTERM) does to the whole job
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0, err
-    assert not (tmp_path / "results" / run.run_id / "results.json").exists()
-    assert not (tmp_path / "report" / "index.html").exists()
+    assert not (group / "summary.json").exists() and not (group / "seed1" / "results.json").exists()
+    assert not (out / "report" / "index.html").exists()
     # running again redoes the interrupted setting and completes
-    (tmp_path / "settings.csv").write_text("lam,eta,n_batch,n_epochs\n0,0.01,10,3000\n")
-    r = make(tmp_path, tiny_data_dir, "report", check=True)
+    r = make(out, data_dir, "report", check=True)
     assert executed(r).count("notebooks/train.ipynb") == 1
-    assert (tmp_path / "results" / run.run_id / "results.json").exists()
+    assert (group / "summary.json").exists()
 
 
 def test_make_clean_keeps_the_downloaded_archive(tmp_path):
     data = tmp_path / "data"
     (data / "cifar-10-batches-py").mkdir(parents=True)
+    (data / "cache" / "x").mkdir(parents=True)
     (data / "cifar-10-python.tar.gz").write_bytes(b"archive")
     (data / ".tmp-extract-x").mkdir()
     for d in ("results/x", "report", "build", "figures"):
@@ -172,22 +260,30 @@ def test_make_help_lists_the_targets():
         assert f"make {target} " in r.stdout
 
 
-def test_changing_n_val_redoes_the_runs(first_run, tiny_data_dir):
-    out, _ = first_run
-    r = subprocess.run(["make", "-C", str(ROOT), "report", f"SETTINGS={out / 'settings.csv'}", f"DATA_DIR={tiny_data_dir}",
-                        f"RESULTS_DIR={out / 'results'}", f"FIGURES_DIR={out / 'figures'}", f"REPORT_DIR={out / 'report'}",
-                        f"BUILD_DIR={out / 'build'}", "N_VAL=40"], capture_output=True, text=True, timeout=600, env=ENV)
-    try:
-        assert r.returncode == 0, r.stderr
-        assert executed(r).count("notebooks/train.ipynb") == 2
-        assert "notebooks/gradient_check.ipynb" in executed(r)
-    finally:
-        make(out, tiny_data_dir, "report", check=True)  # back to N_VAL=50 for the other tests
+def test_an_old_python_is_refused_before_the_venv_is_made(tmp_path):
+    fake = tmp_path / "python3.10"
+    fake.write_text("#!/bin/sh\nif [ \"$1\" = -c ]; then case \"$2\" in *version_info*) exit 1;; "
+                    "*python_version*) echo 3.10.13; exit 0;; esac; fi\nexit 1\n")
+    fake.chmod(0o755)
+    r = subprocess.run(["make", "-C", str(ROOT), "venv", f"PYTHON={fake}", f"VENV={tmp_path / 'venv'}"],
+                       capture_output=True, text=True, env=ENV)
+    assert r.returncode != 0
+    assert "error: needs Python >= 3.11 (found 3.10.13); run with PYTHON=/path/to/python3.11" in r.stderr
+    assert not (tmp_path / "venv").exists()
 
 
-def test_report_files_are_readable_by_others(first_run):
-    out, _ = first_run
-    umask = os.umask(0)
-    os.umask(umask)
-    for path in (out / "report/index.html", *out.glob("figures/*.png"), *out.glob("results/*/results.json")):
-        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
+def test_a_failed_environment_build_leaves_no_venv(tmp_path):
+    fake = tmp_path / "python3"
+    fake.write_text(f"#!/bin/sh\ncase \"$*\" in *version_info*) exit 0;; *-m\\ venv*) mkdir -p \"$3/bin\"; exit 1;; esac\nexit 1\n")
+    fake.chmod(0o755)
+    r = subprocess.run(["make", "-C", str(ROOT), "venv", f"PYTHON={fake}", f"VENV={tmp_path / 'venv'}"],
+                       capture_output=True, text=True, env=ENV)
+    assert r.returncode != 0 and "building" in r.stderr and "nothing was kept" in r.stderr
+    assert not (tmp_path / "venv").exists()
+
+
+def test_lab_takes_options_and_allows_root():
+    r = subprocess.run(["make", "-C", str(ROOT), "-n", "lab", "LAB_ARGS=--no-browser --port 8899"],
+                       capture_output=True, text=True, env=ENV)
+    assert "jupyter lab notebooks" in r.stdout and "--no-browser --port 8899" in r.stdout
+    assert ("--allow-root" in r.stdout) == (os.getuid() == 0)
