@@ -11,7 +11,9 @@ render    render an executed notebook to self-contained HTML
 check     check a rendered report: every setting, both figures each, finite tables
 
 A :class:`~helpers.errors.UserError` ends the command with one line on stderr
-and exit status 2; Ctrl-C ends it with status 130 and nothing half-written.
+and exit status 2; Ctrl-C ends it with one line and status 130, SIGTERM with
+status 143, and nothing half-written. On a terminal, every line is written over
+whatever a progress bar left on the cursor's line (see :mod:`pipeline.progress`).
 """
 
 import argparse
@@ -29,8 +31,43 @@ def cmd_data(args):
 
     local = args.archive or os.environ.get(ARCHIVE_ENV) or None
     archive = obtain_archive(args.data_dir, local=local, url=args.url, progress=not args.quiet)
+    verified_before = _verified_folder(args.data_dir)
     folder = extract_and_verify(archive, args.data_dir)
-    print(f"data: verified CIFAR-10 in {folder} (from {archive})")
+    say(f"data: verified CIFAR-10 in {folder} (from {archive})")
+    if local:
+        keep_local_archive(archive, args.data_dir, verified_now=not verified_before)
+
+
+def _verified_folder(data_dir):
+    """True if ``data_dir`` already holds verified batches (extract_and_verify then skips the archive)."""
+    from helpers.cifar10 import FOLDER_NAME, PIXEL_FILES, read_marker
+
+    marker = read_marker(Path(data_dir) / FOLDER_NAME) or {}
+    return set(marker.get("file_sha256") or ()) == set(PIXEL_FILES)
+
+
+def keep_local_archive(archive, data_dir, verified_now):
+    """Keep the archive given by CIFAR10_ARCHIVE in ``data_dir``, once it is known to be good.
+
+    Known good: its content was verified in this run, or (when the data folder was
+    verified before and extraction skipped it) its md5 is the official archive's.
+    A failure to keep it is a warning only: the verified data are there.
+    """
+    from helpers.files import file_digest
+    from pipeline.download import ARCHIVE_ENV, ARCHIVE_NAME, OFFICIAL_MD5, keep_archive
+
+    if not verified_now and file_digest(archive, "md5") != OFFICIAL_MD5:
+        say(f"data: {archive} is not the official archive and was not verified in this run: not kept in {data_dir}")
+        return
+    try:
+        how = keep_archive(archive, data_dir)
+    except OSError as exc:
+        _stderr_line(f"warning: could not keep {archive} in {data_dir} ({exc.strerror or exc}); "
+                     f"after `make clean`, set {ARCHIVE_ENV} again")
+        return
+    if how:
+        kind = "a hard link" if how == "link" else "a copy"
+        say(f"data: kept {archive} as {Path(data_dir) / ARCHIVE_NAME} ({kind}): later runs need no {ARCHIVE_ENV}")
 
 
 def cmd_rules(args):
@@ -62,8 +99,18 @@ def cmd_cache(args):
 
 def say(line):
     """Print one line in a single write, so lines of parallel runs (make -j) never interleave."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    _write_line(sys.stdout, line)
+
+
+def _stderr_line(line):
+    _write_line(sys.stderr, line)
+
+
+def _write_line(stream, line):
+    from pipeline.progress import terminal_line
+
+    stream.write(terminal_line(line, stream))
+    stream.flush()
 
 
 def parse_value(text):
@@ -155,21 +202,37 @@ def build_parser():
 
 
 def main(argv=None):
+    import signal
+
+    from pipeline.execute import Interrupted
+
     args = build_parser().parse_args(argv)
     if args.command == "data" and args.url is None:
         from pipeline.download import OFFICIAL_URL
 
         args.url = OFFICIAL_URL
+
+    def terminated(signum, frame):
+        raise Interrupted(signum)
+
+    # SIGTERM (kill, a CI timeout) ends a command as Ctrl-C does: in order, nothing half-written
+    # (execute installs its own handlers while a kernel runs); a signal that is ignored stays so
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, terminated)
     try:
         args.func(args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _stderr_line(f"error: {exc}")
         return 2
     except OSError as exc:  # a missing notebook, a folder that cannot be written, a full disk
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        _stderr_line(f"error: {exc.strerror or exc}{where}")
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: nothing partial was kept; run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        _stderr_line("interrupted: nothing partial was kept; run the same command again to resume")
+        return 128 + getattr(exc, "signum", signal.SIGINT)
+    finally:
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, previous)
     return 0

@@ -2,13 +2,17 @@
 
 The official archive is downloaded with a progress bar into a temporary file,
 its md5 is checked, and only then is it renamed into ``data/``. A local archive
-named by ``CIFAR10_ARCHIVE`` is used as it is (its content is verified after
-extraction, see :mod:`pipeline.extract`).
+named by ``CIFAR10_ARCHIVE`` is read where it is; once its content has been
+verified (see :mod:`pipeline.extract`), :func:`keep_archive` keeps it in
+``data/`` too (a hard link where possible, else a copy), so that later runs,
+after ``make clean`` as well, need the variable no more.
 """
 
+import contextlib
 import hashlib
 import http.client
 import os
+import shutil
 import sys
 import tempfile
 import urllib.error
@@ -134,3 +138,48 @@ def obtain_archive(data_dir, local=None, url=OFFICIAL_URL, progress=True):
     if existing.is_file():
         return existing
     return download(url, existing, progress=progress)
+
+
+def keep_archive(archive, data_dir):
+    """Keep the verified local ``archive`` as ``data_dir/cifar-10-python.tar.gz``.
+
+    A hard link where the file system allows one, else a copy; made under a
+    temporary name (``.tmp-*``, which ``make clean`` removes) and renamed into
+    place, so that an interruption or a full disk leaves no partial archive.
+    Call it only once the archive's content has been verified.
+
+    Returns
+    -------
+    str or None
+        ``"link"`` or ``"copy"``, or None if ``data_dir`` already holds that very file.
+
+    Raises
+    ------
+    OSError
+        If neither a link nor a copy could be made (nothing is left behind).
+    """
+    data_dir = Path(data_dir)
+    dest = data_dir / ARCHIVE_NAME
+    with contextlib.suppress(OSError):
+        if os.path.samefile(archive, dest):
+            return None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=f".tmp-{ARCHIVE_NAME}.")
+    os.close(fd)
+    try:
+        os.unlink(tmp)  # os.link needs a free name; mkstemp only reserved a unique one
+        try:
+            os.link(archive, tmp)
+            how = "link"
+        except OSError:  # another file system, or links not allowed: copy
+            how = "copy"
+            shutil.copyfile(archive, tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(tmp, default_mode())
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return how

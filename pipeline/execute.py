@@ -1,29 +1,75 @@
-"""Run a parameterized notebook with papermill, strictly.
+"""Run a parameterized notebook with papermill, strictly and quietly.
 
 On top of ``papermill.execute_notebook`` this
 
 * refuses parameters that the notebook's ``parameters`` cell does not define
   (papermill itself only warns);
-* always uses the project's kernel;
-* retries once when the kernel fails to start (a known race under load);
+* always uses the project's kernel, and talks to it over Unix-domain sockets
+  in a folder of the run's own (jupyter_client's ``ipc`` transport): parallel
+  runs (``make -j``) never race for a TCP port;
+* retries once when the kernel fails to start, and only then;
+* writes the executed notebook under a temporary name (``.tmp-*``) and renames
+  it into place: a run that succeeds, or fails in a cell, leaves the executed
+  notebook (a failing cell's message names it), an interrupted one nothing;
+* on Ctrl-C (SIGINT) or SIGTERM interrupts the running cell, lets the kernel
+  shut down in order (killing it if it has not stopped after
+  :data:`INTERRUPT_GRACE` seconds, or at a second signal) and raises
+  :class:`Interrupted`: no traceback, no partial file;
+* shuts the kernel down without interrupting it first (jupyter_client does,
+  and an ipykernel still answering its last request then logs
+  ``KeyboardInterrupt caught in kernel.`` on the terminal);
 * turns a failing cell into one line naming the run and the executed notebook
   to open.
 """
 
+import contextlib
+import functools
+import json
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
 from pathlib import Path
 
 from helpers.errors import UserError
+from helpers.files import default_mode
 from pipeline.progress import share_terminal
 
 KERNEL_NAME = "dd2424-a1"
+
+#: Kernel options: log errors only (each start otherwise prints a transport warning).
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
+#: Seconds a kernel gets to start (twelve at once on two busy cores take about 30 s).
+START_TIMEOUT = 120
+
+#: Seconds an interrupted cell gets to stop before its kernel is killed.
+INTERRUPT_GRACE = 5.0
+
+#: papermill engine name under which :func:`_engine` is registered.
+ENGINE_NAME = "dd2424"
 
 
 class NotebookError(UserError):
     """A notebook failed; the message names the executed notebook."""
 
 
-#: Kernel options: log errors only (each start otherwise prints a transport warning).
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM stopped a notebook run; nothing partial was kept."""
+
+    def __init__(self, signum=signal.SIGINT):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+
+class KernelStartError(Exception):
+    """The kernel did not start, or did not answer in time: the only error that is retried."""
+
+
+class _Stopped(Exception):
+    """Raised instead of starting a cell after a signal (an Exception, so asyncio ends in order)."""
 
 
 def notebook_parameters(path):
@@ -59,45 +105,308 @@ def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, c
     Raises
     ------
     NotebookError
-        When a cell fails or the kernel cannot start (after one retry).
+        When a cell fails, the kernel dies, or the kernel cannot start (after one retry).
+    Interrupted
+        On SIGINT or SIGTERM (in the main thread); ``output`` is then left as it was
+        before the run, or absent, and no kernel is left running.
     """
+    parameters = dict(parameters or {})
+    check_parameters(notebook, parameters)
+    with share_terminal() as shared:
+        # the kernel's training bar goes to this terminal (see pipeline.progress), and
+        # papermill's cell bar stays off so that the two do not fight
+        return _execute(notebook, output, parameters, kernel, label, cwd, progress and not shared)
+
+
+def _execute(notebook, output, parameters, kernel, label, cwd, progress):
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient.exceptions import DeadKernelError
 
-    parameters = dict(parameters or {})
-    check_parameters(notebook, parameters)
-    if progress and share_terminal():
-        # the kernel's training bar goes to this terminal, one line per run, and
-        # papermill's cell bar stays off so the two do not fight
-        progress = False
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    folder = output.parent.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
     label = label or Path(notebook).stem
-    for attempt in (1, 2):
+    engine = _engine()
+    # papermill writes the notebook as it goes: into a temporary file, renamed once the run is over
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".tmp-{output.name}.", suffix=".ipynb")
+    os.close(fd)
+    tmp = Path(tmp)
+    kept = False
+    with _Run() as run:
         try:
-            papermill.execute_notebook(
-                str(notebook), str(output), parameters=parameters, kernel_name=kernel,
-                cwd=str(cwd) if cwd else None, progress_bar=progress, log_output=False,
-                extra_arguments=list(KERNEL_ARGUMENTS),
-            )
+            for attempt in (1, 2):
+                try:
+                    papermill.execute_notebook(
+                        str(notebook), str(tmp), parameters=parameters, kernel_name=kernel,
+                        engine_name=engine, cwd=str(cwd) if cwd else None, progress_bar=progress,
+                        log_output=False, start_timeout=START_TIMEOUT, extra_arguments=list(KERNEL_ARGUMENTS),
+                    )
+                    break
+                except _Stopped:
+                    run.check()
+                    raise
+                except KernelStartError as exc:
+                    run.check()
+                    if attempt == 2:
+                        raise NotebookError(f"{label}: the Jupyter kernel {kernel!r} failed to start twice ({exc})") from None
+            run.check()
+            kept = _keep(tmp, output)
             return output
         except papermill.PapermillExecutionError as exc:
+            run.check()  # a cell stopped by our own interrupt is no failure of the notebook
+            kept = _keep(tmp, output)
             raise NotebookError(
                 f"{label} failed in cell {exc.exec_count}: {exc.ename}: {_last_line(exc.evalue)}; "
                 f"open {output} to see the traceback"
             ) from None
-        except NoSuchKernel:
-            raise NotebookError(
-                f"no Jupyter kernel named {kernel!r}; run `make venv` to register it"
-            ) from None
         except DeadKernelError as exc:  # died while running a cell: retrying would redo the work
+            run.check()
+            kept = _keep(tmp, output)
             raise NotebookError(f"{label}: the kernel died ({exc}); open {output}") from None
-        except RuntimeError as exc:  # the kernel did not start in time: a known race, retried once
-            if attempt == 2:
-                raise NotebookError(f"{label}: the kernel failed to start twice ({exc}); open {output}") from None
+        except NoSuchKernel:
+            raise NotebookError(f"no Jupyter kernel named {kernel!r}; run `make venv` to register it") from None
+        finally:
+            if not kept:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+
+
+def _keep(tmp, output):
+    """Rename the executed notebook ``tmp`` to ``output``, recording ``output`` as its path."""
+    text = tmp.read_text(encoding="utf-8")
+    if text:
+        # papermill records where it wrote the notebook: the final name, not the temporary one
+        old, new = (f'"output_path": {json.dumps(str(p), ensure_ascii=False)}' for p in (tmp, output))
+        text = text.replace(old, new, 1)
+        tmp.write_text(text, encoding="utf-8")
+    os.chmod(tmp, default_mode())
+    os.replace(tmp, output)
+    return True
 
 
 def _last_line(text):
     lines = str(text).strip().splitlines()
     return lines[-1] if lines else ""
+
+
+# --- signals -----------------------------------------------------------------------------
+
+_RUN = None  # the _Run of the notebook being executed (its signal handler, its kernel)
+
+
+class _Run:
+    """One notebook run's signal handling and kernel bookkeeping.
+
+    SIGINT and SIGTERM (the first of them): during a cell, the kernel is
+    interrupted (the cell ends with KeyboardInterrupt and papermill stops in
+    order), and killed after :data:`INTERRUPT_GRACE` seconds if it has not
+    stopped; between cells, no further cell starts; at any other moment (the
+    kernel starting or shutting down) and at a second signal, the kernel is
+    killed and :class:`Interrupted` raised at once. A signal the process
+    ignores (e.g. SIGINT in a background job) stays ignored.
+    """
+
+    def __init__(self):
+        self.signum = None
+        self.count = 0
+        self.managers = []      # every kernel manager of this run (one per attempt)
+        self.in_cells = False   # papermill is running the cells
+        self.in_cell = False    # a cell is executing in the kernel
+        self.timer = None
+        self.saved = {}
+
+    def __enter__(self):
+        global _RUN
+        _RUN = self
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                old = signal.getsignal(signum)
+                if old is signal.SIG_IGN or old is None:
+                    continue
+                self.saved[signum] = old
+                signal.signal(signum, self.on_signal)
+        return self
+
+    def __exit__(self, *exc):
+        global _RUN
+        for signum, old in self.saved.items():
+            signal.signal(signum, old)
+        if self.timer is not None:
+            self.timer.cancel()
+        for km in self.managers:
+            self.kill(km)  # normally dead already: shut down by nbclient
+            shutil.rmtree(getattr(km, "socket_folder", None) or "/nonexistent", ignore_errors=True)
+        _RUN = None
+
+    def check(self):
+        """Raise :class:`Interrupted` if a signal arrived during the run."""
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+    def on_signal(self, signum, frame):
+        self.count += 1
+        if self.signum is None:
+            self.signum = signum
+        km = self.managers[-1] if self.managers else None
+        if self.count == 1 and self.in_cells:
+            if self.in_cell and km is not None and self.send(km, signal.SIGINT):
+                self.timer = threading.Timer(INTERRUPT_GRACE, self.kill, (km,))
+                self.timer.daemon = True
+                self.timer.start()
+            return
+        for km in self.managers:
+            self.kill(km)
+        raise Interrupted(self.signum)
+
+    @staticmethod
+    def send(km, signum):
+        """Send ``signum`` to the kernel's process group; False if there is no live kernel."""
+        provisioner = getattr(km, "provisioner", None)
+        process = getattr(provisioner, "process", None)
+        if process is None or process.poll() is not None:
+            return False
+        try:
+            pgid = getattr(provisioner, "pgid", None)
+            if pgid:
+                os.killpg(pgid, signum)
+            else:
+                os.kill(process.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    @classmethod
+    def kill(cls, km):
+        """Kill the kernel at once (SIGKILL: it prints nothing)."""
+        if cls.send(km, signal.SIGKILL):
+            with contextlib.suppress(Exception):
+                km.provisioner.process.wait(timeout=5)
+
+
+# --- the engine: papermill's nbclient engine, with the kernel manager and client below ----
+
+def _socket_folder():
+    """A new private folder for a kernel's sockets, or None if its paths would be too long."""
+    folder = tempfile.mkdtemp(prefix="dd2424-kernel-")
+    if len(os.path.join(folder, "k-00")) <= 100:  # sun_path: 108 bytes on Linux, 104 on macOS
+        return folder
+    os.rmdir(folder)
+    return None
+
+
+@functools.cache
+def _engine():
+    """Register the project's papermill engine once; return its name."""
+    from papermill.engines import papermill_engines
+
+    papermill_engines.register(ENGINE_NAME, kernel_classes().Engine)
+    return ENGINE_NAME
+
+
+@functools.cache
+def kernel_classes():
+    """The project's kernel manager, notebook client and papermill engine (imported on first use).
+
+    Returns
+    -------
+    types.SimpleNamespace
+        ``KernelManager``, ``Client``, ``Engine``.
+    """
+    from types import SimpleNamespace
+
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.util import run_sync
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine
+    from papermill.utils import merge_kwargs, remove_args
+
+    quiet = logging.getLogger("pipeline.execute.nbclient")
+    quiet.addHandler(logging.NullHandler())  # start errors are raised as KernelStartError instead
+    quiet.propagate = False
+
+    class KernelManager(AsyncKernelManager):
+        """Unix-domain sockets in a private folder; no interrupt before shutting down."""
+
+        def __init__(self, **kwargs):
+            folder = _socket_folder()
+            if folder:
+                kwargs.update(transport="ipc", ip=os.path.join(folder, "k"),
+                              connection_file=os.path.join(folder, "kernel.json"))
+            super().__init__(**kwargs)
+            self.socket_folder = folder
+
+        async def _async_interrupt_kernel(self):
+            if self.shutting_down:  # an idle kernel needs no interrupt to shut down
+                return
+            await super()._async_interrupt_kernel()
+
+    class Client(PapermillNotebookClient):
+        """Kernel start errors as KernelStartError; no cell starts after a signal."""
+
+        def create_kernel_manager(self):
+            km = super().create_kernel_manager()
+            if _RUN is not None:
+                _RUN.managers.append(km)
+            return km
+
+        async def async_start_new_kernel(self, **kwargs):
+            try:
+                await super().async_start_new_kernel(**kwargs)
+            except NoSuchKernel:
+                raise
+            except Exception as exc:
+                raise KernelStartError(f"{type(exc).__name__}: {exc}") from exc
+
+        start_new_kernel = run_sync(async_start_new_kernel)
+
+        async def async_start_new_kernel_client(self):
+            try:
+                return await super().async_start_new_kernel_client()
+            except Exception as exc:
+                raise KernelStartError(f"{type(exc).__name__}: {exc}") from exc
+
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+        def papermill_execute_cells(self):
+            run = _RUN or _Run()
+            run.in_cells = True
+            try:
+                super().papermill_execute_cells()
+            finally:
+                run.in_cells = False
+
+        async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+            run = _RUN or _Run()
+            if run.signum is not None:
+                raise _Stopped()
+            run.in_cell = True
+            try:
+                return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            finally:
+                run.in_cell = False
+
+        execute_cell = run_sync(async_execute_cell)
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            # as papermill's NBClientEngine, with the client, kernel manager and logger above
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final_kwargs = merge_kwargs(
+                safe_kwargs,
+                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                kernel_manager_class=KernelManager,
+                log=quiet,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            return Client(nb_man, **final_kwargs).execute()
+
+    return SimpleNamespace(KernelManager=KernelManager, Client=Client, Engine=Engine)

@@ -2,26 +2,181 @@
 
 A notebook's kernel writes its standard error into the notebook, not to the
 terminal that started papermill. :func:`share_terminal` (in the process that
-starts the kernel) names that terminal in the environment, which the kernel
-inherits; :func:`progress_bar` (in the kernel) then draws its one-line bar
-there. Standard library only, apart from tqdm when a bar is drawn.
+starts the kernel) names a terminal in the environment, which the kernel
+inherits; ``helpers.train.progress_bar`` (in the kernel) then draws its
+one-line tqdm bar there.
+
+Parallel runs (``make -j``) share one terminal, each ``python -m pipeline
+execute`` process being one run, and two bars redrawn on one line would fight
+over it. So each run claims a line number (the lowest free one: a lock file per
+terminal and number, held until the process ends). The run holding line 0 has
+its kernel draw the live bar on the terminal itself, on the cursor's line, as
+a single run does. Any other run gives its kernel a pseudo-terminal of the same
+width instead and relays what is drawn there as whole lines: the bar's state
+every :data:`RELAY_EVERY` seconds and its final state (one line per seed).
+Whole lines, and the lines a run prints when it starts or ends, are written in
+one write each by :func:`terminal_line`, which first overwrites what the live
+bar left on the cursor's line; the live bar is redrawn on the next line. So at
+most one bar is live, and no line ever holds two runs. Standard library only.
 """
 
+import codecs
+import contextlib
 import os
+import select
 import sys
+import tempfile
+import threading
+import time
 
 from helpers import PROGRESS_TTY_ENV
 
+#: Seconds between two relayed lines of a bar that is not on line 0.
+RELAY_EVERY = float(os.environ.get("DD2424_PROGRESS_EVERY", "10"))
 
+#: The most lines claimed on one terminal.
+MAX_LINES = 64
+
+_claimed = {}  # terminal device -> (line, file descriptor holding its lock)
+
+
+@contextlib.contextmanager
 def share_terminal():
-    """Name this process's terminal (its stderr) for the kernels it starts.
+    """Share this process's terminal (its stderr) with the kernels started inside the block.
 
-    Returns
-    -------
+    Yields
+    ------
     bool
         True if stderr is a terminal (and was shared), False otherwise.
     """
     if not sys.stderr.isatty():
-        return False
-    os.environ[PROGRESS_TTY_ENV] = os.ttyname(sys.stderr.fileno())
-    return True
+        yield False
+        return
+    tty = os.ttyname(sys.stderr.fileno())
+    if claim_line(tty) == 0:
+        os.environ[PROGRESS_TTY_ENV] = tty
+        yield True
+        return
+    with _Relay(sys.stderr) as relay:
+        os.environ[PROGRESS_TTY_ENV] = relay.path
+        yield True
+
+
+class _Relay(threading.Thread):
+    """A pseudo-terminal for a kernel's bar, relayed to ``out`` as whole lines."""
+
+    def __init__(self, out, every=None):
+        super().__init__(daemon=True)
+        self.out = out
+        self.every = RELAY_EVERY if every is None else every
+        self.master, self.slave = os.openpty()
+        self.path = os.ttyname(self.slave)
+        with contextlib.suppress(OSError, ImportError):
+            import fcntl
+            import termios
+
+            size = fcntl.ioctl(out.fileno(), termios.TIOCGWINSZ, b"\0" * 8)
+            fcntl.ioctl(self.slave, termios.TIOCSWINSZ, size)
+        self.done = threading.Event()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.join(timeout=5)
+        os.close(self.slave)
+        os.close(self.master)
+
+    def run(self):
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        drawn = ""              # the bar's latest state
+        shown = ""              # the last state relayed
+        last = time.monotonic()
+        while True:
+            ready, _, _ = select.select([self.master], [], [], 0.2)
+            if not ready and self.done.is_set():
+                return      # a bar still running (an interrupted run) is not relayed
+            if ready:
+                try:
+                    data = os.read(self.master, 65536)
+                except OSError:
+                    return
+                for piece in _pieces(decoder.decode(data)):
+                    if piece == "\n":  # the bar closed (one per seed): its final state
+                        if drawn.strip():
+                            self.emit(drawn)
+                        drawn = shown = ""
+                        last = time.monotonic()
+                    elif piece.strip():
+                        if not drawn:  # a new bar: its first line after RELAY_EVERY seconds
+                            last = time.monotonic()
+                        drawn = piece
+            if drawn.strip() and drawn != shown and time.monotonic() - last >= self.every:
+                self.emit(drawn)
+                shown, last = drawn, time.monotonic()
+
+    def emit(self, text):
+        self.out.write(terminal_line(text.rstrip(), self.out))
+        self.out.flush()
+
+
+def _pieces(text):
+    """Split what tqdm draws into redraws (each starts with a carriage return) and newlines."""
+    for part in text.replace("\r\n", "\n").split("\r"):
+        lines = part.split("\n")
+        for i, line in enumerate(lines):
+            if i:
+                yield "\n"
+            if line:
+                yield line
+
+
+def claim_line(tty):
+    """The lowest line number no other process has claimed on terminal ``tty``.
+
+    The claim is a lock (``flock``) on a file per terminal and line in a
+    private folder of the temporary directory; the operating system releases it
+    when this process ends. Any failure (no ``fcntl``, a folder that is not
+    ours) gives line 0, the behaviour of a single run.
+    """
+    try:
+        import fcntl
+
+        device = os.stat(tty).st_rdev
+        if device in _claimed:
+            return _claimed[device][0]
+        folder = os.path.join(tempfile.gettempdir(), f"dd2424-progress-{os.getuid()}")
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+        if info.st_uid != os.getuid() or not os.path.isdir(folder) or os.path.islink(folder):
+            return 0
+        for line in range(MAX_LINES):
+            fd = os.open(os.path.join(folder, f"tty-{device}-line-{line}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            _claimed[device] = (line, fd)
+            return line
+    except (ImportError, OSError, AttributeError):
+        pass
+    return 0
+
+
+def terminal_line(text, stream):
+    """``text`` as one line for ``stream``: on a terminal, drawn over the cursor's line.
+
+    The cursor's line may hold a progress bar of a parallel run (or the cursor
+    may stand after one): a carriage return first and an erase-to-end-of-line
+    last make the text replace it instead of being appended to it.
+    """
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if tty and os.environ.get("TERM") != "dumb":
+        return f"\r{text}\x1b[K\n"
+    return f"{text}\n"
