@@ -17,6 +17,7 @@ whatever a progress bar left on the cursor's line (see :mod:`pipeline.progress`)
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -56,6 +57,9 @@ def keep_local_archive(archive, data_dir, verified_now):
     from helpers.files import file_digest
     from pipeline.download import ARCHIVE_ENV, ARCHIVE_NAME, OFFICIAL_MD5, keep_archive
 
+    with contextlib.suppress(OSError):
+        if os.path.samefile(archive, Path(data_dir) / ARCHIVE_NAME):
+            return  # kept before (or CIFAR10_ARCHIVE names data/'s own archive)
     if not verified_now and file_digest(archive, "md5") != OFFICIAL_MD5:
         say(f"data: {archive} is not the official archive and was not verified in this run: not kept in {data_dir}")
         return

@@ -67,3 +67,82 @@ def test_validate_refuses_a_batch_larger_than_a_variants_training_set(tmp_path):
     r = run_cli("validate", str(tmp_path / "s.csv"), str(ROOT / "variants.csv"))
     assert r.returncode == 2
     assert "variant 'one-batch': n_batch=20000 is out of range; allowed: an integer from 1 to 10000" in r.stderr
+
+
+# --- CIFAR10_ARCHIVE is needed once: the verified archive is kept in data/ -------------------
+
+@pytest.fixture
+def tiny_verification(monkeypatch, tiny_expected):
+    """`python -m pipeline data` verifying against the tiny archive's content, not CIFAR-10's."""
+    import functools
+
+    import pipeline.extract
+
+    monkeypatch.setattr(pipeline.extract, "extract_and_verify",
+                        functools.partial(pipeline.extract.extract_and_verify, expected=tiny_expected))
+
+
+def test_a_local_archive_is_kept_so_that_the_variable_is_needed_once(tmp_path, tiny_archive, tiny_verification,
+                                                                     monkeypatch, capsys):
+    import shutil
+
+    from pipeline.download import ARCHIVE_NAME
+
+    data = tmp_path / "d"
+    monkeypatch.setenv("CIFAR10_ARCHIVE", str(tiny_archive))
+    assert main(["data", "--data-dir", str(data), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"data: kept {tiny_archive} as {data / ARCHIVE_NAME} (a hard link): later runs need no CIFAR10_ARCHIVE" in out
+    assert (data / ARCHIVE_NAME).samefile(tiny_archive)
+    assert sorted(p.name for p in data.iterdir()) == ["cifar-10-batches-py", ARCHIVE_NAME]
+
+    # `make clean` removes the extracted batches; offline and without the variable, the kept archive serves
+    shutil.rmtree(data / "cifar-10-batches-py")
+    monkeypatch.delenv("CIFAR10_ARCHIVE")
+    assert main(["data", "--data-dir", str(data), "--quiet", "--url", "http://127.0.0.1:9/offline"]) == 0
+    assert f"(from {data / ARCHIVE_NAME})" in capsys.readouterr().out
+
+    # given again, it is that very file: nothing is done, nothing said
+    monkeypatch.setenv("CIFAR10_ARCHIVE", str(tiny_archive))
+    assert main(["data", "--data-dir", str(data), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "data: kept" not in out and "not kept" not in out
+
+
+def test_an_archive_that_fails_verification_is_not_kept(tmp_path, tiny_batches, tiny_verification, capsys):
+    from tests.conftest import official_layout, write_archive
+
+    batches = dict(tiny_batches)
+    data0, labels0 = batches["data_batch_1"]
+    batches["data_batch_1"] = (data0 ^ 1, labels0)  # other pixels: not the expected content
+    other = write_archive(tmp_path / "other.tar.gz", official_layout(batches))
+    assert main(["data", "--data-dir", str(tmp_path / "d"), "--archive", str(other), "--quiet"]) == 2
+    assert "error: " in capsys.readouterr().err
+    assert list((tmp_path / "d").iterdir()) == []
+
+
+def test_an_unverified_archive_is_not_kept_beside_verified_data(tmp_path, tiny_archive, tiny_verification, capsys):
+    from pipeline.download import ARCHIVE_NAME
+
+    data = tmp_path / "d"
+    assert main(["data", "--data-dir", str(data), "--archive", str(tiny_archive), "--quiet"]) == 0
+    (data / ARCHIVE_NAME).unlink()
+    capsys.readouterr()
+    # the batches are verified already, so extraction skips this archive: not verified, not official, not kept
+    stranger = tmp_path / "stranger.tar.gz"
+    stranger.write_bytes(b"not an archive")
+    assert main(["data", "--data-dir", str(data), "--archive", str(stranger), "--quiet"]) == 0
+    assert "is not the official archive and was not verified in this run: not kept" in capsys.readouterr().out
+    assert not (data / ARCHIVE_NAME).exists()
+
+
+def test_an_archive_that_cannot_be_kept_is_a_warning(tmp_path, tiny_archive, tiny_verification, monkeypatch, capsys):
+    import pipeline.download
+
+    def full(archive, data_dir):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pipeline.download, "keep_archive", full)
+    assert main(["data", "--data-dir", str(tmp_path / "d"), "--archive", str(tiny_archive), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: could not keep") and "No space left on device" in err and err.count("\n") == 1

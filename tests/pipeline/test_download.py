@@ -120,3 +120,48 @@ def test_a_connection_that_breaks_off_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="download of .* broke off .*IncompleteRead"):
         download.download("http://127.0.0.1:9/x", dest, progress=False)
     assert list(dest.parent.iterdir()) == []
+
+
+# --- a local archive is kept in data/ once verified (keep_archive) ---------------------------
+
+def test_keep_archive_links_it_into_the_data_folder(tmp_path, tiny_archive):
+    data = tmp_path / "data"
+    assert download.keep_archive(tiny_archive, data) == "link"
+    kept = data / ARCHIVE_NAME
+    assert kept.samefile(tiny_archive)
+    assert sorted(p.name for p in data.iterdir()) == [ARCHIVE_NAME]
+
+
+def test_keep_archive_copies_where_no_link_can_be_made(tmp_path, tiny_archive, monkeypatch):
+    def no_link(src, dst):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(download.os, "link", no_link)
+    data = tmp_path / "data"
+    assert download.keep_archive(tiny_archive, data) == "copy"
+    kept = data / ARCHIVE_NAME
+    assert kept.read_bytes() == tiny_archive.read_bytes() and not kept.samefile(tiny_archive)
+    assert sorted(p.name for p in data.iterdir()) == [ARCHIVE_NAME]
+
+
+def test_keep_archive_does_nothing_when_it_is_already_that_file(tmp_path, tiny_archive, monkeypatch):
+    monkeypatch.setattr(download.tempfile, "mkstemp", lambda **kw: pytest.fail("nothing to write"))
+    assert download.keep_archive(tiny_archive, tiny_archive.parent) is None
+    assert tiny_archive.is_file()
+
+
+def test_an_interrupted_copy_leaves_no_partial_archive(tmp_path, tiny_archive, monkeypatch):
+    def no_link(src, dst):
+        raise PermissionError(1, "Operation not permitted")
+
+    def half_copy(src, dst):
+        with open(dst, "wb") as fh:
+            fh.write(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(download.os, "link", no_link)
+    monkeypatch.setattr(download.shutil, "copyfile", half_copy)
+    data = tmp_path / "data"
+    with pytest.raises(KeyboardInterrupt):
+        download.keep_archive(tiny_archive, data)
+    assert list(data.iterdir()) == []
