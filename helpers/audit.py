@@ -35,18 +35,22 @@ HOLDS, PARTLY, FAILS = "holds", "partly", "does not hold"
 CHAOTIC_ETA = 0.1
 
 
-def run_record(variant, params, doc, W=None):
+def run_record(variant, params, doc, W=None, setting_label=None):
     """One run as the audit reads it: variant, setting, seed, test metrics, history (and W).
 
     Parameters
     ----------
     variant : str
     params : helpers.params.TrainParams
+        The run's parameters (the variant's overrides included).
     doc : dict
         The run's results document (:func:`helpers.results.load_run`).
+    setting_label : str or None
+        The label of the setting's row in ``settings.csv`` (default: ``params.label``), the same
+        for every variant.
     """
     return {"variant": variant, "lam": float(params.lam), "eta": float(params.eta), "n_batch": params.n_batch,
-            "n_epochs": params.n_epochs, "seed": params.seed, "label": params.label,
+            "n_epochs": params.n_epochs, "seed": params.seed, "label": setting_label or params.label,
             "original_setting": params.is_original_setting, "test": doc["test"], "history": doc["history"],
             "diverged_at": doc.get("diverged_at"), "W": W}
 

@@ -184,7 +184,7 @@ def plot_accuracy_audit(points, original, title="Test accuracy per setting"):
     """
     settings = list(dict.fromkeys(p["setting"] for p in points))
     variants = list(dict.fromkeys(p["variant"] for p in points))
-    fig = Figure(figsize=(1.9 * len(settings) + 3, 4))
+    fig = Figure(figsize=(2.2 * len(settings) + 2.5, 4))
     ax = fig.subplots()
     width = 0.7
     for j, variant in enumerate(variants):
@@ -196,12 +196,14 @@ def plot_accuracy_audit(points, original, title="Test accuracy per setting"):
                 ys.append(p["accuracy"])
         ax.plot(xs, ys, "o", color=f"C{j}", alpha=0.75, markersize=5, label=variant, linestyle="none")
     ox = [i for i, s in enumerate(settings) if s in original]
-    ax.plot(ox, [original[settings[i]] for i in ox], marker="_", color="black", markersize=38,
+    ax.plot(ox, [original[settings[i]] for i in ox], marker="_", color="black", markersize=40,
             markeredgewidth=2.5, linestyle="none", label="the original")
+    for i in range(1, len(settings)):
+        ax.axvline(i - 0.5, color="0.85", lw=0.8)
     ax.set_xticks(range(len(settings)), settings, fontsize=8)
     ax.set_ylabel("test accuracy")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=0.6)
     ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -30,7 +30,7 @@ def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,))
         for s in settings:
             for doc in load_group(results_dir, v.name, replace(s, **v.train), weights=v.name in weights_for):
                 params = replace(s, seed=doc["params"]["seed"], **v.train)
-                records.append(audit.run_record(v.name, params, doc, doc.get("W")))
+                records.append(audit.run_record(v.name, params, doc, doc.get("W"), setting_label=s.label))
     return records
 
 
