@@ -31,6 +31,8 @@ export CIFAR10_ARCHIVE
 LAB_ARGS ?=
 
 DATA_STAMP := $(DATA_DIR)/cifar-10-batches-py/VERIFIED.json
+# When this make started: the report's recipe records the build's wall time for `make profile`.
+BUILD_START := $(shell date +%s)
 NVAL_STAMP := $(BUILD_DIR)/n_val
 # Notebook runs: matplotlib without a display, BLAS on one thread when make runs several at once.
 EXECUTE = MPLBACKEND=Agg $(BLAS_THREADS) $(PY) -m pipeline execute
@@ -42,11 +44,11 @@ BLAS_THREADS = $(if $(filter-out -j1,$(filter -j%,$(MAKEFLAGS))),OMP_NUM_THREADS
 stamp = mkdir -p $(@D) && { [ "$$(cat $@ 2>/dev/null)" = $(1) ] || printf '%s\n' $(1) > $@; }
 
 # Goals that need no rules of the runs.
-NO_RUNS := help clean clean-venv venv test lab browser bench
+NO_RUNS := help clean clean-venv venv test lab browser bench profile
 CLEAN_GOALS := $(filter clean clean-venv,$(MAKECMDGOALS))
 OTHER_GOALS := $(filter-out clean clean-venv,$(MAKECMDGOALS))
 
-.PHONY: help report venv data results figures test browser browser-check bench lab clean clean-venv FORCE
+.PHONY: help report venv data results figures test browser browser-check bench profile lab clean clean-venv FORCE
 
 ifneq ($(and $(CLEAN_GOALS),$(OTHER_GOALS)),)
 # `make clean report`, `make -j4 clean report`: clean first and alone, then a fresh make builds the
@@ -118,6 +120,7 @@ $(REPORT_DIR)/index.html: notebooks/report.ipynb $(SETTINGS) $(VARIANTS) $(RUN_G
 		-p settings_file $(SETTINGS) -p variants_file $(VARIANTS) -p results_dir $(RESULTS_DIR) \
 		-p figures_dir $(FIGURES_DIR) -p gradcheck_file $(RESULTS_DIR)/gradcheck.json
 	@$(PY) -m pipeline render $(RESULTS_DIR)/executed/report.ipynb $@
+	@mkdir -p $(BUILD_DIR) && echo '{"start": $(BUILD_START), "end": '"$$(date +%s)"', "jobs": "$(JOBS)"}' > $(BUILD_DIR)/report-wall.json
 
 report: $(REPORT_DIR)/index.html ## regenerate every figure and table and render the HTML report
 	@echo "Report: $(abspath $(REPORT_DIR)/index.html)"
@@ -135,6 +138,9 @@ browser: ## install Debian's chromium for the browser tests (needs root or sudo;
 
 browser-check: $(REPORT_DIR)/index.html ## open the report in headless Chromium, offline; screenshot
 	$(PY) -m pipeline.browser_check $(REPORT_DIR)/index.html $(REPORT_DIR)/screenshot.png
+
+profile: ## where the time of the last make report went: training, data, kernels, figures, rendering
+	@$(PYTHON) -m pipeline.profile $(RESULTS_DIR) $(BUILD_DIR)/report-wall.json $(JOBS)
 
 bench: $(VENV_STAMP) ## benchmark the trainer (see bench/README.md)
 	$(PY) bench/bench.py
