@@ -168,3 +168,10 @@ def test_gathering_on_a_helper_thread_changes_no_bit(n_batch):
         out.append((Wp, bp, scores))
     for a, c in zip(*out):
         assert np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("std", [0.1, 0.01, 0.001])
+def test_init_std_reaches_the_drawn_weights(std):
+    tr, va = synth(50, 3072, 1), synth(20, 3072, 2)
+    trainer = Trainer(tr, va, validate_params(0.0, 0.01, 10, 1, init_std=std))
+    assert trainer.W.std() == pytest.approx(std, rel=0.03) and abs(trainer.W.mean()) < std / 20
