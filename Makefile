@@ -42,6 +42,8 @@ BLAS_THREADS = $(if $(filter-out -j1,$(filter -j%,$(MAKEFLAGS))),OMP_NUM_THREADS
 # $(call stamp,TEXT): write TEXT into the target only when it differs, so that what depends on the
 # target is redone exactly when TEXT changes (and a dry run, `make -n`, writes nothing).
 stamp = mkdir -p $(@D) && { [ "$$(cat $@ 2>/dev/null)" = $(1) ] || printf '%s\n' $(1) > $@; }
+# $(call expect,FILES): a notebook that ran without error must also have written its results.
+expect = for f in $(1); do [ -e "$$f" ] || { echo "error: the notebook ran but did not write $$f" >&2; exit 1; }; done
 
 # Goals that need no rules of the runs.
 NO_RUNS := help clean clean-venv venv test lab browser bench profile
@@ -108,6 +110,7 @@ $(NVAL_STAMP): FORCE
 $(RESULTS_DIR)/gradcheck.json: notebooks/gradient_check.ipynb $(GRADCHECK_DEPS) $(BASELINE_CACHE) $(NVAL_STAMP) | $(VENV_STAMP)
 	@$(EXECUTE) notebooks/gradient_check.ipynb $(RESULTS_DIR)/executed/gradient_check.ipynb \
 		--label "gradient check" -p data_dir $(DATA_DIR) -p output $(RESULTS_DIR)/gradcheck.json -p n_val $(N_VAL)
+	@$(call expect,$@)
 
 results: $(RUN_GROUPS) $(RESULTS_DIR)/gradcheck.json ## train every setting in every variant; the gradient check
 figures: $(RUN_FIGURES) ## Figures 1 and 2 for every setting (PNG files under figures/)

@@ -89,7 +89,8 @@ def make_rules(settings, variants, sources, root=None):
                     f"{group}/summary.json: notebooks/train.ipynb $(TRAIN_DEPS) {cache_marker(v)} "
                     f"$(BUILD_DIR)/variants/{v.name} $(NVAL_STAMP) | $(VENV_STAMP)",
                     f"\t@$(EXECUTE) notebooks/train.ipynb {group}/train.ipynb --label {label} {args} "
-                    f"-p seeds {_q(list(v.seeds))} -p variant {v.name} {data} $(DATA_PARAMS)"]
+                    f"-p seeds {_q(list(v.seeds))} -p variant {v.name} {data} $(DATA_PARAMS)",
+                    "\t@$(call expect,$@)"]
             groups.append(f"{group}/summary.json")
             if v.name == BASELINE:
                 fig = f"$(FIGURES_DIR)/{s.setting_id}"
@@ -99,7 +100,8 @@ def make_rules(settings, variants, sources, root=None):
                         f"\t@$(EXECUTE) notebooks/figures.ipynb {group}/figures.ipynb --label {label} "
                         + " ".join(f"-p {k} {_q(s.as_dict()[k])}" for k in ("lam", "eta", "n_batch", "n_epochs"))
                         + (f" -p init_std {_q(s.init_std)}" if s.init_std != 0.01 else "")
-                        + " -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR)"]
+                        + " -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR)",
+                        f"\t@$(call expect,{fig}_curves.png {fig}_weights.png)"]
                 figures += [f"{fig}_curves.png", f"{fig}_weights.png"]
     for marker, options in caches.items():
         out += ["",

@@ -21,6 +21,8 @@ def test_one_training_target_per_setting_and_variant_and_figures_for_the_baselin
         assert f"-p lam {s.lam} -p eta {s.eta}" in text
     assert text.count("$(EXECUTE) notebooks/train.ipynb") == 9
     assert text.count("$(EXECUTE) notebooks/figures.ipynb") == 3
+    # a notebook that ran without error must also have written its target
+    assert text.count("$(call expect,") == 9 + 3
     assert "-p seeds '[1, 2]' -p variant course" in text and "-p normalise false" in text
     # one cache per data variant, each a prerequisite of its runs
     assert "$(DATA_DIR)/cache/course-val$(N_VAL)-norm-float64/CACHE.json:" in text
