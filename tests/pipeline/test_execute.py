@@ -1,11 +1,18 @@
-"""Progress on a terminal: the training bar of a notebook run reaches the user's terminal."""
+"""Notebook runs: progress on the terminal (one line per run, also in parallel), Ctrl-C and SIGTERM
+(one line, nothing partial, no kernel left), a failing cell, retries only of a kernel start."""
 
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import pytest
+
+from helpers import PROGRESS_TTY_ENV
 from helpers.paths import ROOT
 
 
@@ -37,3 +44,271 @@ def test_training_progress_reaches_the_terminal_on_one_line(tmp_path, tiny_data_
     lines = [ln for ln in text.replace("\r\n", "\n").split("\n") if ln.strip()]
     assert len(lines) <= 4, lines                         # start line, bar, done line
     assert "[tty run] done in" in text
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def tiny_notebook(path, *cells):
+    """A notebook with a ``parameters`` cell (``x = 1``) and ``cells``."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "dd2424-a1", "display_name": "Python (dd2424-a1)", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]})]
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in cells]
+    nbformat.write(nb, str(path))
+    return path
+
+
+class Screen:
+    """A tiny terminal: printable characters, CR, LF, ESC[nA (up) and ESC[K (erase to the end of the line)."""
+
+    def __init__(self, cols):
+        import codecs
+
+        self.cols, self.lines, self.row, self.col = cols, [""], 0, 0
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.pending = ""
+
+    def feed(self, data):
+        import re
+
+        text, self.pending = self.pending + self.decoder.decode(data), ""
+        i = 0
+        while i < len(text):
+            ch = text[i]
+            if ch == "\x1b":
+                m = re.match(r"\x1b\[(\d*)([A-Za-z])", text[i:])
+                if not m:
+                    self.pending = text[i:]
+                    return
+                if m.group(2) == "A":
+                    self.row = max(0, self.row - int(m.group(1) or 1))
+                elif m.group(2) == "K":
+                    self._grow()
+                    self.lines[self.row] = self.lines[self.row][:self.col]
+                i += len(m.group(0))
+                continue
+            if ch == "\r":
+                self.col = 0
+            elif ch == "\n":
+                self.row += 1
+            elif ch >= " ":
+                if self.col >= self.cols:
+                    self.row, self.col = self.row + 1, 0
+                self._grow()
+                line = self.lines[self.row].ljust(self.col)
+                self.lines[self.row] = line[:self.col] + ch + line[self.col + 1:]
+                self.col += 1
+            i += 1
+        self._grow()
+
+    def _grow(self):
+        while len(self.lines) <= self.row:
+            self.lines.append("")
+
+
+def read_terminal(master, screen, until, timeout=240):
+    """Feed what arrives on ``master`` into ``screen`` until ``until()`` or EOF; call ``on_chunk`` per chunk."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            screen.feed(chunk)
+        if until():
+            return
+
+
+def train_command(output, label, tmp_path, tiny_data_dir, n_epochs, seeds="[1]"):
+    return [sys.executable, "-m", "pipeline", "execute", "notebooks/train.ipynb", str(output), "--label", label,
+            "-p", "lam", "0", "-p", "eta", "0.01", "-p", "n_batch", "10", "-p", "n_epochs", str(n_epochs),
+            "-p", "seeds", seeds, "-p", "variant", label, "-p", "data_dir", str(tiny_data_dir),
+            "-p", "results_dir", str(tmp_path / "results"), "-p", "n_val", "50"]
+
+
+def default_signals():
+    """In the child: default SIGINT and SIGTERM, even when pytest runs with them ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def kernel_pids(parent):
+    out = subprocess.run(["pgrep", "-P", str(parent), "-f", "ipykernel_launcher"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as fh:  # a zombie is dead
+        return fh.read().split(")")[-1].split()[0] != "Z"
+
+
+# --- Ctrl-C and SIGTERM ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("signum,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_during_training_is_one_line_and_leaves_nothing(tmp_path, tiny_data_dir, signum, status):
+    # the training bar goes to a terminal of the test's own: it tells when training runs
+    master, slave = pty.openpty()
+    output = tmp_path / "out" / "train.ipynb"
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, PROGRESS_TTY_ENV: os.ttyname(slave), "TMPDIR": str(tmp_path / "tmp")}
+    proc = subprocess.Popen(train_command(output, "run", tmp_path, tiny_data_dir, 100000), cwd=ROOT,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            start_new_session=True, preexec_fn=default_signals)
+    screen = Screen(200)
+    try:
+        read_terminal(master, screen, lambda: any("epoch" in line for line in screen.lines), timeout=180)
+        assert any("epoch" in line for line in screen.lines), "training did not start"
+        kernels = kernel_pids(proc.pid)
+        assert kernels
+        os.killpg(proc.pid, signum)  # as the terminal does on Ctrl-C: the whole process group
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == status, err
+    assert err.decode() == "interrupted: nothing partial was kept; run the same command again to resume\n"
+    assert out.decode().count("\n") == 1                          # the start line only
+    assert list(output.parent.iterdir()) == []                    # no executed notebook, no temporary one
+    assert not (tmp_path / "results").exists()
+    assert list((tmp_path / "tmp").iterdir()) == []               # the kernel's sockets and connection file
+    time.sleep(0.5)
+    assert not any(alive(pid) for pid in kernels)
+
+
+# --- a failing cell, retries -------------------------------------------------------------------
+
+def test_a_failing_cell_keeps_the_executed_notebook_under_its_name(tmp_path):
+    import json
+
+    from pipeline.execute import NotebookError, execute
+
+    nb = tiny_notebook(tmp_path / "nb.ipynb", "y = x + 1", "raise ValueError('no good')")
+    output = tmp_path / "out" / "nb.ipynb"
+    with pytest.raises(NotebookError, match=r"nb failed in cell 4: ValueError: no good; open .*out/nb.ipynb to see"):
+        execute(nb, output, {"x": 2}, progress=False)
+    assert [p.name for p in output.parent.iterdir()] == ["nb.ipynb"]
+    executed = json.loads(output.read_text())
+    assert executed["metadata"]["papermill"]["output_path"] == str(output)
+    assert oct(output.stat().st_mode & 0o777) != oct(0o600)      # not the temporary file's private mode
+
+
+def test_only_a_kernel_that_failed_to_start_is_retried(tmp_path, monkeypatch):
+    import papermill
+
+    from pipeline import execute as ex
+
+    nb = tiny_notebook(tmp_path / "nb.ipynb")
+    calls = []
+
+    def starts_second_time(notebook, output, **kw):
+        calls.append(output)
+        if len(calls) == 1:
+            raise ex.KernelStartError("RuntimeError: Kernel died before replying to kernel_info")
+        Path(output).write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", starts_second_time)
+    assert ex.execute(nb, tmp_path / "out.ipynb", progress=False) == tmp_path / "out.ipynb"
+    assert len(calls) == 2 and (tmp_path / "out.ipynb").read_text() == "{}"
+
+    def other_error(notebook, output, **kw):
+        calls.append(output)
+        raise RuntimeError("something else")
+
+    calls.clear()
+    monkeypatch.setattr(papermill, "execute_notebook", other_error)
+    with pytest.raises(RuntimeError, match="something else"):
+        ex.execute(nb, tmp_path / "out2.ipynb", progress=False)
+    assert len(calls) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb", "out.ipynb"]  # no temporary file left
+
+    def never_starts(notebook, output, **kw):
+        calls.append(output)
+        raise ex.KernelStartError("RuntimeError: Kernel didn't respond in 120 seconds")
+
+    calls.clear()
+    monkeypatch.setattr(papermill, "execute_notebook", never_starts)
+    with pytest.raises(ex.NotebookError, match=r"nb: the Jupyter kernel 'dd2424-a1' failed to start twice"):
+        ex.execute(nb, tmp_path / "out3.ipynb", progress=False)
+    assert len(calls) == 2
+
+
+def test_the_kernel_is_not_interrupted_when_it_shuts_down():
+    """jupyter_client interrupts a kernel before shutting it down; an ipykernel still answering
+    papermill's last request then logs "KeyboardInterrupt caught in kernel." on the terminal."""
+    import asyncio
+
+    from pipeline.execute import KERNEL_ARGUMENTS, KERNEL_NAME, kernel_classes
+
+    async def run():
+        km = kernel_classes().KernelManager(kernel_name=KERNEL_NAME)
+        sent = []
+        signal_kernel = km._async_signal_kernel
+
+        async def spy(signum):
+            sent.append(signum)
+            await signal_kernel(signum)
+
+        km._async_signal_kernel = spy
+        await km.start_kernel(extra_arguments=KERNEL_ARGUMENTS)
+        assert km.transport == "ipc" and km.connection_file.startswith(km.socket_folder)
+        await km.shutdown_kernel()
+        return sent
+
+    assert signal.SIGINT not in asyncio.run(run())
+
+
+# --- parallel runs on one terminal ---------------------------------------------------------------
+
+def test_parallel_runs_never_share_a_line_of_the_terminal(tmp_path, tiny_data_dir):
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 120, 0, 0))
+    env = {**os.environ, "TERM": "xterm", "DD2424_PROGRESS_EVERY": "0.5"}
+    env.pop(PROGRESS_TTY_ENV, None)
+    procs = [subprocess.Popen(train_command(tmp_path / f"{name}.ipynb", name, tmp_path, tiny_data_dir, 300, "[1, 2]"),
+                              cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
+             for name in ("alpha", "beta")]
+    os.close(slave)
+    screen = Screen(120)
+    both_training = []
+
+    def watch():
+        running = {name for name in ("alpha", "beta") for line in screen.lines
+                   if line.startswith(f"{name}:") and "%|" in line and "100%" not in line}
+        if running == {"alpha", "beta"}:
+            both_training.append(True)
+        return all(p.poll() is not None for p in procs)
+
+    try:
+        read_terminal(master, screen, watch)
+        for p in procs:
+            p.wait(timeout=60)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        os.close(master)
+    text = "\n".join(screen.lines)
+    assert [p.returncode for p in procs] == [0, 0], text
+    for line in screen.lines:
+        assert not ("alpha" in line and "beta" in line), text        # no line holds two runs
+    for name in ("alpha", "beta"):
+        for seed in (1, 2):                                           # one final line per seed, each run
+            assert any(line.startswith(f"{name}:") and f"seed {seed}: 100%" in line for line in screen.lines), text
+        assert sum(line.startswith(f"[{name}] done in") for line in screen.lines) == 1, text
+    assert both_training, text                                         # both visible while they train
