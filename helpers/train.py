@@ -7,19 +7,21 @@ whole training set), scores, probabilities and gradients are computed in place.
 Loss, cost and accuracy are measured on the full training and validation sets
 before training and after every epoch. The validation set is evaluated in one
 chunked pass (:func:`helpers.model.evaluate`). The training set is not read a
-second time: while epoch ``e + 1`` has a mini-batch in cache, a second small
-product gives its scores under the weights epoch ``e`` ended with, so the
-training-set values of epoch ``e`` are known once epoch ``e + 1`` has visited
-every example. Only the weights of the last epoch need a separate pass over the
-training set. This halves the bytes an epoch reads from memory; the values are
-those of a separate pass up to rounding (the sum runs in another order), and a
-run stays bitwise reproducible.
+second time: while epoch ``e + 1`` has a mini-batch in cache, the product that
+gives its scores under the current weights also gives its scores under the
+weights epoch ``e`` ended with (one product with 2K columns, ``X_b [W; W0]^T``),
+so the training-set values of epoch ``e`` are known once epoch ``e + 1`` has
+visited every example. Only the weights of the last epoch need a separate pass
+over the training set. This halves the bytes an epoch reads from memory; the
+values are those of a separate pass up to rounding (the sum runs in another
+order), and a run stays bitwise reproducible: there is one sequence of products
+whatever the threads.
 
-When BLAS runs on one thread (as the notebooks run it), a helper thread uses
-the idle core: while the main thread trains on one mini-batch it gathers the
-next and computes the previous one's scores under the epoch's starting weights
-(the same products as without the helper, so the numbers depend neither on the
-helper nor on the threads' timing).
+When this process may use a second core, a helper thread gathers the next
+mini-batch while the main thread trains on one (a copy: the numbers depend
+neither on the helper nor on the threads' timing). ``make -jN`` asks each run
+for one thread (``OMP_NUM_THREADS=1``, ``OPENBLAS_NUM_THREADS=1``), and then
+the helper stays off: with N runs on N cores it only competes for them.
 ``make bench`` (bench/README.md) measures all of this against the machine's limit,
 and the tests check it against the plain loop of :mod:`helpers.reference`.
 """
@@ -70,34 +72,44 @@ class Workspace:
     ----------
     Xb, Xb_next : ndarray, (n_batch, D)
         The gathered mini-batch and the next one (gathered meanwhile, see ``prefetch``).
+    Wc : ndarray, (2K, D)
+        Rows ``:K``: the weights being trained during an epoch; rows ``K:``
+        (``W0``): the weights the epoch started from. One product with ``Wc``
+        gives a mini-batch's scores under both.
     W0 : ndarray, (K, D)
-        The weights the epoch started from (when :func:`run_epoch` is asked for scores).
+        The weights the epoch started from (a view of ``Wc``).
     b0 : ndarray, (K,)
         The bias the epoch started from.
-    S : ndarray, (n_batch, K)
-        Scores, then probabilities, then ``eta`` times the loss gradient of a mini-batch.
+    S2 : ndarray, (n_batch, 2K)
+        Scores under ``Wc``; its first K columns (``S``) become probabilities,
+        then ``eta`` times the loss gradient of a mini-batch.
     gW : ndarray, (K, D)
         ``eta`` times the gradient of the loss on the mini-batch.
     prefetch : bool or None
-        Use a helper thread: while the main thread trains on one mini-batch,
-        it gathers the next one and, if :func:`run_epoch` is asked for scores,
-        computes the previous one's scores under the starting weights. The
-        products are the same, with the same shapes, with or without the
-        helper, so a run's numbers depend neither on this choice nor on the
-        timing of the threads. None (the default): use it when BLAS runs on one
-        thread, so the helper uses the core BLAS leaves idle (with more BLAS
-        threads it competes with them and an epoch gets slower, bench/README.md).
+        Use a helper thread that gathers the next mini-batch while the main
+        thread trains on one. Gathering is a copy, and every product is the same
+        with or without the helper, so a run's numbers depend neither on this
+        choice nor on the timing of the threads. None (the default): use it
+        when this process may use a second core: BLAS runs on one thread and
+        the environment does not ask for one thread (``OMP_NUM_THREADS=1`` or
+        ``OPENBLAS_NUM_THREADS=1``, as ``make -jN`` sets when it runs N notebooks
+        at once: there a second thread per run only competes for the cores).
     """
 
     def __init__(self, n_batch, dim, n_classes, dtype, prefetch=None):
         self.Xb = np.empty((n_batch, dim), dtype=dtype)
         self.Xb_next = np.empty((n_batch, dim), dtype=dtype)
         self.prefetch = prefetch
-        self.W0 = np.empty((n_classes, dim), dtype=dtype)
+        self.Wc = np.empty((2 * n_classes, dim), dtype=dtype)
+        self.W0 = self.Wc[n_classes:]
         self.b0 = np.empty(n_classes, dtype=dtype)
-        self.S = np.empty((n_batch, n_classes), dtype=dtype)
+        self.S2 = np.empty((n_batch, 2 * n_classes), dtype=dtype)
         self.gW = np.empty((n_classes, dim), dtype=dtype)
         self.rows = np.arange(n_batch)
+
+    @property
+    def S(self):
+        return self.S2[:, : self.W0.shape[0]]
 
 
 def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
@@ -117,19 +129,22 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
     ws : Workspace or None
     scores : ndarray, (N, K), or None
         If given, ``scores[i]`` receives the class scores of example ``perm[i]``
-        under the weights W, b had when the epoch started (``X[perm] W0^T + b0``),
-        computed from each mini-batch while it is in cache. ``ws.W0`` and
-        ``ws.b0`` keep those weights.
+        under the weights W, b had when the epoch started (``X[perm] W0^T + b0``).
+        ``ws.W0`` and ``ws.b0`` keep those weights.
+
+    Each mini-batch's scores come from one product ``X_b [W; W0]^T`` (2K columns),
+    with or without ``scores``, so W and b are bitwise the same either way.
     """
     K, D = W.shape
     if ws is None:
         ws = Workspace(n_batch, D, K, W.dtype)
-    if scores is not None:
-        ws.W0[...] = W
-        ws.b0[...] = b
+    Wt, W0 = ws.Wc[:K], ws.W0
+    Wt[...] = W
+    W0[...] = W
+    ws.b0[...] = b
     n = perm.shape[0]
     n_batches = -(-n // n_batch)
-    helper = (ws.prefetch if ws.prefetch is not None else _blas_is_single_threaded()) and n_batches > 1
+    helper = (ws.prefetch if ws.prefetch is not None else _second_thread_wanted()) and n_batches > 1
     decay = 1.0 - 2.0 * eta * lam
     buffers = (ws.Xb, ws.Xb_next)
 
@@ -140,18 +155,6 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
         idx = batch(j)
         return np.take(X, idx, axis=0, out=buffers[j % 2][: idx.shape[0]], mode="clip")
 
-    def score(j):
-        start = j * n_batch
-        m = batch(j).shape[0]
-        np.matmul(buffers[j % 2][:m], ws.W0.T, out=scores[start:start + m])
-
-    def helper_work(j):
-        # on the helper thread, while the main thread trains on batch j (buffer j % 2)
-        if scores is not None and j > 0:
-            score(j - 1)
-        if j + 1 < n_batches:
-            gather(j + 1)    # into the buffer batch j - 1 used
-
     with contextlib.ExitStack() as stack:
         pool = pending = None
         if helper:
@@ -160,17 +163,20 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
         for j in range(n_batches):
             idx = batch(j)
             m = idx.shape[0]
+            start = j * n_batch
             if pool is None:
                 Xb = gather(j)
-                if scores is not None:
-                    score(j)
             else:
                 if pending is not None:
                     pending.result()
-                pending = pool.submit(helper_work, j)
+                if j + 1 < n_batches:  # into the buffer batch j - 1 used
+                    pending = pool.submit(gather, j + 1)
                 Xb = buffers[j % 2][:m]
-            S = ws.S[:m]
-            np.matmul(Xb, W.T, out=S)
+            S2 = ws.S2[:m]
+            np.matmul(Xb, ws.Wc.T, out=S2)  # scores under W (columns :K) and W0 (K:)
+            if scores is not None:
+                scores[start:start + m] = S2[:, K:]
+            S = S2[:, :K]
             S += b
             S -= S.max(axis=1, keepdims=True)
             np.exp(S, out=S)
@@ -179,15 +185,26 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
             S *= eta / m                   # eta * G
             np.matmul(S.T, Xb, out=ws.gW)  # eta * grad of the loss
             if lam:
-                W *= decay                 # W - eta * 2 lam W
-            W -= ws.gW
+                Wt *= decay                # W - eta * 2 lam W
+            Wt -= ws.gW
             b -= S.sum(axis=0)
         if pending is not None:
             pending.result()
-    if helper and scores is not None:
-        score(n_batches - 1)
+    W[...] = Wt
     if scores is not None:
         scores += ws.b0
+
+
+#: Variables with which a caller asks a process for one thread (``make -jN`` sets them).
+ONE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def _second_thread_wanted():
+    import os
+
+    if any(os.environ.get(v, "").strip() == "1" for v in ONE_THREAD_ENV):
+        return False
+    return _blas_is_single_threaded()
 
 
 def _blas_is_single_threaded():

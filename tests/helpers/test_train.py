@@ -175,3 +175,42 @@ def test_init_std_reaches_the_drawn_weights(std):
     tr, va = synth(50, 3072, 1), synth(20, 3072, 2)
     trainer = Trainer(tr, va, validate_params(0.0, 0.01, 10, 1, init_std=std))
     assert trainer.W.std() == pytest.approx(std, rel=0.03) and abs(trainer.W.mean()) < std / 20
+
+
+def test_run_epoch_gives_the_same_bits_with_and_without_scores():
+    """One product for the current and the starting weights on every path: asking for the
+    scores changes no bit of W and b."""
+    tr = synth(700, 3072, 6)
+    rng = np.random.default_rng(10)
+    W, b = init_parameters(rng, 10, 3072, 0.01)
+    perm = rng.permutation(tr.n)
+    Wa, ba, Wb, bb = W.copy(), b.copy(), W.copy(), b.copy()
+    with single_threaded_blas():
+        run_epoch(tr.X, tr.y, Wa, ba, perm, 0.05, 0.1, 64, scores=np.empty((tr.n, 10)))
+        run_epoch(tr.X, tr.y, Wb, bb, perm, 0.05, 0.1, 64)
+    assert np.array_equal(Wa, Wb) and np.array_equal(ba, bb)
+
+
+@pytest.mark.parametrize("var", ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"])
+def test_the_helper_thread_stays_off_when_the_environment_asks_for_one_thread(monkeypatch, var):
+    for v in train_module.ONE_THREAD_ENV:
+        monkeypatch.delenv(v, raising=False)
+    with single_threaded_blas():
+        assert train_module._second_thread_wanted()
+        monkeypatch.setenv(var, "1")
+        assert not train_module._second_thread_wanted()
+
+
+def test_a_run_is_bitwise_the_same_with_and_without_the_helper_thread(monkeypatch):
+    """make -j1 (helper on) and make -jN (OMP_NUM_THREADS=1: helper off) give the same bits."""
+    tr, va = synth(900, 3072, 3), synth(200, 3072, 4)
+    params = validate_params(0.1, 0.02, 100, 3)
+    out = []
+    for one_thread in (False, True):
+        for v in train_module.ONE_THREAD_ENV:
+            monkeypatch.delenv(v, raising=False)
+        if one_thread:
+            monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        out.append(train(tr, va, params))
+    assert out[0].history == out[1].history
+    assert np.array_equal(out[0].W, out[1].W) and np.array_equal(out[0].b, out[1].b)
