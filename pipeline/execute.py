@@ -337,6 +337,11 @@ def kernel_classes():
             super().__init__(**kwargs)
             self.socket_folder = folder
 
+        async def _async_cleanup_resources(self, restart=False):
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart and self.socket_folder:
+                shutil.rmtree(self.socket_folder, ignore_errors=True)
+
         async def _async_interrupt_kernel(self):
             if self.shutting_down:  # an idle kernel needs no interrupt to shut down
                 return

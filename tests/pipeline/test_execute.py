@@ -264,6 +264,7 @@ def test_the_kernel_is_not_interrupted_when_it_shuts_down():
         await km.start_kernel(extra_arguments=KERNEL_ARGUMENTS)
         assert km.transport == "ipc" and km.connection_file.startswith(km.socket_folder)
         await km.shutdown_kernel()
+        assert not os.path.exists(km.socket_folder)  # removed with the kernel's other resources
         return sent
 
     assert signal.SIGINT not in asyncio.run(run())
