@@ -11,10 +11,12 @@ textbook loop and the PyTorch loop compute what the project's trainer computes.
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -292,12 +294,14 @@ def measure_gemm(dtype, torch):
     A, B = rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, n)).astype(dtype)
     Xb = rng.standard_normal((N_BATCH, DIM)).astype(dtype)
     W = rng.standard_normal((K, DIM)).astype(dtype)
+    W2 = rng.standard_normal((2 * K, DIM)).astype(dtype)
     G = rng.standard_normal((N_BATCH, K)).astype(dtype)
     Xc = rng.standard_normal((1024, DIM)).astype(dtype)
     shapes = {
         f"square {n}x{n}x{n}": (lambda: A @ B, 2 * n ** 3, (A, B)),
         "forward (100x3072)(3072x10)": (lambda: Xb @ W.T, 2 * N_BATCH * DIM * K, (Xb, W.T)),
         "gradient (10x100)(100x3072)": (lambda: G.T @ Xb, 2 * N_BATCH * DIM * K, (G.T, Xb)),
+        "forward+scores (100x3072)(3072x20)": (lambda: Xb @ W2.T, 2 * N_BATCH * DIM * 2 * K, (Xb, W2.T)),
         "evaluation (1024x3072)(3072x10)": (lambda: Xc @ W.T, 2 * 1024 * DIM * K, (Xc, W.T)),
     }
     out = {}
@@ -327,16 +331,31 @@ def models(itemsize):
 
 
 def limits(model, bandwidth, gemm):
-    """Seconds per epoch the machine needs at least, by the two models; the larger counts."""
+    """Seconds per epoch the machine needs at least, by the two models; the larger counts.
+
+    The flop time takes each part at the best rate measured for its shape. When the
+    20-column shape was measured, the forward product and the training set's evaluation may
+    also run together as one product with the current and the previous weights (as the
+    trainer does): the faster of the two ways counts.
+    """
     bw = max(bandwidth.values())
     f = model["flops"]
     square = next(v for k, v in gemm.items() if k.startswith("square"))
     peak = max(square.values())
-    shape_rate = {part: max(rate for shape, rates in gemm.items() if shape.startswith(part) for rate in rates.values())
-                  for part in ("forward", "gradient", "evaluation")}
+
+    def rate(part):
+        return max(r for shape, rates in gemm.items() if shape.startswith(part + " ") for r in rates.values())
+
+    shape_rate = {part: rate(part) for part in ("forward", "gradient", "evaluation")}
     t_bytes = model["bytes_min"] / bw
     t_flops_peak = sum(f.values()) / peak
     t_flops_shapes = sum(f[p] / shape_rate[p] for p in f)
+    if any(shape.startswith("forward+scores ") for shape in gemm):
+        shape_rate["forward+scores"] = rate("forward+scores")
+        f_train_eval = f["evaluation"] * N_TRAIN / (N_TRAIN + N_VAL)
+        fused = ((f["forward"] + f_train_eval) / shape_rate["forward+scores"] + f["gradient"] / shape_rate["gradient"]
+                 + (f["evaluation"] - f_train_eval) / shape_rate["evaluation"])
+        t_flops_shapes = min(t_flops_shapes, fused)
     return {
         "bandwidth_bytes_per_s": bw,
         "gemm_peak_flop_per_s": peak,
@@ -350,44 +369,242 @@ def limits(model, bandwidth, gemm):
     }
 
 
-# --- peak memory of one training run (in a subprocess) -------------------------------------
+# --- memory of N parallel training runs (subprocesses sharing the data cache) --------------
 
-def memory_child(n_epochs):
-    """Generate the data, reset the peak RSS, run helpers.train.train, report (JSON on stdout)."""
-    from helpers.data import Split
+def synthetic_data_dir(folder, seed=DATA_SEED, per_class=1000):
+    """A data folder with CIFAR-10-shaped synthetic pixels, verified as helpers.cifar10 writes it.
+
+    Five training batches and a test batch of 10 * per_class random uint8 images (balanced labels),
+    written by helpers.cifar10.write_pixels with their content hashes, so that
+    helpers.data.load_dataset builds and maps its .npy cache there as it does for CIFAR-10.
+    """
+    from helpers.cifar10 import FOLDER_NAME, TEST_BATCH, TRAIN_BATCHES, sha256_bytes, write_pixels
+
+    rng = np.random.default_rng(seed)
+    batches, hashes = {}, {}
+    for name in TRAIN_BATCHES + (TEST_BATCH,):
+        labels = np.repeat(np.arange(K), per_class)
+        rng.shuffle(labels)
+        data = rng.integers(0, 256, size=(labels.size, DIM), dtype=np.uint8)
+        batches[name], hashes[name] = (data, labels), sha256_bytes(data.tobytes())
+    pixels = Path(folder) / FOLDER_NAME
+    pixels.mkdir(parents=True, exist_ok=True)
+    write_pixels(pixels, hashes, batches)
+    return Path(folder)
+
+
+def memory_child(data_dir, n_epochs):
+    """One run as a notebook does it: load_dataset, then the epochs of helpers.train.train
+    (its Trainer, one BLAS thread), each timed; JSON on stdout."""
+    from helpers.blas import single_threaded_blas
+    from helpers.data import load_dataset
     from helpers.params import validate_params
-    from helpers.train import train
+    from helpers.train import Trainer
 
-    blas_context, _ = notebook_blas()
-    X, y, Xv, yv = synthetic_data()
-    tr, va = Split(X, y, one_hot(y, X.dtype)), Split(Xv, yv, one_hot(yv, X.dtype))
-    whole_before = _status_kib("VmHWM")  # peak so far: data generation
-    reset = True
-    try:
-        Path("/proc/self/clear_refs").write_text("5")   # resets VmHWM to the current RSS
-    except OSError:
-        reset = False
-    before = _status_kib("VmRSS")
-    with blas_context():
-        result = train(tr, va, validate_params(LAM, ETA, N_BATCH, n_epochs, 0.01, 1, n_train=X.shape[0]))
-    peak = _status_kib("VmHWM")
-    print(json.dumps({"rss_before_train_kib": before, "peak_rss_kib": peak, "hwm_reset": reset,
-                      "process_peak_rss_kib": max(whole_before, peak),
-                      "data_bytes": X.nbytes + Xv.nbytes, "epochs": n_epochs, "train_seconds": result.seconds}))
+    t0 = time.perf_counter()
+    ds = load_dataset(data_dir)
+    t_load = time.perf_counter() - t0
+    params = validate_params(LAM, ETA, N_BATCH, n_epochs, 0.01, 1, n_train=ds.train.n)
+    with single_threaded_blas():
+        t0 = time.perf_counter()
+        trainer = Trainer(ds.train, ds.val, params)
+        t_init = time.perf_counter() - t0
+        epochs = []
+        for _ in range(n_epochs):
+            t0 = time.perf_counter()
+            trainer.step()
+            epochs.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        trainer.finish()
+        t_finish = time.perf_counter() - t0
+    print(json.dumps({"peak_rss_kib": _status_kib("VmHWM"), "load_seconds": t_load, "init_seconds": t_init,
+                      "epoch_seconds": epochs, "finish_seconds": t_finish,
+                      "data_bytes": ds.train.X.nbytes + ds.val.X.nbytes + ds.test.X.nbytes}))
 
 
-def _status_kib(key):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
+def _status_kib(key, pid="self"):
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
     return None
 
 
-def measure_memory(n_epochs=2):
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--memory-child", str(n_epochs)],
-                          capture_output=True, text=True, check=True)
-    doc = json.loads(proc.stdout.strip().splitlines()[-1])
-    return doc
+def _smaps_kib(pid, keys=("Pss", "Anonymous")):
+    """Fields of /proc/PID/smaps_rollup in KiB: Pss (shared pages divided among their users),
+    Anonymous (the process's own memory); {} if the process is gone."""
+    out = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key = line.split(":", 1)[0]
+            if key in keys:
+                out[key] = int(line.split()[1])
+    return out
+
+
+def _used_kib():
+    """The system's used memory: MemTotal - MemAvailable (page cache that can be dropped is not used)."""
+    info = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        key, value = line.split(":", 1)
+        info[key] = int(value.split()[0])
+    return info["MemTotal"] - info["MemAvailable"]
+
+
+def measure_parallel_memory(data_dir, counts=(2, 8), n_epochs=2):
+    """Start N runs at once (each load_dataset + n_epochs of training) for each N in counts.
+
+    ``data_dir`` is a folder made by :func:`synthetic_data_dir`. While the runs go on, the
+    sum of their PSS (/proc/PID/smaps_rollup) and the system's used memory are sampled
+    every 0.1 s; returns, per N, the peaks against one run's data size, and each run's
+    timings.
+    """
+    from helpers.data import load_dataset
+
+    ds = load_dataset(data_dir)  # builds the cache once, as the first run of make report does
+    data_bytes = ds.train.X.nbytes + ds.val.X.nbytes + ds.test.X.nbytes
+    del ds
+    out = {}
+    for n in counts:
+        used0 = _used_kib()
+        procs = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--memory-child", str(n_epochs),
+                                   "--memory-data", str(data_dir)], stdout=subprocess.PIPE, text=True,
+                                  env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+                 for _ in range(n)]
+        peak_pss = peak_anon = peak_used = 0
+        t0 = time.perf_counter()
+        while any(p.poll() is None for p in procs):
+            smaps = [_smaps_kib(p.pid) for p in procs if p.poll() is None]
+            peak_pss = max(peak_pss, sum(m.get("Pss", 0) for m in smaps))
+            peak_anon = max(peak_anon, sum(m.get("Anonymous", 0) for m in smaps))
+            peak_used = max(peak_used, _used_kib() - used0)
+            time.sleep(0.1)
+        outs = [p.communicate()[0] for p in procs]
+        if any(p.returncode for p in procs):
+            raise RuntimeError("a memory child failed")
+        outs = [json.loads(o.strip().splitlines()[-1]) for o in outs]
+        out[str(n)] = {"runs": n, "epochs": n_epochs, "data_bytes": data_bytes,
+                       "peak_pss_sum_kib": peak_pss, "peak_anonymous_sum_kib": peak_anon,
+                       "peak_used_delta_kib": peak_used,
+                       "wall_seconds": time.perf_counter() - t0,
+                       **{k: [o[k] for o in outs] for k in ("peak_rss_kib", "load_seconds", "init_seconds",
+                                                           "epoch_seconds", "finish_seconds")}}
+    return out
+
+
+def measure_notebook(data_dir, epochs=(1, 3)):
+    """Wall time of the training notebook as make runs it (python -m pipeline execute), on the
+    synthetic data, one seed, with 1 and with 3 epochs: the difference gives the time of an
+    epoch there, the rest is the notebook's fixed cost (kernel start, imports, data, files).
+    None if the notebook cannot run here (its output goes to a temporary folder)."""
+    walls = {}
+    with tempfile.TemporaryDirectory(prefix="dd2424-bench-nb-") as tmp:
+        for e in epochs:
+            cmd = [sys.executable, "-m", "pipeline", "execute", "notebooks/train.ipynb", f"{tmp}/train-{e}.ipynb",
+                   "--quiet", "--label", f"bench {e} epochs", "-p", "n_epochs", str(e), "-p", "seeds", "[2022]",
+                   "-p", "data_dir", str(data_dir), "-p", "results_dir", f"{tmp}/results", "-p", "variant", f"bench{e}"]
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                                  env={**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
+                                       "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+            if proc.returncode:
+                log(f"  note: the training notebook did not run here ({_last_line(proc.stderr + proc.stdout)}); "
+                    "the projection leaves its fixed cost out")
+                return None
+            walls[e] = time.perf_counter() - t0
+    lo, hi = epochs
+    per_epoch = (walls[hi] - walls[lo]) / (hi - lo)
+    return {"wall_seconds": walls, "fixed_seconds": walls[lo] - lo * per_epoch, "epoch_seconds_alone": per_epoch}
+
+
+def _last_line(text):
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "no output"
+
+
+def format_memory(mem):
+    lines = []
+    for n, m in mem.items():
+        d = m["data_bytes"] / GIB
+        lines.append(f"  {n} runs at once: summed PSS peak {m['peak_pss_sum_kib'] / 2 ** 20:.2f} GiB "
+                     f"({m['peak_pss_sum_kib'] / 2 ** 20 / d:.2f}x one run's data, {d:.2f} GiB); their own "
+                     f"(anonymous) memory {m['peak_anonymous_sum_kib'] / 2 ** 20:.2f} GiB in all; system used-memory "
+                     f"delta peak {m['peak_used_delta_kib'] / 2 ** 20:.2f} GiB; each run's peak RSS (counts the "
+                     f"shared data in full) {max(m['peak_rss_kib']) / 2 ** 20:.2f} GiB")
+    return "\n".join(lines)
+
+
+# --- growth: projected wall time of make report -------------------------------------------
+
+GROWTH_RUNS = (4, 20, 60)
+GROWTH_CORES = (8, 32)
+RUN_EPOCHS = 40
+#: Runs per training notebook in the project's settings (68 runs in 20 notebooks: variants.csv
+#: gives 5 seeds to the baseline and 3 to each other variant); a notebook's fixed cost is shared.
+RUNS_PER_NOTEBOOK = 68 / 20
+
+
+def growth(results):
+    """Projected wall time of the training runs of make report (see bench/README.md, Growth).
+
+    A run is RUN_EPOCHS epochs at the epoch time measured with 2 runs at once on this machine
+    (one per core, as make -j2), plus its Trainer set-up and final pass, plus its share of a
+    notebook's fixed cost (measured alone); make runs one job per core, so R runs take
+    ceil(R / C) times a run. For 8 and 32 cores each core is taken as fast as these, which
+    needs the memory bandwidth printed (every run reads its training and validation sets
+    once per epoch).
+    """
+    mem2 = results["memory"]["2"]
+    t_epoch = float(np.median([e[-1] for e in mem2["epoch_seconds"]]))
+    t_run_fixed = float(np.median(mem2["init_seconds"]) + np.median(mem2["finish_seconds"]))
+    nb = results.get("notebook")
+    t_nb = nb["fixed_seconds"] if nb else 0.0
+    t_run = RUN_EPOCHS * t_epoch + t_run_fixed + t_nb / RUNS_PER_NOTEBOOK
+    bytes_epoch = (N_TRAIN + N_VAL) * DIM * 8
+    bw = results["dtypes"]["float64"]["limits"]["bandwidth_bytes_per_s"] if "dtypes" in results else None
+    cores = os.cpu_count() or 1
+    mem8, mem_lo = results["memory"].get("8"), results["memory"]["2"]
+    private = None
+    if mem8:
+        private = mem8["peak_anonymous_sum_kib"] * 1024 / mem8["runs"]
+    proj = {}
+    for c in (cores,) + GROWTH_CORES:
+        proj[str(c)] = {str(r): math.ceil(r / c) * t_run for r in GROWTH_RUNS}
+    return {"epoch_seconds_2_parallel": t_epoch, "run_fixed_seconds": t_run_fixed, "notebook_fixed_seconds": t_nb,
+            "run_seconds": t_run, "runs_per_notebook": RUNS_PER_NOTEBOOK, "machine_cores": cores,
+            "projection_seconds": proj, "bytes_per_epoch": bytes_epoch,
+            "bandwidth_per_run_bytes_per_s": bytes_epoch / t_epoch,
+            "bandwidth_needed_bytes_per_s": {str(c): c * bytes_epoch / t_epoch for c in (cores,) + GROWTH_CORES},
+            "bandwidth_measured_bytes_per_s": bw, "private_bytes_per_run": private,
+            "data_cache_bytes": mem_lo["data_bytes"]}
+
+
+def _duration(seconds):
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def format_growth(g):
+    cores = g["machine_cores"]
+    cols = [str(cores)] + [str(c) for c in GROWTH_CORES]
+    lines = [f"growth: projected wall time of make report's training runs ({RUN_EPOCHS} epochs each, "
+             f"{g['runs_per_notebook']:.1f} runs per notebook, one run per core)",
+             f"  {'runs':>6s} " + " ".join(f"{c + ' cores' + (' (here)' if c == str(cores) else ''):>16s}"
+                                          for c in cols)]
+    for r in GROWTH_RUNS:
+        lines.append(f"  {r:6d} " + " ".join(f"{_duration(g['projection_seconds'][c][str(r)]):>16s}" for c in cols))
+    lines.append(f"  a run: {RUN_EPOCHS} x {g['epoch_seconds_2_parallel']:.3f} s/epoch (measured with {cores} runs at "
+                 f"once here) + {g['run_fixed_seconds']:.2f} s set-up and final pass + "
+                 f"{g['notebook_fixed_seconds']:.1f} s / {g['runs_per_notebook']:.1f} notebook fixed cost "
+                 f"= {g['run_seconds']:.1f} s")
+    bw = g["bandwidth_measured_bytes_per_s"]
+    need = ", ".join(f"{c} cores {v / 1e9:.0f} GB/s" for c, v in g["bandwidth_needed_bytes_per_s"].items())
+    lines.append(f"  memory bandwidth the runs need at that speed: {need}"
+                 + (f" (measured here: {bw / 1e9:.0f} GB/s)" if bw else ""))
+    if g["private_bytes_per_run"] is not None:
+        lines.append(f"  memory: one data cache {g['data_cache_bytes'] / GIB:.2f} GiB per data variant in the page cache, "
+                     f"shared by all runs, plus about {g['private_bytes_per_run'] / 2 ** 20:.0f} MiB per run")
+    lines.append("  not included: make data, the gradient check, figures and the report's rendering")
+    return "\n".join(lines)
 
 
 # --- environment report --------------------------------------------------------------------
@@ -532,6 +749,9 @@ def run(out_dir, rounds, pause=0.3):
         W0, b0 = init_parameters(rng, K, DIM, 0.01, dtype)
         log(f"== {dname}: setting up the contenders")
         contenders = [Project(X, y, Xv, yv, 1, blas_ctx, "project trainer")]
+        one = Project(X, y, Xv, yv, 1, blas_ctx, "project trainer, no helper thread (as make -jN)")
+        one.trainer.ws.prefetch = False
+        contenders.append(one)
         contenders.append(Project(X, y, Xv, yv, 1, contextlib.nullcontext,
                                   f"project trainer, {blas.get('num_threads')} BLAS threads"))
         contenders.append(Textbook(X, y, Xv, yv, W0, b0, 1))
@@ -548,12 +768,16 @@ def run(out_dir, rounds, pause=0.3):
                                     "seconds": times, "project_final_pass_seconds": finish}
         del X, Xv
 
-    log("== peak memory of one helpers.train.train run (float64, 2 epochs, in a subprocess)")
-    mem = measure_memory()
-    results["memory"] = mem
-    log(f"  peak RSS during training {mem['peak_rss_kib'] / 2 ** 20:.2f} GiB (data {mem['data_bytes'] / GIB:.2f} GiB; "
-        f"RSS before training {mem['rss_before_train_kib'] / 2 ** 20:.2f} GiB; whole process peak "
-        f"{mem['process_peak_rss_kib'] / 2 ** 20:.2f} GiB)")
+    log("== memory: N runs at once (load_dataset + 2 epochs of helpers.train.train, synthetic data cache)")
+    with tempfile.TemporaryDirectory(prefix="dd2424-bench-data-") as tmp:
+        synthetic_data_dir(tmp)
+        mem = measure_parallel_memory(tmp)
+        results["memory"] = mem
+        log(format_memory(mem))
+        log("== growth: the training notebook as make runs it (python -m pipeline execute), 1 and 3 epochs")
+        results["notebook"] = measure_notebook(tmp)
+    results["growth"] = growth(results)
+    log(format_growth(results["growth"]))
 
     results["environment"]["loadavg_end"] = os.getloadavg()
     results["environment"]["cpu_busy_end"] = cpu_busy()
@@ -609,9 +833,9 @@ def format_table(results):
     for dname, d in results["dtypes"].items():
         lines.append(f"{dname}: the project trainer also measures the training set once after its last epoch: "
                      f"{d['project_final_pass_seconds']:.3f} s per run")
-    m = results["memory"]
-    lines.append(f"peak RSS of one float64 training run: {m['peak_rss_kib'] / 2 ** 20:.2f} GiB "
-                 f"(its data: {m['data_bytes'] / GIB:.2f} GiB)")
+    lines.append("memory (float64 runs sharing one data cache):")
+    lines.append(format_memory(results["memory"]))
+    lines.append(format_growth(results["growth"]))
     lines.append("s/epoch: median over the timed epochs; x limit: over the limit measured in this run; "
                  "x peak: over the limit with square-GEMM throughput; x torch / x textbook: over that contender, same dtype")
     return "\n".join(lines)
@@ -632,7 +856,7 @@ def plot(results, path):
         lo = [m - float(np.min(d["seconds"][n])) for m, n in zip(med, names)]
         hi = [float(np.max(d["seconds"][n])) - m for m, n in zip(med, names)]
         ypos = np.arange(len(names))[::-1]
-        colors = ["#1f77b4", "#6baed6", "#7f7f7f", "#d62728"][: len(names)]
+        colors = ["#1f77b4", "#3182bd", "#6baed6", "#7f7f7f", "#d62728"][: len(names)]
         ax.barh(ypos, med, xerr=[lo, hi], color=colors, capsize=3)
         lim = d["limits"]
         ax.axvline(lim["limit"], color="k", ls="--", lw=1.2, label=f"limit, epoch's GEMM shapes ({lim['limit']:.3f} s)")
@@ -664,9 +888,10 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7, help="timed epochs per contender and dtype (>= 5)")
     parser.add_argument("--pause", type=float, default=0.3, help="seconds of rest before each timed epoch")
     parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-data", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child is not None:
-        memory_child(args.memory_child)
+        memory_child(args.memory_data, args.memory_child)
         return 0
     if args.rounds < 5:
         parser.error("--rounds must be at least 5")

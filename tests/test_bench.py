@@ -63,3 +63,42 @@ def test_bench_limit_is_the_larger_of_the_two_models(bench):
     assert lim["seconds_flops_shapes"] == pytest.approx(f["forward"] / 50e9 + f["gradient"] / 25e9 + f["evaluation"] / 50e9)
     assert lim["limit"] == max(lim["seconds_bytes"], lim["seconds_flops_shapes"])
     assert lim["limit_peak"] == max(lim["seconds_bytes"], sum(f.values()) / 100e9)
+
+
+def test_bench_limit_may_use_one_product_for_forward_and_scores(bench):
+    model = bench.models(8)
+    f = model["flops"]
+    gemm = {"square": {"a": 100e9}, "forward x": {"a": 20e9}, "gradient x": {"a": 25e9},
+            "evaluation x": {"a": 50e9}, "forward+scores x": {"a": 40e9}}
+    lim = bench.limits(model, {"k": 1e12}, gemm)
+    train_eval = f["evaluation"] * bench.N_TRAIN / (bench.N_TRAIN + bench.N_VAL)
+    fused = (f["forward"] + train_eval) / 40e9 + f["gradient"] / 25e9 + (f["evaluation"] - train_eval) / 50e9
+    separate = f["forward"] / 20e9 + f["gradient"] / 25e9 + f["evaluation"] / 50e9
+    assert lim["seconds_flops_shapes"] == pytest.approx(min(fused, separate))
+    assert lim["limit"] == lim["seconds_flops_shapes"]
+
+
+def test_bench_synthetic_data_folder_loads_as_cifar10(bench, tmp_path):
+    from helpers.data import load_dataset
+
+    bench.synthetic_data_dir(tmp_path, per_class=3)
+    ds = load_dataset(tmp_path, n_val=10)
+    assert ds.train.X.shape == (140, 3072) and ds.val.n == 10 and ds.test.n == 30
+    assert isinstance(ds.train.X, np.memmap)
+
+
+def test_bench_growth_projection(bench):
+    mem = {"2": {"runs": 2, "epoch_seconds": [[0.9, 0.5], [0.8, 0.5]], "init_seconds": [0.1, 0.1],
+                 "finish_seconds": [0.2, 0.2], "peak_pss_sum_kib": 2 ** 20, "data_bytes": 1 << 30},
+           "8": {"runs": 8, "peak_pss_sum_kib": 2 * 2 ** 20, "peak_anonymous_sum_kib": 8 * 1024}}
+    g = bench.growth({"memory": mem, "notebook": {"fixed_seconds": 3.4}})
+    run = 40 * 0.5 + 0.3 + 3.4 / bench.RUNS_PER_NOTEBOOK
+    assert g["run_seconds"] == pytest.approx(run)
+    cores = g["machine_cores"]
+    for c in {cores, 8, 32}:
+        for r in (4, 20, 60):
+            assert g["projection_seconds"][str(c)][str(r)] == pytest.approx(math.ceil(r / c) * run)
+    assert g["bandwidth_needed_bytes_per_s"]["32"] == pytest.approx(32 * g["bytes_per_epoch"] / 0.5)
+    assert g["private_bytes_per_run"] == pytest.approx(1024 * 1024)
+    text = bench.format_growth(g)
+    assert "60" in text and "32 cores" in text
