@@ -7,9 +7,11 @@ metrics) and is timed two ways, in the same run, so that only ratios count:
 
 * **alone**: one process, the variants alternating epoch by epoch (the second core is
   free unless something else runs; the helper-thread variants use it);
-* **2 in parallel**: for each variant two processes at once, as ``make -j2`` runs two
-  notebooks, the data memory-mapped from one ``.npy`` file as the real runs map theirs;
-  the variants alternate round by round.
+* **2 in parallel**: two such processes at once, each pinned to its own core, as
+  ``make -j2`` runs two notebooks on two cores, the data memory-mapped from one ``.npy``
+  file as the real runs map theirs.
+
+Both print how much of the machine other processes used meanwhile (from /proc/stat).
 
 The variants:
 
@@ -157,26 +159,16 @@ def load(folder, name):
     return X, np.load(Path(folder) / "y.npy")
 
 
-def child(folder, name, epochs):
-    """Time ``epochs`` epochs of one variant (after a warm-up epoch); JSON on stdout."""
-    from helpers.blas import single_threaded_blas
-    from helpers.model import init_parameters
-
-    X, y = load(folder, name)
-    W0, b0 = init_parameters(np.random.default_rng(1), K, X.shape[1], 0.01)
-    rng = np.random.default_rng(2)
-    with single_threaded_blas():
-        epoch = make_variant(name, X, y, W0, b0)
-        times = []
-        for _ in range(epochs + 1):
-            perm = rng.permutation(X.shape[0])
-            t0 = time.perf_counter()
-            epoch(perm)
-            times.append(time.perf_counter() - t0)
-    print(json.dumps({"variant": name, "times": times[1:]}))
+def child(folder, names, rounds, core):
+    """One process of the parallel measurement, pinned to one core: the alone loop; JSON on stdout."""
+    if core is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {core})
+    print(json.dumps(alone(folder, names, rounds, quiet=True)))
 
 
-def alone(folder, names, rounds):
+def alone(folder, names, rounds, quiet=False):
+    """Each variant's epochs, alternating; {"wall": {name: [s]}, "cpu": {name: [s]}} (cpu: this
+    process's CPU time over all its threads)."""
     from helpers.blas import single_threaded_blas
     from helpers.model import init_parameters
 
@@ -189,38 +181,64 @@ def alone(folder, names, rounds):
             epochs[name] = make_variant(name, X, y, W0, b0)
         epochs = {k: v for k, v in epochs.items() if v is not None}
         times = {k: [] for k in epochs}
+        cpu = {k: [] for k in epochs}
         for r in range(rounds + 1):
             perm = rng.permutation(B.N_TRAIN)
             for name, epoch in epochs.items():
                 time.sleep(0.2)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 epoch(perm)
                 if r:  # round 0 warms up (and compiles numba)
                     times[name].append(time.perf_counter() - t0)
-            if r:
+                    cpu[name].append(time.process_time() - c0)
+            if r and not quiet:
                 B.log(f"  [alone, round {r}/{rounds}] " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in times.items()))
+    return {"wall": times, "cpu": cpu}
+
+
+def parallel(folder, names, rounds, n_procs=2):
+    """n_procs processes at once, each alternating the variants epoch by epoch as ``alone``
+    does (so the processes run the same variant at about the same time, and whatever else
+    runs on the machine slows all variants alike). Each process is pinned to its own core:
+    N runs on N cores, as make -jN runs them, and a helper thread shares its run's core
+    (without pinning, a run with two threads takes a larger share of a machine that other
+    work also uses, which is not what it gets under make). The processes get
+    OMP_NUM_THREADS=1, as make -jN gives its notebooks; the helper-thread variants set
+    their helper explicitly."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    procs = [subprocess.Popen([sys.executable, __file__, "--child", ";".join(names), "--data", str(folder),
+                               "--rounds", str(rounds)] + (["--core", str(cores[i % len(cores)])] if cores else []),
+                              stdout=subprocess.PIPE, text=True, env=env)
+             for i in range(n_procs)]
+    outs = [p.communicate()[0] for p in procs]
+    if any(p.returncode for p in procs):
+        raise RuntimeError("a child of the parallel measurement failed")
+    times = {"wall": {}, "cpu": {}}
+    for out in outs:
+        for what, d in json.loads(out.strip().splitlines()[-1]).items():
+            for k, v in d.items():
+                times[what].setdefault(k, []).extend(v)
     return times
 
 
-def parallel(folder, names, rounds, epochs, n_procs=2):
-    times = {k: [] for k in names}
-    for r in range(rounds):
-        for name in names:
-            procs = [subprocess.Popen([sys.executable, __file__, "--child", name, "--data", str(folder),
-                                       "--epochs", str(epochs)], stdout=subprocess.PIPE, text=True,
-                                      env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
-                     for _ in range(n_procs)]
-            outs = [p.communicate()[0] for p in procs]
-            if any(p.returncode for p in procs):
-                raise RuntimeError(f"child for {name} failed")
-            for out in outs:
-                times[name].extend(json.loads(out.strip().splitlines()[-1])["times"])
-        B.log(f"  [{n_procs} in parallel, round {r + 1}/{rounds}] " + ", ".join(
-            f"{k} {np.median(v):.3f}" for k, v in times.items() if v))
-    return times
+def other_load(fn):
+    """Run fn(); return its result and the share of the machine other processes used meanwhile
+    (all CPU time from /proc/stat minus this process's and its children's)."""
+    def busy():
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        return sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0), sum(fields)
+    tck = os.sysconf("SC_CLK_TCK")
+    b0, t0 = busy()
+    c0 = os.times()
+    result = fn()
+    b1, t1 = busy()
+    c1 = os.times()
+    ours = sum(getattr(c1, k) - getattr(c0, k) for k in ("user", "system", "children_user", "children_system"))
+    return result, max(0.0, ((b1 - b0) / tck - ours) / ((t1 - t0) / tck))
 
 
-def run(out, rounds, par_rounds, epochs):
+def run(out, rounds, par_rounds):
     info = B.environment(None)
     blas = info["blas"][0] if info["blas"] else {}
     B.log(f"machine: {info['cpu']}, {info['cores']} cores; numpy {info['numpy']}, BLAS {blas.get('internal_api')} "
@@ -235,12 +253,15 @@ def run(out, rounds, par_rounds, epochs):
         B.log("== writing synthetic data (45000 x 3072, float64 and float32) to a temporary folder")
         data_files(tmp)
         B.log("== alone: one process, the variants alternating epoch by epoch")
-        t_alone = alone(tmp, VARIANTS, rounds)
-        names = [n for n in VARIANTS if n in t_alone and not n.endswith("helper")]
-        B.log("== 2 in parallel: two processes per variant, as make -j2 (OMP_NUM_THREADS=1)")
-        t_par = parallel(tmp, names + ["previous, helper"] * ("previous, helper" in t_alone), par_rounds, epochs)
+        t_alone, load_alone = other_load(lambda: alone(tmp, VARIANTS, rounds))
+        B.log(f"  other processes used {100 * load_alone:.0f}% of the machine meanwhile")
+        names = list(t_alone["wall"])
+        B.log("== 2 in parallel: two such processes at once, as make -j2 (OMP_NUM_THREADS=1)")
+        t_par, load_par = other_load(lambda: parallel(tmp, names, par_rounds))
+        B.log(f"  other processes used {100 * load_par:.0f}% of the machine meanwhile")
     info["cpu_busy_end"] = B.cpu_busy()
-    res = {"environment": info, "alone": t_alone, "parallel_2": t_par}
+    res = {"environment": info, "alone": t_alone, "parallel_2": t_par,
+           "other_load": {"alone": load_alone, "parallel_2": load_par}}
     out.write_text(json.dumps(res, indent=2) + "\n")
     B.log("")
     B.log(format_table(res))
@@ -250,36 +271,39 @@ def run(out, rounds, par_rounds, epochs):
 
 def format_table(res):
     ref = "one product, 1 thread"
-    med_a = {k: float(np.median(v)) for k, v in res["alone"].items()}
-    med_p = {k: float(np.median(v)) for k, v in res["parallel_2"].items() if v}
+    med = {(mode, what): {k: float(np.median(v)) for k, v in res[mode][what].items() if v}
+           for mode in ("alone", "parallel_2") for what in ("wall", "cpu")}
     env = res["environment"]
     blas = env["blas"][0] if env["blas"] else {}
+    load = res["other_load"]
     lines = [f"{env['cpu']}, {env['cores']} cores, BLAS {blas.get('internal_api')} {blas.get('version')} "
-             f"kernel {blas.get('architecture')}; float64 unless named; s/epoch = median",
-             f"{'variant':26s} {'alone s/epoch':>13s} {'x ' + ref:>28s} {'2 parallel s/epoch':>19s} "
-             f"{'x ' + ref:>28s}"]
-    for k in med_a:
-        pa = med_p.get(k)
-        lines.append(f"{k:26s} {med_a[k]:13.3f} {med_a[ref] / med_a[k]:28.2f} "
-                     f"{'-' if pa is None else format(pa, '.3f'):>19s} "
-                     f"{'-' if pa is None else format(med_p[ref] / pa, '.2f'):>28s}")
-    lines.append(f"(x {ref}: how many times faster than this trainer on one thread; > 1 is faster)")
+             f"kernel {blas.get('architecture')}; float64 unless named; medians; other processes used "
+             f"{100 * load['alone']:.0f}% (alone) and {100 * load['parallel_2']:.0f}% (2 in parallel) of the machine",
+             f"{'variant':24s} {'alone: wall s':>13s} {'ratio':>6s} {'2 pinned: CPU s':>16s} {'ratio':>6s} "
+             f"{'(wall s)':>9s}"]
+    for k in med[("alone", "wall")]:
+        aw, pc, pw = med[("alone", "wall")][k], med[("parallel_2", "cpu")].get(k), med[("parallel_2", "wall")].get(k)
+        lines.append(f"{k:24s} {aw:13.3f} {med[('alone', 'wall')][ref] / aw:6.2f} "
+                     + ("-" if pc is None else f"{pc:16.3f} {med[('parallel_2', 'cpu')][ref] / pc:6.2f} {pw:9.3f}"))
+    lines.append(f"ratio: {ref}'s time over the variant's (> 1: the variant is faster). 2 pinned: two processes, "
+                 "one per core, as make -j2; their CPU time per epoch (all threads) is the wall time a run takes "
+                 "when its core is its own, whatever else runs")
     return "\n".join(lines)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rounds", type=int, default=5, help="timed epochs per variant, alone")
-    p.add_argument("--par-rounds", type=int, default=2, help="rounds of the 2-in-parallel measurement")
-    p.add_argument("--epochs", type=int, default=3, help="timed epochs per process and round, in parallel")
+    p.add_argument("--par-rounds", type=int, default=4, help="timed epochs per variant and process, in parallel")
     p.add_argument("--out", type=Path, default=HERE / "ideas.json")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--core", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--data", default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
-        child(a.data, a.child, a.epochs)
+        child(a.data, a.child.split(";"), a.rounds, a.core)
         return 0
-    run(a.out, a.rounds, a.par_rounds, a.epochs)
+    run(a.out, a.rounds, a.par_rounds)
     return 0
 
 

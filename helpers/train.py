@@ -17,11 +17,9 @@ values are those of a separate pass up to rounding (the sum runs in another
 order), and a run stays bitwise reproducible: there is one sequence of products
 whatever the threads.
 
-When this process may use a second core, a helper thread gathers the next
-mini-batch while the main thread trains on one (a copy: the numbers depend
-neither on the helper nor on the threads' timing). ``make -jN`` asks each run
-for one thread (``OMP_NUM_THREADS=1``, ``OPENBLAS_NUM_THREADS=1``), and then
-the helper stays off: with N runs on N cores it only competes for them.
+When BLAS runs on one thread (as the notebooks run it), a helper thread gathers
+the next mini-batch while the main thread trains on one (a copy: the numbers
+depend neither on the helper nor on the threads' timing).
 ``make bench`` (bench/README.md) measures all of this against the machine's limit,
 and the tests check it against the plain loop of :mod:`helpers.reference`.
 """
@@ -90,10 +88,9 @@ class Workspace:
         thread trains on one. Gathering is a copy, and every product is the same
         with or without the helper, so a run's numbers depend neither on this
         choice nor on the timing of the threads. None (the default): use it
-        when this process may use a second core: BLAS runs on one thread and
-        the environment does not ask for one thread (``OMP_NUM_THREADS=1`` or
-        ``OPENBLAS_NUM_THREADS=1``, as ``make -jN`` sets when it runs N notebooks
-        at once: there a second thread per run only competes for the cores).
+        when BLAS runs on one thread (with more BLAS threads it competes with
+        them). bench/README.md ("Ideas") measures it with one run and with two
+        runs at once.
     """
 
     def __init__(self, n_batch, dim, n_classes, dtype, prefetch=None):
@@ -144,7 +141,7 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
     ws.b0[...] = b
     n = perm.shape[0]
     n_batches = -(-n // n_batch)
-    helper = (ws.prefetch if ws.prefetch is not None else _second_thread_wanted()) and n_batches > 1
+    helper = (ws.prefetch if ws.prefetch is not None else _blas_is_single_threaded()) and n_batches > 1
     decay = 1.0 - 2.0 * eta * lam
     buffers = (ws.Xb, ws.Xb_next)
 
@@ -193,18 +190,6 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
     W[...] = Wt
     if scores is not None:
         scores += ws.b0
-
-
-#: Variables with which a caller asks a process for one thread (``make -jN`` sets them).
-ONE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-def _second_thread_wanted():
-    import os
-
-    if any(os.environ.get(v, "").strip() == "1" for v in ONE_THREAD_ENV):
-        return False
-    return _blas_is_single_threaded()
 
 
 def _blas_is_single_threaded():

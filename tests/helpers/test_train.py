@@ -191,26 +191,18 @@ def test_run_epoch_gives_the_same_bits_with_and_without_scores():
     assert np.array_equal(Wa, Wb) and np.array_equal(ba, bb)
 
 
-@pytest.mark.parametrize("var", ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"])
-def test_the_helper_thread_stays_off_when_the_environment_asks_for_one_thread(monkeypatch, var):
-    for v in train_module.ONE_THREAD_ENV:
-        monkeypatch.delenv(v, raising=False)
-    with single_threaded_blas():
-        assert train_module._second_thread_wanted()
-        monkeypatch.setenv(var, "1")
-        assert not train_module._second_thread_wanted()
-
-
-def test_a_run_is_bitwise_the_same_with_and_without_the_helper_thread(monkeypatch):
-    """make -j1 (helper on) and make -jN (OMP_NUM_THREADS=1: helper off) give the same bits."""
+def test_a_run_is_bitwise_the_same_with_and_without_the_helper_thread():
+    """The whole run, history included, with the helper thread (the default on one BLAS
+    thread) and without it."""
     tr, va = synth(900, 3072, 3), synth(200, 3072, 4)
     params = validate_params(0.1, 0.02, 100, 3)
     out = []
-    for one_thread in (False, True):
-        for v in train_module.ONE_THREAD_ENV:
-            monkeypatch.delenv(v, raising=False)
-        if one_thread:
-            monkeypatch.setenv("OMP_NUM_THREADS", "1")
-        out.append(train(tr, va, params))
+    for prefetch in (True, False):
+        with single_threaded_blas():
+            trainer = Trainer(tr, va, params)
+            trainer.ws.prefetch = prefetch
+            while trainer.step() is not False and trainer.epoch < params.n_epochs:
+                pass
+            out.append(trainer.finish())
     assert out[0].history == out[1].history
     assert np.array_equal(out[0].W, out[1].W) and np.array_equal(out[0].b, out[1].b)
