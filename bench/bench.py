@@ -749,7 +749,7 @@ def run(out_dir, rounds, pause=0.3):
         W0, b0 = init_parameters(rng, K, DIM, 0.01, dtype)
         log(f"== {dname}: setting up the contenders")
         contenders = [Project(X, y, Xv, yv, 1, blas_ctx, "project trainer")]
-        one = Project(X, y, Xv, yv, 1, blas_ctx, "project trainer, no helper thread (as make -jN)")
+        one = Project(X, y, Xv, yv, 1, blas_ctx, "project trainer, no helper thread")
         one.trainer.ws.prefetch = False
         contenders.append(one)
         contenders.append(Project(X, y, Xv, yv, 1, contextlib.nullcontext,
