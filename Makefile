@@ -96,7 +96,7 @@ $(BUILD_DIR)/settings.mk: $(SETTINGS) $(VARIANTS) $(wildcard helpers/*.py pipeli
 
 ifneq ($(filter-out $(NO_RUNS),$(or $(MAKECMDGOALS),report)),)
 # Every setting checked against every variant (n_batch against its training set) before any run.
-CHECK := $(shell $(PYTHON) -m pipeline validate $(SETTINGS) $(VARIANTS) --n-val $(N_VAL) 2>&1)
+CHECK := $(shell $(PYTHON) -m pipeline validate $(SETTINGS) $(VARIANTS) --n-val $(N_VAL) --data-dir $(DATA_DIR) 2>&1)
 ifneq ($(CHECK),)
 $(error $(CHECK))
 endif

@@ -204,6 +204,28 @@ def check_files(folder):
     return marker["data_sha256"]
 
 
+def count_training_images(folder):
+    """Training images in a verified folder, read from the ``.npy`` header (standard library only).
+
+    Returns
+    -------
+    int or None
+        None when the folder holds no verified pixels yet.
+    """
+    import ast
+
+    try:
+        with open(Path(folder) / "train_labels.npy", "rb") as fh:
+            if fh.read(6) != b"\x93NUMPY":
+                return None
+            major = fh.read(2)[0]
+            size = int.from_bytes(fh.read(2 if major == 1 else 4), "little")
+            header = ast.literal_eval(fh.read(size).decode("latin1"))
+        return int(header["shape"][0])
+    except (OSError, ValueError, SyntaxError, KeyError, IndexError, TypeError):
+        return None
+
+
 def load_pixels(folder, mmap=True):
     """The verified pixels and labels of ``folder`` (see :func:`write_pixels`).
 

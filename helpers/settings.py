@@ -259,8 +259,13 @@ def expand_runs(settings, variants):
     return [Run(s, v, seed) for v in variants for s in settings for seed in v.seeds]
 
 
-def check_batch_sizes(settings, variants, n_val):
+def check_batch_sizes(settings, variants, n_val, n_images=50000):
     """Refuse a setting whose ``n_batch`` exceeds a variant's training set, before any run starts.
+
+    Parameters
+    ----------
+    n_images : int
+        Training images in all (the five batches; 50000 for CIFAR-10).
 
     Raises
     ------
@@ -268,7 +273,8 @@ def check_batch_sizes(settings, variants, n_val):
         Naming the setting, the variant and the allowed range.
     """
     for v in variants:
-        n_train = DataOptions(n_val=n_val, **v.data).n_train
+        options = DataOptions(n_val=n_val, **v.data)
+        n_train = n_images // 5 if options.split == "one-batch" else n_images - n_val
         for s in settings:
             if s.n_batch > n_train:
                 raise ParameterError(

@@ -87,9 +87,12 @@ def cmd_rules(args):
 
 
 def cmd_validate(args):
+    from helpers.cifar10 import FOLDER_NAME, count_training_images
     from helpers.settings import check_batch_sizes, read_settings, read_variants
 
-    check_batch_sizes(read_settings(args.settings), read_variants(args.variants), args.n_val)
+    # the data's own size once they are there (CIFAR-10's 50000 before the first `make data`)
+    n_images = count_training_images(Path(args.data_dir) / FOLDER_NAME) or 50000
+    check_batch_sizes(read_settings(args.settings), read_variants(args.variants), args.n_val, n_images)
 
 
 def cmd_cache(args):
@@ -182,6 +185,7 @@ def build_parser():
     p.add_argument("settings")
     p.add_argument("variants")
     p.add_argument("--n-val", type=int, default=5000)
+    p.add_argument("--data-dir", default="data")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("execute", help="run a notebook with papermill")

@@ -126,3 +126,10 @@ def test_a_damaged_marker_is_a_clear_error(data_dir):
     (data_dir / FOLDER_NAME / "VERIFIED.json").write_text('{"data_sha256": {}}')
     with pytest.raises(DataError, match="is damaged or from an older version; delete .* and run `make data` again"):
         load_dataset(data_dir, n_val=50)
+
+
+def test_the_number_of_training_images_is_read_from_the_npy_header(data_dir):
+    from helpers.cifar10 import count_training_images
+
+    assert count_training_images(data_dir / FOLDER_NAME) == 200
+    assert count_training_images(data_dir / "nowhere") is None

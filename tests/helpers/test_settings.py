@@ -101,3 +101,6 @@ def test_a_batch_larger_than_a_variants_training_set_is_refused_before_any_run()
     check_batch_sizes(settings, parse_variants(VARIANTS)[:2], n_val=5000)
     with pytest.raises(ParameterError, match="variant 'raw': n_batch=20000 is out of range; allowed: an integer from 1 to 10000"):
         check_batch_sizes(settings, parse_variants(VARIANTS), n_val=5000)
+    small = parse_settings("lam,eta,n_batch,n_epochs\n0,0.1,151,40\n")
+    with pytest.raises(ParameterError, match="variant 'course': n_batch=151 is out of range; allowed: an integer from 1 to 150"):
+        check_batch_sizes(small, parse_variants(VARIANTS), n_val=50, n_images=200)
