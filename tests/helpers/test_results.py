@@ -4,39 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from helpers import files as atomic
 from helpers.params import validate_params
 from helpers.results import load_run, save_run
 from helpers.train import TrainResult
-
-
-def test_write_json_is_atomic_on_failure(tmp_path):
-    path = tmp_path / "r.json"
-    atomic.write_json(path, {"a": 1})
-    with pytest.raises(TypeError):
-        atomic.write_json(path, {"a": object()})
-    assert json.loads(path.read_text()) == {"a": 1}
-    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
-
-
-def test_interrupt_inside_atomic_path_keeps_the_old_file(tmp_path):
-    path = tmp_path / "f.bin"
-    path.write_bytes(b"old")
-    with pytest.raises(KeyboardInterrupt):
-        with atomic.atomic_path(path) as tmp:
-            tmp.write_bytes(b"half")
-            raise KeyboardInterrupt
-    assert path.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
-
-
-def test_npz_is_byte_identical_for_equal_arrays(tmp_path):
-    W = np.arange(6.0).reshape(2, 3)
-    atomic.write_npz(tmp_path / "a.npz", W=W, b=np.ones(2))
-    atomic.write_npz(tmp_path / "b.npz", W=W, b=np.ones(2))
-    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
-    with np.load(tmp_path / "a.npz") as npz:
-        np.testing.assert_array_equal(npz["W"], W)
 
 
 def test_save_and_load_a_run_with_a_diverged_history(tmp_path):
@@ -56,3 +26,13 @@ def test_save_and_load_a_run_with_a_diverged_history(tmp_path):
     # results.json depends only on the inputs: saving again gives the same bytes
     save_run(tmp_path, params, result, test, {"x": "y"}, n_train=20, n_val=5)
     assert (tmp_path / "results.json").read_text() == text
+
+
+def test_spread_over_seeds_and_a_diverged_seed():
+    from helpers.results import spread, summarise
+
+    s = spread([0.40, 0.42])
+    assert s["mean"] == pytest.approx(0.41) and s["std"] == pytest.approx(0.0141421356) and s["n"] == 2
+    assert spread([0.3])["std"] == 0.0
+    assert math.isnan(summarise([{"loss": 1.0, "cost": 1.0, "accuracy": 0.3},
+                                 {"loss": float("nan"), "cost": 1.0, "accuracy": 0.2}])["loss"]["mean"])

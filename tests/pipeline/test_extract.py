@@ -146,14 +146,6 @@ def test_batch_with_an_evil_pickle_is_refused_during_verification(tmp_path, tiny
     assert not (tmp_path / "pwned").exists()
 
 
-def test_read_batch_round_trip(tmp_path):
-    data = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
-    (tmp_path / "b").write_bytes(batch_pickle(data, [3, 4], "b"))
-    got, labels = archive.read_batch(tmp_path / "b")
-    np.testing.assert_array_equal(got, data)
-    assert labels.tolist() == [3, 4]
-
-
 def test_oversized_members_are_refused_before_extraction(tmp_path, tiny_expected, monkeypatch):
     monkeypatch.setattr(extract, "MAX_MEMBER_BYTES", 1000)
     info = tarfile.TarInfo(f"{FOLDER_NAME}/data_batch_1")
