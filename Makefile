@@ -7,7 +7,9 @@ SHELL := /bin/bash
 
 # Notebooks run in parallel, one per core by default (`make report JOBS=1`: one at a time).
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += -j$(JOBS)
+endif
 
 PYTHON ?= python3
 VENV := .venv
@@ -33,15 +35,17 @@ LAB_ARGS ?=
 DATA_STAMP := $(DATA_DIR)/cifar-10-batches-py/VERIFIED.json
 # When this make started: the report's recipe records the build's wall time for `make profile`.
 BUILD_START := $(shell date +%s)
-NVAL_STAMP := $(BUILD_DIR)/n_val
+NVAL_STAMP := $(BUILD_DIR)/n_val/$(N_VAL)
 # Notebook runs: matplotlib without a display, BLAS on one thread when make runs several at once.
 EXECUTE = MPLBACKEND=Agg $(BLAS_THREADS) $(PY) -m pipeline execute
 DATA_PARAMS := -p data_dir $(DATA_DIR) -p results_dir $(RESULTS_DIR) -p n_val $(N_VAL)
 # Recursive (=): MAKEFLAGS shows -jN only when recipes are expanded, not while parsing.
 BLAS_THREADS = $(if $(filter-out -j1,$(filter -j%,$(MAKEFLAGS))),OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1)
-# $(call stamp,TEXT): write TEXT into the target only when it differs, so that what depends on the
-# target is redone exactly when TEXT changes (and a dry run, `make -n`, writes nothing).
-stamp = mkdir -p $(@D) && { [ "$$(cat $@ 2>/dev/null)" = $(1) ] || printf '%s\n' $(1) > $@; }
+# A value that results depend on (N_VAL, a variant's row) is a stamp file named after the value, alone
+# in its folder: a new value is a missing file, so its rule replaces the folder's old stamp and what
+# depends on it is redone; an unchanged value is an old file. No rule runs every time, so `make -q`
+# answers truly and a dry run (`make -n`) writes nothing.
+new_stamp = rm -rf $(@D) && mkdir -p $(@D) && touch $@
 # $(call expect,FILES): a notebook that ran without error must also have written its results.
 expect = for f in $(1); do [ -e "$$f" ] || { echo "error: the notebook ran but did not write $$f" >&2; exit 1; }; done
 
@@ -50,14 +54,14 @@ NO_RUNS := help clean clean-venv venv test lab browser bench profile
 CLEAN_GOALS := $(filter clean clean-venv,$(MAKECMDGOALS))
 OTHER_GOALS := $(filter-out clean clean-venv,$(MAKECMDGOALS))
 
-.PHONY: help report venv data results figures test browser browser-check bench profile lab clean clean-venv FORCE
+.PHONY: help report venv data results figures test browser browser-check bench profile lab clean clean-venv
 
 ifneq ($(and $(CLEAN_GOALS),$(OTHER_GOALS)),)
 # `make clean report`, `make -j4 clean report`: clean first and alone, then a fresh make builds the
 # other goals (it reads the settings again, after clean removed the generated rules).
 $(firstword $(MAKECMDGOALS)):
-	@$(MAKE) --no-print-directory $(CLEAN_GOALS)
-	@$(MAKE) --no-print-directory $(OTHER_GOALS)
+	+@$(MAKE) --no-print-directory $(CLEAN_GOALS)
+	+@$(MAKE) --no-print-directory $(OTHER_GOALS)
 $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS)):
 	@:
 else
@@ -103,9 +107,9 @@ endif
 include $(BUILD_DIR)/settings.mk
 endif
 
-# N_VAL changes what every run computes: its stamp is rewritten only when it changes.
-$(NVAL_STAMP): FORCE
-	@$(call stamp,'$(N_VAL)')
+# N_VAL changes what every run computes.
+$(NVAL_STAMP):
+	@$(new_stamp)
 
 $(RESULTS_DIR)/gradcheck.json: notebooks/gradient_check.ipynb $(GRADCHECK_DEPS) $(BASELINE_CACHE) $(NVAL_STAMP) | $(VENV_STAMP)
 	@$(EXECUTE) notebooks/gradient_check.ipynb $(RESULTS_DIR)/executed/gradient_check.ipynb \

@@ -4,7 +4,7 @@ For every variant and setting, one training target (the group's
 ``summary.json``: the notebook trains every seed of the variant), whose
 prerequisites are the training notebook, the helper modules it imports
 (:mod:`pipeline.deps`), the variant's data cache, the variant's row stamp
-(rewritten only when the row changes, so editing one variant re-runs only its
+(a file named after the row's content, so editing one variant re-runs only its
 runs) and the ``N_VAL`` stamp. For every setting of the baseline variant, one
 figures target (Figure 1 and 2). For every data variant, one cache target.
 
@@ -47,6 +47,18 @@ def cache_marker(variant):
     return f"$(DATA_DIR)/cache/{cache_options(variant).key}/CACHE.json"
 
 
+def variant_stamp(variant):
+    """The variant's stamp: a file named after a hash of what its runs depend on (seeds, overrides).
+
+    Changing the row changes the name, so only this variant's runs are redone; its description
+    is not part of it.
+    """
+    import hashlib
+
+    row = f"seeds={' '.join(map(str, variant.seeds))}; {variant.overrides_text}"
+    return f"$(BUILD_DIR)/variants/{variant.name}/{hashlib.sha256(row.encode()).hexdigest()[:16]}"
+
+
 def _q(value):
     return shlex.quote(str(value))
 
@@ -73,8 +85,7 @@ def make_rules(settings, variants, sources, root=None):
     out = [f"# Generated from {sources} by `python -m pipeline rules`; do not edit.", *dependency_lines(root)]
     groups, figures, caches = [], [], {}
     for v in variants:
-        row = f"seeds={' '.join(map(str, v.seeds))}; {v.overrides_text}"
-        out += ["", f"$(BUILD_DIR)/variants/{v.name}: FORCE", f"\t@$(call stamp,{_q(row)})"]
+        out += ["", f"{variant_stamp(v)}:", "\t@$(new_stamp)"]
         options = cache_options(v)
         caches[cache_marker(v)] = options
         for s in settings:
@@ -87,7 +98,7 @@ def make_rules(settings, variants, sources, root=None):
             data = " ".join(f"-p {k} {_q(_flag(getattr(options, k)))}" for k in ("split", "normalise", "dtype"))
             out += ["",
                     f"{group}/summary.json: notebooks/train.ipynb $(TRAIN_DEPS) {cache_marker(v)} "
-                    f"$(BUILD_DIR)/variants/{v.name} $(NVAL_STAMP) | $(VENV_STAMP)",
+                    f"{variant_stamp(v)} $(NVAL_STAMP) | $(VENV_STAMP)",
                     f"\t@$(EXECUTE) notebooks/train.ipynb {group}/train.ipynb --label {label} {args} "
                     f"-p seeds {_q(list(v.seeds))} -p variant {v.name} {data} $(DATA_PARAMS)",
                     "\t@$(call expect,$@)"]
