@@ -89,8 +89,8 @@ class Workspace:
         with or without the helper, so a run's numbers depend neither on this
         choice nor on the timing of the threads. None (the default): use it
         when BLAS runs on one thread (with more BLAS threads it competes with
-        them). bench/README.md ("Ideas") measures it with one run and with two
-        runs at once.
+        them), unless the environment asks for one thread per process
+        (``OMP_NUM_THREADS=1``, as ``make -jN`` sets it for parallel runs).
     """
 
     def __init__(self, n_batch, dim, n_classes, dtype, prefetch=None):
@@ -141,7 +141,7 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
     ws.b0[...] = b
     n = perm.shape[0]
     n_batches = -(-n // n_batch)
-    helper = (ws.prefetch if ws.prefetch is not None else _blas_is_single_threaded()) and n_batches > 1
+    helper = (ws.prefetch if ws.prefetch is not None else _second_thread_wanted()) and n_batches > 1
     decay = 1.0 - 2.0 * eta * lam
     buffers = (ws.Xb, ws.Xb_next)
 
@@ -190,6 +190,21 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
     W[...] = Wt
     if scores is not None:
         scores += ws.b0
+
+
+#: Set to 1 by `make -jN` (N > 1) for its notebooks: N runs share N cores, one thread each.
+ONE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def _second_thread_wanted():
+    """Use the gathering helper thread: when BLAS runs on one thread, unless the environment asks
+    for one thread per process (then parallel runs fill the cores, and a second thread per run only
+    competes: a cold `make -j2 report` took 20-40 % longer per run with it, bench/README.md)."""
+    import os
+
+    if any(os.environ.get(v, "").strip() == "1" for v in ONE_THREAD_ENV):
+        return False
+    return _blas_is_single_threaded()
 
 
 def _blas_is_single_threaded():

@@ -206,3 +206,12 @@ def test_a_run_is_bitwise_the_same_with_and_without_the_helper_thread():
             out.append(trainer.finish())
     assert out[0].history == out[1].history
     assert np.array_equal(out[0].W, out[1].W) and np.array_equal(out[0].b, out[1].b)
+
+
+def test_the_helper_thread_stays_off_when_the_environment_asks_for_one_thread(monkeypatch):
+    for var in train_module.ONE_THREAD_ENV:
+        monkeypatch.delenv(var, raising=False)
+    with single_threaded_blas():
+        assert train_module._second_thread_wanted()
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what make -j2 gives its notebooks
+        assert not train_module._second_thread_wanted()
