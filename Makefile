@@ -100,7 +100,9 @@ $(BUILD_DIR)/settings.mk: $(SETTINGS) $(VARIANTS) $(wildcard helpers/*.py pipeli
 
 ifneq ($(filter-out $(NO_RUNS),$(or $(MAKECMDGOALS),report)),)
 # Every setting checked against every variant (n_batch against its training set) before any run.
-CHECK := $(shell $(PYTHON) -m pipeline validate $(SETTINGS) $(VARIANTS) --n-val $(N_VAL) --data-dir $(DATA_DIR) 2>&1)
+# (The venv's Python once it exists: the data's size is read with numpy's help.)
+CHECK := $(shell $(if $(wildcard $(VENV_STAMP)),$(PY),$(PYTHON)) -m pipeline validate $(SETTINGS) $(VARIANTS) \
+	--n-val $(N_VAL) --data-folder $(dir $(DATA_STAMP)) 2>&1)
 ifneq ($(CHECK),)
 $(error $(CHECK))
 endif

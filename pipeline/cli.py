@@ -87,11 +87,15 @@ def cmd_rules(args):
 
 
 def cmd_validate(args):
-    from helpers.cifar10 import FOLDER_NAME, count_training_images
     from helpers.settings import check_batch_sizes, read_settings, read_variants
 
-    # the data's own size once they are there (CIFAR-10's 50000 before the first `make data`)
-    n_images = count_training_images(Path(args.data_dir) / FOLDER_NAME) or 50000
+    # The data's own size once they are verified (CIFAR-10's 50000 before the first `make data`).
+    # Verified data imply the virtual environment, hence numpy; before it, standard library only.
+    n_images = 50000
+    if args.data_folder and (Path(args.data_folder) / "train_labels.npy").is_file():
+        from helpers.cifar10 import count_training_images
+
+        n_images = count_training_images(args.data_folder) or n_images
     check_batch_sizes(read_settings(args.settings), read_variants(args.variants), args.n_val, n_images)
 
 
@@ -185,7 +189,7 @@ def build_parser():
     p.add_argument("settings")
     p.add_argument("variants")
     p.add_argument("--n-val", type=int, default=5000)
-    p.add_argument("--data-dir", default="data")
+    p.add_argument("--data-folder", help="the verified data folder (its size bounds n_batch)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("execute", help="run a notebook with papermill")

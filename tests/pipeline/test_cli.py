@@ -146,3 +146,14 @@ def test_an_archive_that_cannot_be_kept_is_a_warning(tmp_path, tiny_archive, tin
     assert main(["data", "--data-dir", str(tmp_path / "d"), "--archive", str(tiny_archive), "--quiet"]) == 0
     err = capsys.readouterr().err
     assert err.startswith("warning: could not keep") and "No space left on device" in err and err.count("\n") == 1
+
+
+def test_validate_needs_only_the_standard_library_before_the_data_exist(tmp_path):
+    # a Python without numpy, as before `make venv`: the check still runs (and refuses a bad row)
+    (tmp_path / "numpy").mkdir()
+    (tmp_path / "numpy" / "__init__.py").write_text("raise ImportError('no numpy here')\n")
+    (tmp_path / "s.csv").write_text("lam,eta,n_batch,n_epochs\n0,0.1,20000,40\n")
+    env = {**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    r = run_cli("validate", str(tmp_path / "s.csv"), str(ROOT / "variants.csv"), "--data-folder",
+                str(tmp_path / "no-data"), env=env)
+    assert r.returncode == 2 and "n_batch=20000 is out of range" in r.stderr, r.stderr
