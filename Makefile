@@ -138,7 +138,7 @@ report: $(REPORT_DIR)/index.html ## regenerate every figure and table and render
 # --- development -------------------------------------------------------------------------
 
 test: $(VENV_STAMP) ## run the test suite (browser tests run where Chromium is found, see README)
-	$(PY) -m pytest -q -rs tests
+	$(PY) -m pytest -q -rfEs tests
 
 browser: ## install Debian's chromium for the browser tests (needs root or sudo; apt-get)
 	@command -v chromium > /dev/null || { \
