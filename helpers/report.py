@@ -346,8 +346,8 @@ def run_facts(records, results_dir, settings, variants):
             "versions": first["versions"], "runs": len(records)}
 
 
-def hyperparameters_markdown(settings, variants):
-    """The settings and the variants' seeds as a Markdown table."""
+def hyperparameters_markdown(settings):
+    """The settings as a Markdown table (the variants and their seeds: :func:`variants_markdown`)."""
     lines = ["| setting | λ (`lam`) | η (`eta`) | n_batch | epochs | init std |", "|---|---|---|---|---|---|"]
     lines += [f"| `{s.setting_id}` | {s.lam:g} | {s.eta:g} | {s.n_batch} | {s.n_epochs} | {s.init_std:g} |" for s in settings]
     return "\n".join(lines)

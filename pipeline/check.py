@@ -39,7 +39,7 @@ class _ReportParser(HTMLParser):
         elif tag == "table" and a.get("id"):
             self._table = a["id"]
             self.tables.setdefault(self._table, [])
-        elif tag == "tr" and self._table and tag:
+        elif tag == "tr" and self._table:
             self._row = {"_id": a.get("data-run-id")}
         elif tag == "td" and self._row is not None and a.get("data-col"):
             self._cell = a["data-col"]
