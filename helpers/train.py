@@ -311,7 +311,10 @@ def progress_bar(total, desc, enabled):
 
     It draws on stderr (in a notebook: below the cell), or on the terminal named
     by the environment variable ``DD2424_PROGRESS_TTY`` when the process that
-    started the kernel shares its terminal (``make report`` does).
+    started the kernel shares its terminal (``make report`` does). Parallel runs
+    write whole lines on that terminal at any moment, over the live bar's line,
+    so there the bar's final state and its newline go in one write
+    (:func:`write_final_line`): a line written in between cannot erase it.
     """
     import os
     import sys
@@ -319,17 +322,38 @@ def progress_bar(total, desc, enabled):
     from tqdm import tqdm
 
     with contextlib.ExitStack() as stack:
-        out = sys.stderr
+        out, shared = sys.stderr, False
         tty = os.environ.get(PROGRESS_TTY_ENV)
         if enabled and tty:
             with contextlib.suppress(OSError):
-                out = stack.enter_context(open(tty, "w"))
+                out, shared = stack.enter_context(open_terminal(tty)), True
         try:
             width = os.get_terminal_size(out.fileno()).columns or 100
         except (OSError, ValueError, AttributeError):
             width = 100
-        yield stack.enter_context(tqdm(total=total, desc=desc, unit="epoch", disable=not enabled, file=out,
-                                       mininterval=0.5, leave=True, ncols=width))
+        bar = stack.enter_context(tqdm(total=total, desc=desc, unit="epoch", disable=not enabled, file=out,
+                                       mininterval=0.5, leave=not shared, ncols=width))
+        try:
+            yield bar
+        finally:
+            if shared:
+                write_final_line(bar, out)
+
+
+def open_terminal(path):
+    """The terminal ``path`` opened for writing text (line-buffered: one write per line)."""
+    return open(path, "w")
+
+
+def write_final_line(bar, out):
+    """Draw ``bar``'s final state over the cursor's line and end the line, in one write.
+
+    The rate shown is the average over the whole bar, as tqdm shows it when
+    it leaves a bar on screen.
+    """
+    line = bar.format_meter(**{**bar.format_dict, "rate": None})
+    out.write(f"\r{line}\x1b[K\n")
+    out.flush()
 
 
 def train(train_split, val_split, params, progress=False, desc=None):

@@ -16,8 +16,10 @@ width instead and relays what is drawn there as whole lines: the bar's state
 every :data:`RELAY_EVERY` seconds and its final state (one line per seed).
 Whole lines, and the lines a run prints when it starts or ends, are written in
 one write each by :func:`terminal_line`, which first overwrites what the live
-bar left on the cursor's line; the live bar is redrawn on the next line. So at
-most one bar is live, and no line ever holds two runs. Standard library only.
+bar left on the cursor's line; the live bar is redrawn on the next line, and
+its final state goes out with its newline in one write, so no relayed line can
+erase it. So at most one bar is live, and no line ever holds two runs.
+Standard library only.
 """
 
 import codecs
@@ -118,7 +120,8 @@ class _Relay(threading.Thread):
                 shown, last = drawn, time.monotonic()
 
     def emit(self, text):
-        self.out.write(terminal_line(text.rstrip(), self.out))
+        text = text.replace("\x1b[K", "").rstrip()  # the bar's own erase-to-end-of-line
+        self.out.write(terminal_line(text, self.out))
         self.out.flush()
 
 

@@ -215,3 +215,48 @@ def test_the_helper_thread_stays_off_when_the_environment_asks_for_one_thread(mo
         assert train_module._second_thread_wanted()
         monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what make -j2 gives its notebooks
         assert not train_module._second_thread_wanted()
+
+
+class RecordingTerminal:
+    """A terminal stand-in that keeps what each flush would send in one write."""
+
+    def __init__(self):
+        self.pending, self.writes = "", []
+
+    def isatty(self):
+        return True
+
+    def fileno(self):
+        raise OSError("not a real terminal")
+
+    def write(self, text):
+        self.pending += text
+
+    def flush(self):
+        if self.pending:
+            self.writes.append(self.pending)
+        self.pending = ""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.flush()
+
+
+def test_a_shared_terminal_gets_the_bar_s_final_state_and_its_newline_in_one_write(monkeypatch):
+    """Another run's whole line written between the two would erase the final state (as one CI run saw)."""
+    from helpers import PROGRESS_TTY_ENV
+
+    terminal = RecordingTerminal()
+    monkeypatch.setenv(PROGRESS_TTY_ENV, "/dev/pts/not-used")
+    monkeypatch.setattr(train_module, "open_terminal", lambda path: terminal)
+    with train_module.progress_bar(3, "run", True) as bar:
+        for _ in range(3):
+            bar.update()
+    finals = [w for w in terminal.writes if "100%" in w]
+    assert len(finals) == 1 and finals[0].startswith("\r") and finals[0].endswith("\x1b[K\n"), terminal.writes
+    assert "run: 100%" in finals[0] and "3/3" in finals[0]
+    assert all("\n" not in w for w in terminal.writes if w is not finals[0]), terminal.writes  # no newline alone
+    after = terminal.writes[terminal.writes.index(finals[0]) + 1:]
+    assert all(not w.strip() for w in after), terminal.writes     # only tqdm clearing the next line
