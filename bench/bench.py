@@ -369,6 +369,17 @@ def limits(model, bandwidth, gemm):
     }
 
 
+def one_core(bandwidth, gemm):
+    """The measurements of one thread only: what one run has when ``make -jN`` runs N on N cores.
+
+    Returns the ``bandwidth`` and ``gemm`` dicts of :func:`limits` restricted to the
+    single-thread entries (``"... 1 thread"``).
+    """
+    bw = {k: v for k, v in bandwidth.items() if k.endswith(" 1 thread")}
+    rates = {shape: {k: v for k, v in r.items() if k.endswith(" 1 thread")} for shape, r in gemm.items()}
+    return bw, {shape: r for shape, r in rates.items() if r}
+
+
 # --- memory of N parallel training runs (subprocesses sharing the data cache) --------------
 
 def synthetic_data_dir(folder, seed=DATA_SEED, per_class=1000):
@@ -740,9 +751,11 @@ def run(out_dir, rounds, pause=0.3):
             log(f"  GEMM {shape:34s} " + ", ".join(f"{k} {v / 1e9:.1f}" for k, v in rates.items()) + " GFLOP/s")
         model = models(np.dtype(dtype).itemsize)
         lim = limits(model, bandwidth, gemm)
+        lim_core = limits(model, *one_core(bandwidth, gemm))
         log(f"  limit: bytes {model['bytes_min'] / 1e9:.2f} GB / {lim['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s = "
             f"{lim['seconds_bytes']:.3f} s; flops {sum(model['flops'].values()) / 1e9:.2f} GFLOP at the epoch's "
             f"shapes = {lim['seconds_flops_shapes']:.3f} s (at square-GEMM peak {lim['seconds_flops_peak']:.3f} s)")
+        log(f"  limit on one core (one thread's bandwidth and GEMM rates): {lim_core['limit']:.3f} s")
 
         rng = np.random.default_rng(1)
         from helpers.model import init_parameters
@@ -765,6 +778,7 @@ def run(out_dir, rounds, pause=0.3):
             c.close()
         del contenders
         results["dtypes"][dname] = {"models": model, "bandwidth": bandwidth, "gemm": gemm, "limits": lim,
+                                  "limits_one_core": lim_core,
                                     "seconds": times, "project_final_pass_seconds": finish}
         del X, Xv
 
@@ -800,23 +814,30 @@ def table_rows(results):
         med = {name: float(np.median(v)) for name, v in d["seconds"].items()}
         torch_s = next((v for k, v in med.items() if k.startswith("PyTorch")), None)
         text_s = next(v for k, v in med.items() if k.startswith("textbook"))
+        core = d["limits_one_core"]["limit"]
         for name, s in med.items():
             rows.append({
                 "dtype": dname, "contender": name, "median_s": s, "min_s": float(np.min(d["seconds"][name])),
                 "epochs_timed": len(d["seconds"][name]),
                 "x_limit": s / d["limits"]["limit"], "x_limit_peak": s / d["limits"]["limit_peak"],
+                "x_limit_one_core": s / core,
                 "x_pytorch": None if torch_s is None else s / torch_s, "x_textbook": s / text_s,
             })
         rows.append({"dtype": dname, "contender": "limit (bytes/bandwidth, flops at the epoch's GEMM shapes)",
                      "median_s": d["limits"]["limit"], "min_s": None, "epochs_timed": None, "x_limit": 1.0,
                      "x_limit_peak": d["limits"]["limit"] / d["limits"]["limit_peak"],
+                     "x_limit_one_core": d["limits"]["limit"] / core,
                      "x_pytorch": None if torch_s is None else d["limits"]["limit"] / torch_s,
                      "x_textbook": d["limits"]["limit"] / text_s})
         rows.append({"dtype": dname, "contender": "limit at square-GEMM peak", "median_s": d["limits"]["limit_peak"],
                      "min_s": None, "epochs_timed": None, "x_limit": d["limits"]["limit_peak"] / d["limits"]["limit"],
-                     "x_limit_peak": 1.0,
+                     "x_limit_peak": 1.0, "x_limit_one_core": d["limits"]["limit_peak"] / core,
                      "x_pytorch": None if torch_s is None else d["limits"]["limit_peak"] / torch_s,
                      "x_textbook": d["limits"]["limit_peak"] / text_s})
+        rows.append({"dtype": dname, "contender": "limit on one core (a run's share under make -jN)",
+                     "median_s": core, "min_s": None, "epochs_timed": None, "x_limit": core / d["limits"]["limit"],
+                     "x_limit_peak": core / d["limits"]["limit_peak"], "x_limit_one_core": 1.0,
+                     "x_pytorch": None if torch_s is None else core / torch_s, "x_textbook": core / text_s})
     return rows
 
 
@@ -825,10 +846,11 @@ def format_table(results):
         return "-" if v is None else format(v, fmt)
 
     lines = [f"{'dtype':8s} {'contender':58s} {'s/epoch':>8s} {'min':>7s} {'x limit':>8s} {'x peak':>7s} "
-             f"{'x torch':>8s} {'x textbook':>10s}"]
+             f"{'x 1 core':>8s} {'x torch':>8s} {'x textbook':>10s}"]
     for r in results["table"]:
         lines.append(f"{r['dtype']:8s} {r['contender']:58s} {f(r['median_s'], '.3f'):>8s} {f(r['min_s'], '.3f'):>7s} "
-                     f"{f(r['x_limit'], '.2f'):>8s} {f(r['x_limit_peak'], '.2f'):>7s} {f(r['x_pytorch'], '.2f'):>8s} "
+                     f"{f(r['x_limit'], '.2f'):>8s} {f(r['x_limit_peak'], '.2f'):>7s} {f(r.get('x_limit_one_core'), '.2f'):>8s} "
+                     f"{f(r['x_pytorch'], '.2f'):>8s} "
                      f"{f(r['x_textbook'], '.2f'):>10s}")
     for dname, d in results["dtypes"].items():
         lines.append(f"{dname}: the project trainer also measures the training set once after its last epoch: "
@@ -837,7 +859,7 @@ def format_table(results):
     lines.append(format_memory(results["memory"]))
     lines.append(format_growth(results["growth"]))
     lines.append("s/epoch: median over the timed epochs; x limit: over the limit measured in this run; "
-                 "x peak: over the limit with square-GEMM throughput; x torch / x textbook: over that contender, same dtype")
+                 "x peak: over the limit with square-GEMM throughput; x 1 core: over the limit with one thread's rates; x torch / x textbook: over that contender, same dtype")
     return "\n".join(lines)
 
 

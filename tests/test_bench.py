@@ -102,3 +102,19 @@ def test_bench_growth_projection(bench):
     assert g["private_bytes_per_run"] == pytest.approx(1024 * 1024)
     text = bench.format_growth(g)
     assert "60" in text and "32 cores" in text
+
+
+def test_bench_one_core_limit_uses_only_single_thread_measurements(bench):
+    model = bench.models(8)
+    bandwidth = {"numpy max, 1 thread": 10e9, "numpy max, 2 threads": 20e9}
+    gemm = {"square": {"numpy, process threads": 100e9, "numpy, 1 thread": 50e9},
+            "forward x": {"numpy, process threads": 40e9, "numpy, 1 thread": 20e9, "pytorch": 80e9},
+            "gradient x": {"numpy, process threads": 40e9, "numpy, 1 thread": 25e9},
+            "evaluation x": {"numpy, process threads": 40e9, "numpy, 1 thread": 10e9}}
+    bw, rates = bench.one_core(bandwidth, gemm)
+    assert bw == {"numpy max, 1 thread": 10e9}
+    assert all(list(r) == ["numpy, 1 thread"] for r in rates.values())
+    f = model["flops"]
+    lim = bench.limits(model, bw, rates)
+    assert lim["seconds_flops_shapes"] == pytest.approx(f["forward"] / 20e9 + f["gradient"] / 25e9 + f["evaluation"] / 10e9)
+    assert lim["limit"] > bench.limits(model, bandwidth, gemm)["limit"]
