@@ -351,8 +351,11 @@ def write_final_line(bar, out):
     The rate shown is the average over the whole bar, as tqdm shows it when
     it leaves a bar on screen.
     """
+    import os
+
     line = bar.format_meter(**{**bar.format_dict, "rate": None})
-    out.write(f"\r{line}\x1b[K\n")
+    erase = "" if os.environ.get("TERM") == "dumb" else "\x1b[K"   # erase what a longer state left
+    out.write(f"\r{line}{erase}\n")
     out.flush()
 
 

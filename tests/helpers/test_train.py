@@ -250,6 +250,7 @@ def test_a_shared_terminal_gets_the_bar_s_final_state_and_its_newline_in_one_wri
 
     terminal = RecordingTerminal()
     monkeypatch.setenv(PROGRESS_TTY_ENV, "/dev/pts/not-used")
+    monkeypatch.setenv("TERM", "xterm")
     monkeypatch.setattr(train_module, "open_terminal", lambda path: terminal)
     with train_module.progress_bar(3, "run", True) as bar:
         for _ in range(3):
@@ -260,3 +261,17 @@ def test_a_shared_terminal_gets_the_bar_s_final_state_and_its_newline_in_one_wri
     assert all("\n" not in w for w in terminal.writes if w is not finals[0]), terminal.writes  # no newline alone
     after = terminal.writes[terminal.writes.index(finals[0]) + 1:]
     assert all(not w.strip() for w in after), terminal.writes     # only tqdm clearing the next line
+
+
+def test_a_dumb_terminal_gets_the_final_line_without_escape_sequences(monkeypatch):
+    from helpers import PROGRESS_TTY_ENV
+
+    terminal = RecordingTerminal()
+    monkeypatch.setenv(PROGRESS_TTY_ENV, "/dev/pts/not-used")
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setattr(train_module, "open_terminal", lambda path: terminal)
+    with train_module.progress_bar(2, "run", True) as bar:
+        bar.update(2)
+    finals = [w for w in terminal.writes if "100%" in w]
+    assert len(finals) == 1 and finals[0].startswith("\r") and finals[0].endswith("\n"), terminal.writes
+    assert "\x1b" not in finals[0] and "2/2" in finals[0]
