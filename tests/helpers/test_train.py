@@ -244,34 +244,34 @@ class RecordingTerminal:
         self.flush()
 
 
-def test_a_shared_terminal_gets_the_bar_s_final_state_and_its_newline_in_one_write(monkeypatch):
-    """Another run's whole line written between the two would erase the final state (as one CI run saw)."""
+def draw_bar_on_shared_terminal(monkeypatch, term, total):
+    """Run a progress bar of ``total`` steps on a shared terminal with TERM=``term``.
+
+    Returns what each write sent, and those writes that hold the bar's final state.
+    """
     from helpers import PROGRESS_TTY_ENV
 
     terminal = RecordingTerminal()
     monkeypatch.setenv(PROGRESS_TTY_ENV, "/dev/pts/not-used")
-    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("TERM", term)
     monkeypatch.setattr(train_module, "open_terminal", lambda path: terminal)
-    with train_module.progress_bar(3, "run", True) as bar:
-        for _ in range(3):
+    with train_module.progress_bar(total, "run", True) as bar:
+        for _ in range(total):
             bar.update()
-    finals = [w for w in terminal.writes if "100%" in w]
-    assert len(finals) == 1 and finals[0].startswith("\r") and finals[0].endswith("\x1b[K\n"), terminal.writes
+    return terminal.writes, [w for w in terminal.writes if "100%" in w]
+
+
+def test_a_shared_terminal_gets_the_bar_s_final_state_and_its_newline_in_one_write(monkeypatch):
+    """Another run's whole line written between the two would erase the final state (as one CI run saw)."""
+    writes, finals = draw_bar_on_shared_terminal(monkeypatch, "xterm", 3)
+    assert len(finals) == 1 and finals[0].startswith("\r") and finals[0].endswith("\x1b[K\n"), writes
     assert "run: 100%" in finals[0] and "3/3" in finals[0]
-    assert all("\n" not in w for w in terminal.writes if w is not finals[0]), terminal.writes  # no newline alone
-    after = terminal.writes[terminal.writes.index(finals[0]) + 1:]
-    assert all(not w.strip() for w in after), terminal.writes     # only tqdm clearing the next line
+    assert all("\n" not in w for w in writes if w is not finals[0]), writes  # no newline alone
+    after = writes[writes.index(finals[0]) + 1:]
+    assert all(not w.strip() for w in after), writes     # only tqdm clearing the next line
 
 
 def test_a_dumb_terminal_gets_the_final_line_without_escape_sequences(monkeypatch):
-    from helpers import PROGRESS_TTY_ENV
-
-    terminal = RecordingTerminal()
-    monkeypatch.setenv(PROGRESS_TTY_ENV, "/dev/pts/not-used")
-    monkeypatch.setenv("TERM", "dumb")
-    monkeypatch.setattr(train_module, "open_terminal", lambda path: terminal)
-    with train_module.progress_bar(2, "run", True) as bar:
-        bar.update(2)
-    finals = [w for w in terminal.writes if "100%" in w]
-    assert len(finals) == 1 and finals[0].startswith("\r") and finals[0].endswith("\n"), terminal.writes
+    writes, finals = draw_bar_on_shared_terminal(monkeypatch, "dumb", 2)
+    assert len(finals) == 1 and finals[0].startswith("\r") and finals[0].endswith("\n"), writes
     assert "\x1b" not in finals[0] and "2/2" in finals[0]
