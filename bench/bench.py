@@ -441,27 +441,6 @@ def _status_kib(key, pid="self"):
     return None
 
 
-def _smaps_kib(pid, keys=("Pss", "Anonymous")):
-    """Fields of /proc/PID/smaps_rollup in KiB: Pss (shared pages divided among their users),
-    Anonymous (the process's own memory); {} if the process is gone."""
-    out = {}
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            key = line.split(":", 1)[0]
-            if key in keys:
-                out[key] = int(line.split()[1])
-    return out
-
-
-def _used_kib():
-    """The system's used memory: MemTotal - MemAvailable (page cache that can be dropped is not used)."""
-    info = {}
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        key, value = line.split(":", 1)
-        info[key] = int(value.split()[0])
-    return info["MemTotal"] - info["MemAvailable"]
-
-
 def measure_parallel_memory(data_dir, counts=(2, 8), n_epochs=2):
     """Start N runs at once (each load_dataset + n_epochs of training) for each N in counts.
 
@@ -471,13 +450,14 @@ def measure_parallel_memory(data_dir, counts=(2, 8), n_epochs=2):
     timings.
     """
     from helpers.data import load_dataset
+    from pipeline.memory import smaps_kib, used_kib
 
     ds = load_dataset(data_dir)  # builds the cache once, as the first run of make report does
     data_bytes = ds.train.X.nbytes + ds.val.X.nbytes + ds.test.X.nbytes
     del ds
     out = {}
     for n in counts:
-        used0 = _used_kib()
+        used0 = used_kib()
         procs = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--memory-child", str(n_epochs),
                                    "--memory-data", str(data_dir)], stdout=subprocess.PIPE, text=True,
                                   env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
@@ -485,10 +465,10 @@ def measure_parallel_memory(data_dir, counts=(2, 8), n_epochs=2):
         peak_pss = peak_anon = peak_used = 0
         t0 = time.perf_counter()
         while any(p.poll() is None for p in procs):
-            smaps = [_smaps_kib(p.pid) for p in procs if p.poll() is None]
+            smaps = [smaps_kib(p.pid) for p in procs if p.poll() is None]
             peak_pss = max(peak_pss, sum(m.get("Pss", 0) for m in smaps))
             peak_anon = max(peak_anon, sum(m.get("Anonymous", 0) for m in smaps))
-            peak_used = max(peak_used, _used_kib() - used0)
+            peak_used = max(peak_used, used_kib() - used0)
             time.sleep(0.1)
         outs = [p.communicate()[0] for p in procs]
         if any(p.returncode for p in procs):

@@ -1,8 +1,8 @@
-"""Peak memory of a command and every process it starts, e.g. a whole ``make report``.
+"""Memory of processes from /proc, and the peak memory of a whole command, e.g. a ``make report``.
 
-    .venv/bin/python bench/report_memory.py make report JOBS=8
+    .venv/bin/python -m pipeline.memory make report JOBS=8
 
-Samples every 0.2 s, until the command ends:
+:func:`measure` samples every 0.2 s, until the command ends:
 
 - the summed PSS of the command's process tree (``/proc/PID/smaps_rollup``): a page
   shared by k processes counts 1/k in each, so the memory-mapped data cache that
@@ -12,7 +12,8 @@ Samples every 0.2 s, until the command ends:
   (the page cache is not "used"; anything else running meanwhile counts too);
 - the most Jupyter kernels alive at once.
 
-Prints one line and, with ``--json FILE``, writes the peaks there. Linux only.
+The command line prints one line and, with ``--json FILE``, writes the peaks there.
+``bench/bench.py`` reads the same /proc fields for its parallel runs. Linux only.
 Standard library only.
 """
 
@@ -23,16 +24,32 @@ import sys
 import time
 
 GIB = 2 ** 30
+KIB = 1024
 
 
-def used_memory():
-    """Bytes in use on the system: MemTotal - MemAvailable."""
+def used_kib():
+    """The system's used memory in KiB: MemTotal - MemAvailable (page cache that can be dropped is not used)."""
     info = {}
     with open("/proc/meminfo") as f:
         for line in f:
-            key, value = line.split(":")
-            info[key] = int(value.split()[0]) * 1024
+            key, value = line.split(":", 1)
+            info[key] = int(value.split()[0])
     return info["MemTotal"] - info["MemAvailable"]
+
+
+def smaps_kib(pid, keys=("Pss", "Anonymous")):
+    """Fields of /proc/PID/smaps_rollup in KiB: Pss (shared pages divided among their users),
+    Rss, Anonymous (the process's own memory); {} if the process is gone."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                key = line.split(":", 1)[0]
+                if key in keys:
+                    out[key] = int(line.split()[1])
+    except OSError:
+        pass
+    return out
 
 
 def process_tree(root):
@@ -55,21 +72,6 @@ def process_tree(root):
     return tree
 
 
-def pss_rss(pid):
-    """(PSS, RSS) of ``pid`` in bytes; (0, 0) for a process that has ended."""
-    pss = rss = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    pss = int(line.split()[1]) * 1024
-                elif line.startswith("Rss:"):
-                    rss = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return pss, rss
-
-
 def is_kernel(pid):
     try:
         with open(f"/proc/{pid}/cmdline", errors="replace") as f:
@@ -87,17 +89,17 @@ def measure(command, every=0.2, output=subprocess.DEVNULL):
         ``returncode``, ``seconds``, ``peak_pss_sum``, ``peak_rss_single``,
         ``peak_used_delta``, ``peak_kernels``.
     """
-    before = used_memory()
+    before = used_kib()
     peaks = {"peak_pss_sum": 0, "peak_rss_single": 0, "peak_used_delta": 0, "peak_kernels": 0}
     start = time.monotonic()
     proc = subprocess.Popen(command, stdout=output, stderr=output)
     while True:
         done = proc.poll() is not None
         tree = process_tree(proc.pid)
-        sizes = [pss_rss(pid) for pid in tree]
-        peaks["peak_pss_sum"] = max(peaks["peak_pss_sum"], sum(p for p, _ in sizes))
-        peaks["peak_rss_single"] = max(peaks["peak_rss_single"], max((r for _, r in sizes), default=0))
-        peaks["peak_used_delta"] = max(peaks["peak_used_delta"], used_memory() - before)
+        sizes = [smaps_kib(pid, ("Pss", "Rss")) for pid in tree]
+        peaks["peak_pss_sum"] = max(peaks["peak_pss_sum"], KIB * sum(s.get("Pss", 0) for s in sizes))
+        peaks["peak_rss_single"] = max(peaks["peak_rss_single"], KIB * max((s.get("Rss", 0) for s in sizes), default=0))
+        peaks["peak_used_delta"] = max(peaks["peak_used_delta"], KIB * (used_kib() - before))
         peaks["peak_kernels"] = max(peaks["peak_kernels"], sum(is_kernel(pid) for pid in tree))
         if done:
             break
@@ -120,8 +122,8 @@ def main(argv=None):
     if args[:1] == ["--"]:
         args = args[1:]
     if not args:
-        print(__doc__.strip().splitlines()[0], file=sys.stderr)
-        print("usage: report_memory.py [--json FILE] [--] COMMAND [ARGS...]", file=sys.stderr)
+        print("the peak memory of a command and every process it starts", file=sys.stderr)
+        print("usage: python -m pipeline.memory [--json FILE] [--] COMMAND [ARGS...]", file=sys.stderr)
         return 2
     result = measure(args)
     print(format_peaks(result))
