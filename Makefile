@@ -95,7 +95,7 @@ $(DATA_STAMP): | $(VENV_STAMP)
 # --- runs: settings.csv x variants.csv, one target per setting and variant ---------------
 
 # The rules of the runs and each notebook's helper dependencies (pipeline/rules.py).
-$(BUILD_DIR)/settings.mk: $(SETTINGS) $(VARIANTS) $(wildcard helpers/*.py pipeline/*.py notebooks/*.ipynb)
+$(BUILD_DIR)/settings.mk: $(SETTINGS) $(VARIANTS) $(wildcard helpers/*.py helpers/*.c pipeline/*.py notebooks/*.ipynb)
 	@$(PYTHON) -m pipeline rules $(SETTINGS) $(VARIANTS) -o $@
 
 ifneq ($(filter-out $(NO_RUNS),$(or $(MAKECMDGOALS),report)),)

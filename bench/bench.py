@@ -182,7 +182,7 @@ def notebook_blas():
 class Project:
     """Contender 1: helpers.train.Trainer.step, i.e. one epoch of helpers.train.train."""
 
-    def __init__(self, X, y, Xv, yv, seed, blas_context, name):
+    def __init__(self, X, y, Xv, yv, seed, blas_context, name, epoch=None):
         from helpers.data import Split
         from helpers.params import validate_params
         from helpers.train import Trainer
@@ -192,6 +192,8 @@ class Project:
         params = validate_params(LAM, ETA, N_BATCH, 1000, 0.01, seed, n_train=X.shape[0])
         with self.blas_context():
             self.trainer = Trainer(Split(X, y, one_hot(y, X.dtype)), Split(Xv, yv, one_hot(yv, X.dtype)), params)
+        if epoch is not None:
+            self.trainer.run_epoch = epoch
 
     def epoch(self):
         with self.blas_context():
@@ -206,6 +208,29 @@ class Project:
 
     def close(self):
         pass
+
+
+def blas_trainer():
+    """bench/blas_trainer.py, loaded by path (this file is also imported by path, by the tests)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("blas_trainer", Path(__file__).with_name("blas_trainer.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class BlasEpoch:
+    """The epoch of bench/blas_trainer.py (before the kernel) in place of the Trainer's run_epoch."""
+
+    def __init__(self, dim, dtype, prefetch, n_batch=N_BATCH):
+        self.module = blas_trainer()
+        self.ws = self.module.BlasWorkspace(n_batch, dim, K, dtype, prefetch=prefetch)
+
+    def __call__(self, X, y, W, b, perm, eta, lam, n_batch, ws, scores=None):
+        self.module.blas_epoch(X, y, W, b, perm, eta, lam, n_batch, self.ws, scores=scores)
+        ws.W0[...] = self.ws.W0
+        ws.b0[...] = self.ws.b0
 
 
 def same_workload_check(torch):
@@ -741,12 +766,11 @@ def run(out_dir, rounds, pause=0.3):
         from helpers.model import init_parameters
         W0, b0 = init_parameters(rng, K, DIM, 0.01, dtype)
         log(f"== {dname}: setting up the contenders")
-        contenders = [Project(X, y, Xv, yv, 1, blas_ctx, "project trainer")]
-        one = Project(X, y, Xv, yv, 1, blas_ctx, "project trainer, no helper thread")
-        one.trainer.ws.prefetch = False
-        contenders.append(one)
-        contenders.append(Project(X, y, Xv, yv, 1, contextlib.nullcontext,
-                                  f"project trainer, {blas.get('num_threads')} BLAS threads"))
+        contenders = [Project(X, y, Xv, yv, 1, blas_ctx, "project trainer"),
+                      Project(X, y, Xv, yv, 1, blas_ctx, "BLAS trainer (c719393), helper thread",
+                              BlasEpoch(DIM, dtype, prefetch=True)),
+                      Project(X, y, Xv, yv, 1, blas_ctx, "BLAS trainer (c719393), one thread",
+                              BlasEpoch(DIM, dtype, prefetch=False))]
         contenders.append(Textbook(X, y, Xv, yv, W0, b0, 1))
         if torch is not None:
             contenders.append(Torch(torch, X, y, Xv, yv, W0, b0, 1))

@@ -7,8 +7,9 @@ def single_threaded_blas():
     OpenBLAS splits a matrix product differently for different thread counts,
     which changes the last bits of the result. Training and the gradient check
     run on one BLAS thread so that a run gives bitwise-identical numbers
-    whatever ``make -jN`` or the machine's BLAS settings are (the trainer uses
-    the second core for gathering mini-batches instead, see :mod:`helpers.train`).
+    whatever ``make -jN`` or the machine's BLAS settings are (the training
+    epochs themselves run in the compiled kernel of :mod:`helpers.kernel`; BLAS
+    evaluates the validation and test sets).
     """
     from threadpoolctl import threadpool_limits
 

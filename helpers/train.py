@@ -1,39 +1,36 @@
 """Mini-batch gradient descent for the softmax classifier.
 
-The inner loop works in preallocated buffers: each mini-batch is gathered from
-the shuffled index list straight into a small buffer (no reshuffled copy of the
-whole training set), scores, probabilities and gradients are computed in place.
+An epoch runs in the compiled kernel of :mod:`helpers.kernel`: each
+mini-batch's rows are read in place from the training set (no shuffled copy,
+no gathered batch), and its scores, probabilities, gradient and update are
+computed in one pass while the rows are in cache.
 
 Loss, cost and accuracy are measured on the full training and validation sets
 before training and after every epoch. The validation set is evaluated in one
 chunked pass (:func:`helpers.model.evaluate`). The training set is not read a
-second time: while epoch ``e + 1`` has a mini-batch in cache, the product that
-gives its scores under the current weights also gives its scores under the
-weights epoch ``e`` ended with (one product with 2K columns, ``X_b [W; W0]^T``),
-so the training-set values of epoch ``e`` are known once epoch ``e + 1`` has
-visited every example. Only the weights of the last epoch need a separate pass
-over the training set. This halves the bytes an epoch reads from memory; the
-values are those of a separate pass up to rounding (the sum runs in another
-order), and a run stays bitwise reproducible: there is one sequence of products
-whatever the threads.
+second time: while epoch ``e + 1`` has a mini-batch in cache, the kernel also
+computes its scores under the weights epoch ``e`` ended with, so the
+training-set values of epoch ``e`` are known once epoch ``e + 1`` has visited
+every example. Only the weights of the last epoch need a separate pass over the
+training set. This halves the bytes an epoch reads from memory; the values are
+those of a separate pass up to rounding (the sums run in another order).
 
-When BLAS runs on one thread (as the notebooks run it), a helper thread gathers
-the next mini-batch while the main thread trains on one (a copy: the numbers
-depend neither on the helper nor on the threads' timing).
-``make bench`` (bench/README.md) measures all of this against the machine's limit,
-and the tests check it against the plain loop of :mod:`helpers.reference`.
+A run is bitwise reproducible: every number comes from one fixed sequence of
+operations, on one thread. ``make bench`` (bench/README.md) measures all of this
+against the machine's limit, and the tests check it against the plain loop of
+:mod:`helpers.reference`.
 """
 
 import contextlib
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from helpers import PROGRESS_TTY_ENV
 from helpers.blas import single_threaded_blas
+from helpers.kernel import fused_epoch
 from helpers.model import evaluate, init_parameters, metrics, score_totals
 
 HISTORY_KEYS = tuple(f"{split}_{m}" for split in ("train", "val") for m in ("loss", "cost", "accuracy"))
@@ -64,49 +61,24 @@ class TrainResult:
 
 
 class Workspace:
-    """Buffers reused by every mini-batch of :func:`run_epoch`.
+    """The weights an epoch starts from, kept beside the ones it trains.
 
     Attributes
     ----------
-    Xb, Xb_next : ndarray, (n_batch, D)
-        The gathered mini-batch and the next one (gathered meanwhile, see ``prefetch``).
     Wc : ndarray, (2K, D)
         Rows ``:K``: the weights being trained during an epoch; rows ``K:``
-        (``W0``): the weights the epoch started from. One product with ``Wc``
-        gives a mini-batch's scores under both.
+        (``W0``): the weights the epoch started from. The kernel computes a
+        mini-batch's scores under both in one pass over its rows.
     W0 : ndarray, (K, D)
         The weights the epoch started from (a view of ``Wc``).
     b0 : ndarray, (K,)
         The bias the epoch started from.
-    S2 : ndarray, (n_batch, 2K)
-        Scores under ``Wc``; its first K columns (``S``) become probabilities,
-        then ``eta`` times the loss gradient of a mini-batch.
-    gW : ndarray, (K, D)
-        ``eta`` times the gradient of the loss on the mini-batch.
-    prefetch : bool or None
-        Use a helper thread that gathers the next mini-batch while the main
-        thread trains on one. Gathering is a copy, and every product is the same
-        with or without the helper, so a run's numbers depend neither on this
-        choice nor on the timing of the threads. None (the default): use it
-        when BLAS runs on one thread (with more BLAS threads it competes with
-        them), unless the environment asks for one thread per process
-        (``OMP_NUM_THREADS=1``, as ``make -jN`` sets it for parallel runs).
     """
 
-    def __init__(self, n_batch, dim, n_classes, dtype, prefetch=None):
-        self.Xb = np.empty((n_batch, dim), dtype=dtype)
-        self.Xb_next = np.empty((n_batch, dim), dtype=dtype)
-        self.prefetch = prefetch
+    def __init__(self, n_classes, dim, dtype):
         self.Wc = np.empty((2 * n_classes, dim), dtype=dtype)
         self.W0 = self.Wc[n_classes:]
         self.b0 = np.empty(n_classes, dtype=dtype)
-        self.S2 = np.empty((n_batch, 2 * n_classes), dtype=dtype)
-        self.gW = np.empty((n_classes, dim), dtype=dtype)
-        self.rows = np.arange(n_batch)
-
-    @property
-    def S(self):
-        return self.S2[:, : self.W0.shape[0]]
 
 
 def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
@@ -114,7 +86,7 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
 
     Parameters
     ----------
-    X : ndarray, (N, D)
+    X : ndarray, (N, D), float64 or float32
     y : ndarray, (N,) int labels
     W : ndarray, (K, D), updated in place
     b : ndarray, (K,), updated in place
@@ -129,88 +101,22 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
         under the weights W, b had when the epoch started (``X[perm] W0^T + b0``).
         ``ws.W0`` and ``ws.b0`` keep those weights.
 
-    Each mini-batch's scores come from one product ``X_b [W; W0]^T`` (2K columns),
-    with or without ``scores``, so W and b are bitwise the same either way.
+    The epoch runs in the compiled kernel (:func:`helpers.kernel.fused_epoch`),
+    which computes each mini-batch's scores under W and W0 with or without
+    ``scores``: W and b get the same bits either way.
     """
     K, D = W.shape
     if ws is None:
-        ws = Workspace(n_batch, D, K, W.dtype)
-    Wt, W0 = ws.Wc[:K], ws.W0
-    Wt[...] = W
-    W0[...] = W
+        ws = Workspace(K, D, W.dtype)
+    ws.Wc[:K] = W
+    ws.W0[...] = W
     ws.b0[...] = b
-    n = perm.shape[0]
-    n_batches = -(-n // n_batch)
-    helper = (ws.prefetch if ws.prefetch is not None else _second_thread_wanted()) and n_batches > 1
-    decay = 1.0 - 2.0 * eta * lam
-    buffers = (ws.Xb, ws.Xb_next)
-
-    def batch(j):
-        return perm[j * n_batch:(j + 1) * n_batch]
-
-    def gather(j):
-        idx = batch(j)
-        return np.take(X, idx, axis=0, out=buffers[j % 2][: idx.shape[0]], mode="clip")
-
-    with contextlib.ExitStack() as stack:
-        pool = pending = None
-        if helper:
-            pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="run_epoch"))
-            gather(0)
-        for j in range(n_batches):
-            idx = batch(j)
-            m = idx.shape[0]
-            start = j * n_batch
-            if pool is None:
-                Xb = gather(j)
-            else:
-                if pending is not None:
-                    pending.result()
-                if j + 1 < n_batches:  # into the buffer batch j - 1 used
-                    pending = pool.submit(gather, j + 1)
-                Xb = buffers[j % 2][:m]
-            S2 = ws.S2[:m]
-            np.matmul(Xb, ws.Wc.T, out=S2)  # scores under W (columns :K) and W0 (K:)
-            if scores is not None:
-                scores[start:start + m] = S2[:, K:]
-            S = S2[:, :K]
-            S += b
-            S -= S.max(axis=1, keepdims=True)
-            np.exp(S, out=S)
-            S /= S.sum(axis=1, keepdims=True)
-            S[ws.rows[:m], y[idx]] -= 1.0  # S is now P - Y
-            S *= eta / m                   # eta * G
-            np.matmul(S.T, Xb, out=ws.gW)  # eta * grad of the loss
-            if lam:
-                Wt *= decay                # W - eta * 2 lam W
-            Wt -= ws.gW
-            b -= S.sum(axis=0)
-        if pending is not None:
-            pending.result()
-    W[...] = Wt
+    labels = np.ascontiguousarray(y, dtype=np.int64)
+    perm = np.ascontiguousarray(perm, dtype=np.int64)
+    fused_epoch(X, labels, ws.Wc, b, perm, eta, lam, n_batch, scores=scores)
+    W[...] = ws.Wc[:K]
     if scores is not None:
         scores += ws.b0
-
-
-#: Set to 1 by `make -jN` (N > 1) for its notebooks: N runs share N cores, one thread each.
-ONE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-def _second_thread_wanted():
-    """Use the gathering helper thread: when BLAS runs on one thread, unless the environment asks
-    for one thread per process (then parallel runs fill the cores, and a second thread per run only
-    competes: a cold `make -j2 report` took 20-40 % longer per run with it, bench/README.md)."""
-    import os
-
-    if any(os.environ.get(v, "").strip() == "1" for v in ONE_THREAD_ENV):
-        return False
-    return _blas_is_single_threaded()
-
-
-def _blas_is_single_threaded():
-    from threadpoolctl import threadpool_info
-
-    return all(lib["num_threads"] == 1 for lib in threadpool_info() if lib["user_api"] == "blas")
 
 
 def metrics_from_scores(S, y, penalty):
@@ -235,13 +141,15 @@ class Trainer:
 
     def __init__(self, train_split, val_split, params):
         self.X, self.y = train_split.X, train_split.y
+        self.labels = np.ascontiguousarray(self.y, dtype=np.int64)
         self.val = val_split
         self.params = params
         n, dim = self.X.shape
         self.K = train_split.Y.shape[1]
         self.rng = np.random.default_rng(params.seed)
         self.W, self.b = init_parameters(self.rng, self.K, dim, params.init_std, self.X.dtype)
-        self.ws = Workspace(params.n_batch, dim, self.K, self.X.dtype)
+        self.ws = Workspace(self.K, dim, self.X.dtype)
+        self.run_epoch = run_epoch   # the benchmark swaps in the epoch it compares with
         self.scores = np.empty((n, self.K), dtype=self.X.dtype)
         self.history = {k: [] for k in HISTORY_KEYS}
         self.epoch = 0
@@ -276,7 +184,7 @@ class Trainer:
         with np.errstate(over="ignore", invalid="ignore"):
             perm = self.rng.permutation(self.X.shape[0])
             penalty = p.lam * float(np.sum(self.W * self.W, dtype=np.float64))
-            run_epoch(self.X, self.y, self.W, self.b, perm, p.eta, p.lam, p.n_batch, self.ws, scores=self.scores)
+            self.run_epoch(self.X, self.labels, self.W, self.b, perm, p.eta, p.lam, p.n_batch, self.ws, scores=self.scores)
             self.epoch += 1
             previous = metrics_from_scores(self.scores, self.y[perm], penalty)
             self._record(previous, self._val)  # the values of epoch - 1

@@ -87,7 +87,10 @@ def cmd_rules(args):
 
 
 def cmd_validate(args):
+    from helpers.kernel import find_compiler
     from helpers.settings import check_batch_sizes, read_settings, read_variants
+
+    find_compiler()   # training compiles helpers/kernel.c: say so now, not in the first run
 
     # The data's own size once they are verified (CIFAR-10's 50000 before the first `make data`).
     # Verified data imply the virtual environment, hence numpy; before it, standard library only.

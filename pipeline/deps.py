@@ -60,7 +60,8 @@ def module_closure(modules, package_dir):
     Returns
     -------
     list of Path
-        Sorted module files (plus ``__init__.py``).
+        Sorted module files (plus ``__init__.py``), and the C source a module
+        compiles (``helpers/kernel.c`` beside ``helpers/kernel.py``).
     """
     package_dir = Path(package_dir)
     seen, todo = set(), list(modules)
@@ -71,7 +72,9 @@ def module_closure(modules, package_dir):
             continue
         seen.add(name)
         todo.extend(imported_helpers(path.read_text()))
-    return sorted({package_dir / f"{name}.py" for name in seen} | {package_dir / "__init__.py"})
+    files = {package_dir / f"{name}.py" for name in seen} | {package_dir / "__init__.py"}
+    files |= {c for c in (package_dir / f"{name}.c" for name in seen) if c.is_file()}   # a module's C source
+    return sorted(files)
 
 
 def notebook_dependencies(notebook, package_dir):

@@ -53,6 +53,24 @@ def test_bench_pytorch_loop_agrees_with_run_epoch(bench):
     assert values["accuracy"] == ref["accuracy"]
 
 
+@pytest.mark.parametrize("prefetch", [False, True], ids=["one thread", "helper thread"])
+def test_the_blas_trainer_it_compares_with_trains_as_the_kernel_does(bench, prefetch):
+    """The baseline contender (the BLAS epoch before the kernel) gives the project trainer's
+    history and weights up to rounding, with and without its helper thread."""
+    tr, va = small_data(700, 3072, 1), small_data(200, 3072, 2)
+    params = validate_params(0.1, 0.02, 100, 3)
+    ours = train(tr, va, params)
+    with single_threaded_blas():
+        trainer = Trainer(tr, va, params)
+        trainer.run_epoch = bench.BlasEpoch(3072, np.float64, prefetch=prefetch)
+        while trainer.step() is not False and trainer.epoch < params.n_epochs:
+            pass
+        theirs = trainer.finish()
+    assert np.abs(theirs.W - ours.W).max() < 1e-12 and np.abs(theirs.b - ours.b).max() < 1e-12
+    for k in HISTORY_KEYS:
+        assert theirs.history[k] == pytest.approx(ours.history[k], rel=1e-12)
+
+
 def test_bench_limit_is_the_larger_of_the_two_models(bench):
     model = bench.models(8)
     gemm = {"square": {"a": 100e9}, "forward x": {"a": 50e9, "b": 10e9}, "gradient x": {"a": 25e9},

@@ -8,24 +8,21 @@ from helpers import train as train_module
 from helpers import model
 from helpers.data import Split, one_hot
 from helpers.params import validate_params
-from helpers.blas import single_threaded_blas
 from helpers.model import init_parameters
 from helpers.reference import textbook_epoch, textbook_train
-from helpers.train import HISTORY_KEYS, Trainer, Workspace, run_epoch, train
+from helpers.train import HISTORY_KEYS, Trainer, run_epoch, train
 from tests.conftest import synthetic_split
 
 
-@pytest.mark.parametrize("prefetch", [False, True], ids=["one thread", "gather thread (notebooks)"])
-@pytest.mark.parametrize("lam,n_batch", [(0.0, 100), (0.1, 100), (1.0, 37)])
-def test_run_epoch_agrees_with_the_textbook_loop(lam, n_batch, prefetch):
-    tr = synthetic_split(1000, 0, dim=3072)
+@pytest.mark.parametrize("lam,n_batch,dim", [(0.0, 100, 3072), (0.1, 100, 3072), (1.0, 37, 3072), (0.1, 30, 3077)])
+def test_run_epoch_agrees_with_the_textbook_loop(lam, n_batch, dim):
+    tr = synthetic_split(1000, 0, dim=dim)
     rng = np.random.default_rng(5)
-    W, b = init_parameters(rng, 10, 3072, 0.01)
+    W, b = init_parameters(rng, 10, dim, 0.01)
     perm = rng.permutation(tr.n)
     Wt, bt = textbook_epoch(np.ascontiguousarray(tr.X.T), tr.Y.T, W.copy(), b.copy()[:, None], perm, 0.01, lam, n_batch)
     bt = bt[:, 0]
-    with single_threaded_blas():
-        run_epoch(tr.X, tr.y, W, b, perm, 0.01, lam, n_batch, Workspace(n_batch, 3072, 10, W.dtype, prefetch=prefetch))
+    run_epoch(tr.X, tr.y, W, b, perm, 0.01, lam, n_batch)
     assert np.abs(W - Wt).max() < 1e-10
     assert np.abs(b - bt).max() < 1e-10
     assert np.abs(Wt).max() > 0.01  # the epoch moved the weights
@@ -151,23 +148,20 @@ def test_a_training_set_divergence_found_one_epoch_late_is_undone(monkeypatch):
 
 
 @pytest.mark.parametrize("n_batch", [25, 30, 100])
-def test_gathering_on_a_helper_thread_changes_no_bit(n_batch):
-    """On one BLAS thread (as the notebooks train), the helper thread changes no bit."""
+def test_a_score_has_the_same_bits_wherever_its_example_falls_in_a_batch(n_batch):
+    """The starting weights' scores of an example do not depend on the training order: the
+    kernel's register-blocked rows and its leftover rows give the same bits."""
     tr = synth(1000, 3072, 5)
     rng = np.random.default_rng(9)
     W, b = init_parameters(rng, 10, 3072, 0.01)
-    perm = rng.permutation(tr.n)
     out = []
-    for prefetch in (False, True):
-        from helpers.train import Workspace
-
-        Wp, bp, scores = W.copy(), b.copy(), np.empty((tr.n, 10))
-        with single_threaded_blas():
-            run_epoch(tr.X, tr.y, Wp, bp, perm, 0.05, 0.1, n_batch,
-                      Workspace(n_batch, 3072, 10, W.dtype, prefetch=prefetch), scores=scores)
-        out.append((Wp, bp, scores))
-    for a, c in zip(*out):
-        assert np.array_equal(a, c)
+    for perm in (rng.permutation(tr.n), rng.permutation(tr.n)):
+        scores = np.empty((tr.n, 10))
+        run_epoch(tr.X, tr.y, W.copy(), b.copy(), perm, 0.05, 0.1, n_batch, scores=scores)
+        by_example = np.empty_like(scores)
+        by_example[perm] = scores
+        out.append(by_example)
+    assert np.array_equal(out[0], out[1])
 
 
 @pytest.mark.parametrize("std", [0.1, 0.01, 0.001])
@@ -178,43 +172,31 @@ def test_init_std_reaches_the_drawn_weights(std):
 
 
 def test_run_epoch_gives_the_same_bits_with_and_without_scores():
-    """One product for the current and the starting weights on every path: asking for the
-    scores changes no bit of W and b."""
+    """The kernel computes the starting weights' scores on every path: asking for them
+    changes no bit of W and b."""
     tr = synth(700, 3072, 6)
     rng = np.random.default_rng(10)
     W, b = init_parameters(rng, 10, 3072, 0.01)
     perm = rng.permutation(tr.n)
     Wa, ba, Wb, bb = W.copy(), b.copy(), W.copy(), b.copy()
-    with single_threaded_blas():
-        run_epoch(tr.X, tr.y, Wa, ba, perm, 0.05, 0.1, 64, scores=np.empty((tr.n, 10)))
-        run_epoch(tr.X, tr.y, Wb, bb, perm, 0.05, 0.1, 64)
+    run_epoch(tr.X, tr.y, Wa, ba, perm, 0.05, 0.1, 64, scores=np.empty((tr.n, 10)))
+    run_epoch(tr.X, tr.y, Wb, bb, perm, 0.05, 0.1, 64)
     assert np.array_equal(Wa, Wb) and np.array_equal(ba, bb)
 
 
-def test_a_run_is_bitwise_the_same_with_and_without_the_helper_thread():
-    """The whole run, history included, with the helper thread (the default on one BLAS
-    thread) and without it."""
+def test_a_run_is_bitwise_the_same_whatever_the_blas_threads():
+    """BLAS only evaluates (validation set, last epoch); train() pins it to one thread, so
+    the process's BLAS setting changes no bit of a run."""
+    from threadpoolctl import threadpool_limits
+
     tr, va = synth(900, 3072, 3), synth(200, 3072, 4)
     params = validate_params(0.1, 0.02, 100, 3)
     out = []
-    for prefetch in (True, False):
-        with single_threaded_blas():
-            trainer = Trainer(tr, va, params)
-            trainer.ws.prefetch = prefetch
-            while trainer.step() is not False and trainer.epoch < params.n_epochs:
-                pass
-            out.append(trainer.finish())
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            out.append(train(tr, va, params))
     assert out[0].history == out[1].history
     assert np.array_equal(out[0].W, out[1].W) and np.array_equal(out[0].b, out[1].b)
-
-
-def test_the_helper_thread_stays_off_when_the_environment_asks_for_one_thread(monkeypatch):
-    for var in train_module.ONE_THREAD_ENV:
-        monkeypatch.delenv(var, raising=False)
-    with single_threaded_blas():
-        assert train_module._second_thread_wanted()
-        monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what make -j2 gives its notebooks
-        assert not train_module._second_thread_wanted()
 
 
 class RecordingTerminal:

@@ -69,6 +69,15 @@ def test_validate_refuses_a_batch_larger_than_a_variants_training_set(tmp_path):
     assert "variant 'one-batch': n_batch=20000 is out of range; allowed: an integer from 1 to 10000" in r.stderr
 
 
+def test_validate_says_before_any_run_that_training_needs_a_c_compiler(tmp_path):
+    import os
+
+    r = run_cli("validate", str(ROOT / "settings.csv"), str(ROOT / "variants.csv"),
+                env={**os.environ, "CC": str(tmp_path / "no-cc")})
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: training needs a C compiler") and "Traceback" not in r.stderr
+
+
 # --- CIFAR10_ARCHIVE is needed once: the verified archive is kept in data/ -------------------
 
 @pytest.fixture

@@ -1,0 +1,252 @@
+/*
+ * One epoch of mini-batch gradient descent for the softmax classifier, fused:
+ * the C side of helpers/kernel.py (which compiles it on first use and documents
+ * the arguments). Compiled once per floating-point type: -DREAL=double or
+ * -DREAL=float.
+ *
+ * Per mini-batch of m rows (row i of the batch is X[perm[start + i]], read in
+ * place: no gathered copy):
+ *   1. S = X_b [W; W0]^T           scores under the weights being trained (W)
+ *                                  and those the epoch started from (W0)
+ *   2. scores[start + i] = S[i, K:] (if asked for)
+ *   3. G = (eta / m) (softmax(S[:, :K] + b) - Y)
+ *   4. gW = G^T X_b
+ *   5. W = W (1 - 2 eta lam) - gW,  b = b - sum_i G[i]
+ *
+ * Reproducibility: every number is computed by one fixed sequence of
+ * operations. A score is a dot product over d in VL lanes (lane l takes
+ * d = l, l + VL, ...), the lanes summed in a fixed tree, then the last D % VL
+ * terms in order; a gradient entry sums its rows i = 0, 1, ... in order. Each
+ * output's sequence depends neither on the other outputs nor on how the loops
+ * are blocked, so the register-blocked loops and the plain tail loops give the
+ * same bits. The compiler may contract a * b + c into one fused multiply-add
+ * (-march=native), as BLAS kernels do: bits can differ between CPU families,
+ * never between runs on one machine.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef REAL
+#define REAL double
+#endif
+
+#define VBYTES 64                        /* one AVX-512 register; two AVX2 ones */
+#define VL ((int64_t)(VBYTES / sizeof(REAL)))
+typedef REAL vec __attribute__((vector_size(VBYTES)));
+
+#define RB 4    /* rows per register block of the scores */
+#define CB 5    /* classes per register block of the scores */
+#define GB 10   /* classes per register block of the gradient */
+
+static inline vec load(const REAL *p) { vec v; memcpy(&v, p, sizeof v); return v; }
+static inline void store(REAL *p, vec v) { memcpy(p, &v, sizeof v); }
+static inline vec splat(REAL s) { return (vec){0} + s; }
+
+/* Keep a value in a register: without this, GCC re-reads the weights from memory for every row. */
+#if defined(__x86_64__)
+#define IN_REGISTER(v) __asm__("" : "+v"(v))
+#else
+#define IN_REGISTER(v) ((void)0)
+#endif
+
+/* The lanes of v summed in a fixed tree: (l, l + VL/2), then halves again. */
+static inline REAL lane_sum(vec v)
+{
+    REAL t[VL];
+    memcpy(t, &v, sizeof v);
+    for (int64_t w = VL / 2; w > 0; w /= 2)
+        for (int64_t l = 0; l < w; l++)
+            t[l] += t[l + w];
+    return t[0];
+}
+
+/* The terms of a dot product that do not fill a vector, in order. */
+static inline REAL tail_dot(const REAL *x, const REAL *w, int64_t from, int64_t D)
+{
+    REAL t = 0;
+    for (int64_t d = from; d < D; d++)
+        t += x[d] * w[d];
+    return t;
+}
+
+/* x . w with the lanes of the register-blocked loop. */
+static REAL dot(const REAL *x, const REAL *w, int64_t D)
+{
+    const int64_t Dv = D - D % VL;
+    vec a = {0};
+    for (int64_t d = 0; d < Dv; d += VL)
+        a += load(x + d) * load(w + d);
+    return lane_sum(a) + tail_dot(x, w, Dv, D);
+}
+
+/* S[i C + c] = X[idx[i]] . Wc[c] for i < m, c < C. */
+static void batch_scores(const REAL *X, int64_t D, const int64_t *idx, int64_t m,
+                         const REAL *Wc, int64_t C, REAL *S)
+{
+    const int64_t Dv = D - D % VL;
+    int64_t i = 0;
+    for (; i + RB <= m; i += RB) {
+        const REAL *x[RB], *next[RB];
+        for (int r = 0; r < RB; r++) {
+            x[r] = X + idx[i + r] * D;
+            next[r] = X + idx[i + RB + r < m ? i + RB + r : i + r] * D;
+        }
+        int64_t c = 0;
+        for (; c + CB <= C; c += CB) {
+            vec a[RB][CB];
+            memset(a, 0, sizeof a);
+            for (int64_t d = 0; d < Dv; d += VL) {
+                if (c == 0)     /* the next rows, from memory, while these are in cache */
+                    for (int r = 0; r < RB; r++)
+                        __builtin_prefetch(next[r] + d + 64 / sizeof(REAL) * 8);
+                vec v[RB];
+                for (int r = 0; r < RB; r++)
+                    v[r] = load(x[r] + d);
+                for (int k = 0; k < CB; k++) {
+                    vec w = load(Wc + (c + k) * D + d);
+                    IN_REGISTER(w);
+                    for (int r = 0; r < RB; r++)
+                        a[r][k] += v[r] * w;
+                }
+            }
+            for (int r = 0; r < RB; r++)
+                for (int k = 0; k < CB; k++)
+                    S[(i + r) * C + c + k] = lane_sum(a[r][k]) + tail_dot(x[r], Wc + (c + k) * D, Dv, D);
+        }
+        for (; c < C; c++)
+            for (int r = 0; r < RB; r++)
+                S[(i + r) * C + c] = dot(x[r], Wc + c * D, D);
+    }
+    for (; i < m; i++)
+        for (int64_t c = 0; c < C; c++)
+            S[i * C + c] = dot(X + idx[i] * D, Wc + c * D, D);
+}
+
+/* gW[c D + d] = sum over i < m, in order, of G[i K + c] X[idx[i]][d]. */
+static void batch_gradient(const REAL *X, int64_t D, const int64_t *idx, int64_t m,
+                           const REAL *G, int64_t K, REAL *gW)
+{
+    const int64_t Dg = D - D % (2 * VL);
+    for (int64_t d = 0; d < Dg; d += 2 * VL) {
+        int64_t c = 0;
+        for (; c + GB <= K; c += GB) {
+            vec a[GB][2];
+            memset(a, 0, sizeof a);
+            for (int64_t i = 0; i < m; i++) {
+                const REAL *x = X + idx[i] * D + d;
+                __builtin_prefetch(x + 4 * VL);   /* this row's columns two blocks on */
+                __builtin_prefetch(x + 5 * VL);
+                const vec v0 = load(x), v1 = load(x + VL);
+                const REAL *g = G + i * K + c;
+                for (int k = 0; k < GB; k++) {
+                    const vec s = splat(g[k]);
+                    a[k][0] += s * v0;
+                    a[k][1] += s * v1;
+                }
+            }
+            for (int k = 0; k < GB; k++) {
+                store(gW + (c + k) * D + d, a[k][0]);
+                store(gW + (c + k) * D + d + VL, a[k][1]);
+            }
+        }
+        for (; c < K; c++) {
+            vec a0 = {0}, a1 = {0};
+            for (int64_t i = 0; i < m; i++) {
+                const REAL *x = X + idx[i] * D + d;
+                const vec s = splat(G[i * K + c]);
+                a0 += s * load(x);
+                a1 += s * load(x + VL);
+            }
+            store(gW + c * D + d, a0);
+            store(gW + c * D + d + VL, a1);
+        }
+    }
+    for (int64_t c = 0; c < K; c++)
+        for (int64_t d = Dg; d < D; d++) {
+            REAL t = 0;
+            for (int64_t i = 0; i < m; i++)
+                t += G[i * K + c] * X[idx[i] * D + d];
+            gW[c * D + d] = t;
+        }
+}
+
+/* G[i K + c] = f (softmax(S[i, :K] + b) - Y)[c]; copies S[i, K:] to prev[i] first (if prev). */
+static void batch_softmax(REAL *S, int64_t C, int64_t K, int64_t m, const REAL *b, const int64_t *labels,
+                          const int64_t *idx, REAL f, REAL *prev, REAL *G)
+{
+    for (int64_t i = 0; i < m; i++) {
+        REAL *s = S + i * C;
+        if (prev)
+            memcpy(prev + i * K, s + K, K * sizeof(REAL));
+        REAL mx = s[0] + b[0];
+        for (int64_t c = 0; c < K; c++) {
+            s[c] += b[c];
+            if (s[c] > mx || s[c] != s[c])   /* a NaN score makes the row NaN, as in NumPy */
+                mx = s[c];
+        }
+        REAL total = 0;
+        for (int64_t c = 0; c < K; c++) {
+            s[c] = (REAL)exp(s[c] - mx);
+            total += s[c];
+        }
+        const int64_t label = labels[idx[i]];
+        for (int64_t c = 0; c < K; c++) {
+            REAL p = s[c] / total;
+            if (c == label)
+                p -= 1;
+            G[i * K + c] = p * f;
+        }
+    }
+}
+
+#define CONCAT2(a, b) a##b
+#define CONCAT(a, b) CONCAT2(a, b)
+#ifndef SUFFIX
+#define SUFFIX f64
+#endif
+
+/*
+ * One epoch over the rows perm[0..n) in mini-batches of n_batch; see
+ * helpers/kernel.py. Returns 0, or -1 if the work buffers could not be allocated.
+ */
+int CONCAT(fused_epoch_, SUFFIX)(const REAL *X, int64_t D, const int64_t *labels, const int64_t *perm,
+                                 int64_t n, int64_t n_batch, REAL *Wc, REAL *b, int64_t K,
+                                 double eta, double lam, REAL *scores)
+{
+    const int64_t C = 2 * K;
+    REAL *S = malloc(sizeof(REAL) * n_batch * C);
+    REAL *G = malloc(sizeof(REAL) * n_batch * K);
+    REAL *gW = malloc(sizeof(REAL) * K * D);
+    if (!S || !G || !gW) {
+        free(S); free(G); free(gW);
+        return -1;
+    }
+    const REAL decay = (REAL)(1.0 - 2.0 * eta * lam);
+    for (int64_t start = 0; start < n; start += n_batch) {
+        const int64_t m = n - start < n_batch ? n - start : n_batch;
+        const int64_t *idx = perm + start;
+        batch_scores(X, D, idx, m, Wc, C, S);
+        batch_softmax(S, C, K, m, b, labels, idx, (REAL)(eta / (double)m), scores ? scores + start * K : NULL, G);
+        batch_gradient(X, D, idx, m, G, K, gW);
+        for (int64_t c = 0; c < K; c++) {
+            REAL *w = Wc + c * D;
+            const REAL *g = gW + c * D;
+            if (lam != 0)
+                for (int64_t d = 0; d < D; d++)
+                    w[d] = w[d] * decay - g[d];
+            else
+                for (int64_t d = 0; d < D; d++)
+                    w[d] -= g[d];
+        }
+        for (int64_t c = 0; c < K; c++) {
+            REAL t = 0;
+            for (int64_t i = 0; i < m; i++)
+                t += G[i * K + c];
+            b[c] -= t;
+        }
+    }
+    free(S); free(G); free(gW);
+    return 0;
+}

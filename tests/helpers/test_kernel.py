@@ -1,0 +1,146 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import kernel
+from helpers.kernel import KernelError, compile_library, fused_epoch, library_name, load_function
+
+
+def plain_epoch(X, y, W, b, perm, eta, lam, n_batch):
+    """The epoch in plain NumPy, one mini-batch at a time: what the kernel must compute."""
+    W, b = W.copy(), b.copy()
+    W0 = W.copy()
+    scores = X[perm] @ W0.T
+    for start in range(0, len(perm), n_batch):
+        idx = perm[start:start + n_batch]
+        S = X[idx] @ W.T + b
+        P = np.exp(S - S.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        P[np.arange(len(idx)), y[idx]] -= 1
+        G = P * (eta / len(idx))
+        W = W * (1 - 2 * eta * lam) - G.T @ X[idx]
+        b = b - G.sum(axis=0)
+    return W, b, scores
+
+
+def inputs(n, D, K, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0, 1, (n, D)).astype(dtype)
+    y = rng.integers(0, K, n).astype(np.int64)
+    W = rng.normal(0, 0.05, (K, D)).astype(dtype)
+    b = rng.normal(0, 0.05, K).astype(dtype)
+    return X, y, W, b, rng.permutation(n)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 2e-5)], ids=["float64", "float32"])
+@pytest.mark.parametrize("n,D,K,n_batch,lam", [
+    (50, 37, 3, 7, 0.0),      # no shape fills a register block: only the plain loops
+    (120, 64, 10, 100, 0.3),  # the blocked loops, and a last batch of 20
+    (203, 3072 + 5, 13, 30, 1.0),  # both, and a tail of columns
+], ids=["tails", "blocks", "both"])
+def test_fused_epoch_matches_a_plain_numpy_epoch(dtype, tol, n, D, K, n_batch, lam):
+    X, y, W, b, perm = inputs(n, D, K, dtype)
+    W_ref, b_ref, scores_ref = plain_epoch(X.astype(np.float64), y, W.astype(np.float64), b.astype(np.float64),
+                                           perm, 0.05, lam, n_batch)
+    Wc = np.concatenate([W, W])
+    bk, scores = b.copy(), np.empty((n, K), dtype=dtype)
+    fused_epoch(X, y, Wc, bk, perm, 0.05, lam, n_batch, scores=scores)
+    assert Wc.dtype == dtype and bk.dtype == dtype
+    assert np.abs(Wc[:K] - W_ref).max() < tol * max(1.0, np.abs(W_ref).max())
+    assert np.abs(bk - b_ref).max() < tol
+    assert np.abs(scores - scores_ref).max() < tol * np.abs(scores_ref).max()
+    assert np.array_equal(Wc[K:], W)          # the starting weights are left as they were
+    assert np.abs(Wc[:K] - W).max() > 1e-3    # and the trained ones moved
+
+
+def test_fused_epoch_is_bitwise_repeatable():
+    X, y, W, b, perm = inputs(300, 3072, 10, np.float64)
+    out = []
+    for _ in range(2):
+        Wc, bk, scores = np.concatenate([W, W]), b.copy(), np.empty((300, 10))
+        fused_epoch(X, y, Wc, bk, perm, 0.05, 0.1, 100, scores=scores)
+        out.append((Wc, bk, scores))
+    assert all(np.array_equal(a, c) for a, c in zip(*out))
+
+
+def test_a_diverging_epoch_gives_nan_or_inf_not_garbage():
+    X, y, W, b, perm = inputs(40, 16, 3, np.float64)
+    X[perm[0], 0] = 1e308
+    Wc, bk = np.concatenate([W, W]), b.copy()
+    Wc[:3, 0] = 1e10
+    fused_epoch(X, y, Wc, bk, perm, 0.1, 0.0, 10)
+    assert not np.isfinite(Wc[:3]).all()
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda a: a.update(labels=a["labels"].astype(np.int32)), "labels"),
+    (lambda a: a.update(X=np.asfortranarray(a["X"])), "not C-contiguous"),
+    (lambda a: a.update(perm=a["perm"] + 1), r"perm: indices must lie in \[0, 20\)"),
+    (lambda a: a["Wc"].setflags(write=False), "writeable"),
+    (lambda a: a.update(b=a["b"].astype(np.float32)), "b: expected"),
+])
+def test_fused_epoch_refuses_arrays_it_cannot_use_in_place(change, message):
+    X, y, W, b, perm = inputs(20, 8, 3, np.float64)
+    args = {"X": X, "labels": y, "Wc": np.concatenate([W, W]), "b": b, "perm": perm}
+    change(args)
+    with pytest.raises(ValueError, match=message):
+        fused_epoch(args["X"], args["labels"], args["Wc"], args["b"], args["perm"], 0.1, 0.0, 5)
+
+
+def test_an_unsupported_dtype_is_a_clear_error():
+    with pytest.raises(KernelError, match="float64 or float32, not int32"):
+        load_function(np.int32)
+
+
+def test_no_compiler_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    with pytest.raises(KernelError, match="needs a C compiler"):
+        compile_library(np.float64, tmp_path)
+
+
+def test_a_compile_error_is_a_clear_error_and_leaves_no_file(monkeypatch, tmp_path):
+    broken = tmp_path / "kernel.c"
+    broken.write_text("int f( {\n")
+    monkeypatch.setattr(kernel, "SOURCE", broken)
+    out = tmp_path / "lib"
+    with pytest.raises(KernelError, match="compiling kernel.c with .* failed"):
+        compile_library(np.float64, out)
+    assert list(out.iterdir()) == []
+
+
+def test_the_library_is_built_once_and_named_after_what_it_is_built_from(monkeypatch, tmp_path):
+    path = compile_library(np.float64, tmp_path)
+    stamp = path.stat().st_mtime_ns
+    assert compile_library(np.float64, tmp_path) == path and path.stat().st_mtime_ns == stamp
+    cc = kernel.find_compiler()
+    assert library_name(np.float32, cc) != path.name
+    edited = tmp_path / "kernel.c"
+    edited.write_text(kernel.SOURCE.read_text() + "\n/* edited */\n")
+    monkeypatch.setattr(kernel, "SOURCE", edited)
+    assert library_name(np.float64, cc) != path.name
+    monkeypatch.setattr(kernel, "cpu_signature", lambda: "another CPU")
+    monkeypatch.setattr(kernel, "SOURCE", Path(kernel.__file__).with_name("kernel.c"))
+    assert library_name(np.float64, cc) != path.name
+
+
+def test_parallel_processes_compile_into_one_folder_without_harm(tmp_path):
+    code = ("import sys, numpy as np; from helpers.kernel import compile_library; "
+            "print(compile_library(np.float64, sys.argv[1]))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    paths = {p.communicate()[0].strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    assert len(paths) == 1
+    assert [f.name for f in tmp_path.iterdir()] == [Path(paths.pop()).name]   # no temporary file left
+
+
+def test_the_kernel_folder_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(kernel.DIR_ENV, str(tmp_path))
+    assert kernel.kernel_dir() == tmp_path
+    monkeypatch.delenv(kernel.DIR_ENV)
+    assert kernel.kernel_dir() == kernel.ROOT / "build" / "kernel"
+    assert os.path.basename(kernel.SOURCE) == "kernel.c"
