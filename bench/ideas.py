@@ -21,16 +21,19 @@ The variants:
     thread, which also gathers), loaded from git; with the helper (``previous, helper``)
     and without (``previous, 1 thread``);
 ``one product``
-    ``helpers.train.run_epoch``: one 20-column product ``X_b [W; W0]^T`` on every path,
-    the helper only gathers;
+    ``bench/blas_trainer.py`` (the trainer of commit c719393): one 20-column product
+    ``X_b [W; W0]^T`` on every path, the helper only gathers;
 ``layout``
     the same products with the scores stored class-major, (2K, m): ``[W; W0] X_b^T``, so
     that G^T, the gradient product's left operand, is contiguous;
 ``float32``
-    ``helpers.train.run_epoch`` on float32 data;
+    ``one product`` on float32 data;
 ``numba fused``
     ``bench/fused.py``: the whole epoch as one compiled loop (numba), reading the rows
-    straight from X, no BLAS; only when numba is installed.
+    straight from X, no BLAS; only when numba is installed;
+``C kernel``
+    ``helpers.train.run_epoch``, the project's trainer since it was adopted: the epoch in
+    ``helpers/kernel.c``, compiled with the machine's C compiler; and on float32 data.
 
 Prints a table and writes ``bench/ideas.json``.
 """
@@ -122,8 +125,13 @@ def make_variant(name, X, y, W0, b0):
         ws = prev.Workspace(N_BATCH, D, K, dtype, prefetch=name.endswith("helper"))
         return lambda perm: prev.run_epoch(X, y, W, b, perm, ETA, LAM, N_BATCH, ws, scores=scores)
     if name.startswith(("one product", "float32")):
-        ws = T.Workspace(N_BATCH, D, K, dtype, prefetch=name.endswith("helper"))
-        return lambda perm: T.run_epoch(X, y, W, b, perm, ETA, LAM, N_BATCH, ws, scores=scores)
+        blas = B.blas_trainer()
+        ws = blas.BlasWorkspace(N_BATCH, D, K, dtype, prefetch=name.endswith("helper"))
+        return lambda perm: blas.blas_epoch(X, y, W, b, perm, ETA, LAM, N_BATCH, ws, scores=scores)
+    if name.startswith("C kernel"):
+        ws = T.Workspace(K, D, dtype)
+        labels = np.ascontiguousarray(y, dtype=np.int64)
+        return lambda perm: T.run_epoch(X, labels, W, b, perm, ETA, LAM, N_BATCH, ws, scores=scores)
     if name.startswith("layout"):
         ws = {"Wc": np.empty((2 * K, D), dtype), "Xb": np.empty((N_BATCH, D), dtype),
               "ST": np.empty((2 * K, N_BATCH), dtype), "gW": np.empty((K, D), dtype)}
@@ -141,7 +149,7 @@ def make_variant(name, X, y, W0, b0):
 
 
 VARIANTS = ("previous, helper", "previous, 1 thread", "one product, helper", "one product, 1 thread",
-            "layout, 1 thread", "float32, 1 thread", "numba fused, 1 thread")
+            "layout, 1 thread", "float32, 1 thread", "numba fused, 1 thread", "C kernel", "C kernel, float32")
 
 
 def data_files(folder):
@@ -155,7 +163,7 @@ def data_files(folder):
 
 
 def load(folder, name):
-    X = np.load(Path(folder) / ("X32.npy" if name.startswith("float32") else "X64.npy"), mmap_mode="r")
+    X = np.load(Path(folder) / ("X32.npy" if "float32" in name else "X64.npy"), mmap_mode="r")
     return X, np.load(Path(folder) / "y.npy")
 
 

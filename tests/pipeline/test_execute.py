@@ -281,7 +281,7 @@ def test_parallel_runs_never_share_a_line_of_the_terminal(tmp_path, tiny_data_di
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 120, 0, 0))
     env = {**os.environ, "TERM": "xterm", "DD2424_PROGRESS_EVERY": "0.5"}
     env.pop(PROGRESS_TTY_ENV, None)
-    procs = [subprocess.Popen(train_command(tmp_path / f"{name}.ipynb", name, tmp_path, tiny_data_dir, 300, "[1, 2]"),
+    procs = [subprocess.Popen(train_command(tmp_path / f"{name}.ipynb", name, tmp_path, tiny_data_dir, 3000, "[1, 2]"),
                               cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
              for name in ("alpha", "beta")]
     os.close(slave)

@@ -231,7 +231,7 @@ def _default_signals():
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_training_is_redone_not_accepted(tmp_path, data_dir, sig):
-    out = project(tmp_path / "p", "lam,eta,n_batch,n_epochs\n0,0.01,10,3000\n", "name,seeds,overrides,description\ncourse,1,,c\n")
+    out = project(tmp_path / "p", "lam,eta,n_batch,n_epochs\n0,0.01,10,5000\n", "name,seeds,overrides,description\ncourse,1,,c\n")
     setting = parse_settings((out / "settings.csv").read_text())[0]
     group = out / "results" / "course" / setting.setting_id
     proc = subprocess.Popen(make_args(out, data_dir, "report"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -239,7 +239,7 @@ def test_interrupted_training_is_redone_not_accepted(tmp_path, data_dir, sig):
     deadline = time.time() + 120
     while not training_is_running(group / "train.ipynb") and time.time() < deadline:
         time.sleep(0.2)
-    time.sleep(1.5)  # inside the training loop (about 10 s long)
+    time.sleep(1.5)  # inside the training loop (5000 epochs: several seconds)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     os.killpg(proc.pid, sig)  # what Ctrl-C (SIGINT) or a kill (SIGTERM) does to the whole job
     _, err = proc.communicate(timeout=60)
