@@ -15,8 +15,8 @@
  *
  * Reproducibility: every number is computed by one fixed sequence of
  * operations. A score is a dot product over d in VL lanes (lane l takes
- * d = l, l + VL, ...), the lanes summed in a fixed tree, then the last D % VL
- * terms in order; a gradient entry sums its rows i = 0, 1, ... in order. Each
+ * d = l, l + VL, ...; VL = 8 doubles with AVX-512, 4 with AVX2), the lanes
+ * summed in a fixed tree, then the last D % VL terms in order; a gradient entry sums its rows i = 0, 1, ... in order. Each
  * output's sequence depends neither on the other outputs nor on how the loops
  * are blocked, so the register-blocked loops and the plain tail loops give the
  * same bits. The compiler may contract a * b + c into one fused multiply-add
@@ -32,20 +32,35 @@
 #define REAL double
 #endif
 
-#define VBYTES 64                        /* one AVX-512 register; two AVX2 ones */
+/* The vector width and the register blocks follow the instruction set the compiler targets
+   (-march=native: this CPU's): 32 registers of 64 bytes with AVX-512, 16 of 32 bytes with AVX,
+   16 of 16 bytes otherwise. The blocks only change which outputs are computed together, never
+   the operations of one output; the vector width changes the lanes, hence the last bits. */
+#if defined(__AVX512F__)
+#define VBYTES 64
+#define RB 4    /* rows per register block of the scores */
+#define CB 5    /* classes per register block of the scores: RB x CB accumulators */
+#define GB 10   /* classes per register block of the gradient: GB x 2 accumulators */
+#elif defined(__AVX__)
+#define VBYTES 32
+#define RB 3
+#define CB 4
+#define GB 5
+#else
+#define VBYTES 16
+#define RB 3
+#define CB 4
+#define GB 5
+#endif
 #define VL ((int64_t)(VBYTES / sizeof(REAL)))
 typedef REAL vec __attribute__((vector_size(VBYTES)));
-
-#define RB 4    /* rows per register block of the scores */
-#define CB 5    /* classes per register block of the scores */
-#define GB 10   /* classes per register block of the gradient */
 
 static inline vec load(const REAL *p) { vec v; memcpy(&v, p, sizeof v); return v; }
 static inline void store(REAL *p, vec v) { memcpy(p, &v, sizeof v); }
 static inline vec splat(REAL s) { return (vec){0} + s; }
 
 /* Keep a value in a register: without this, GCC re-reads the weights from memory for every row. */
-#if defined(__x86_64__)
+#if defined(__x86_64__) && (VBYTES == 16 || defined(__AVX__))
 #define IN_REGISTER(v) __asm__("" : "+v"(v))
 #else
 #define IN_REGISTER(v) ((void)0)
@@ -100,7 +115,7 @@ static void batch_scores(const REAL *X, int64_t D, const int64_t *idx, int64_t m
             for (int64_t d = 0; d < Dv; d += VL) {
                 if (c == 0)     /* the next rows, from memory, while these are in cache */
                     for (int r = 0; r < RB; r++)
-                        __builtin_prefetch(next[r] + d + 64 / sizeof(REAL) * 8);
+                        __builtin_prefetch(next[r] + d + 512 / sizeof(REAL));
                 vec v[RB];
                 for (int r = 0; r < RB; r++)
                     v[r] = load(x[r] + d);
@@ -136,8 +151,8 @@ static void batch_gradient(const REAL *X, int64_t D, const int64_t *idx, int64_t
             memset(a, 0, sizeof a);
             for (int64_t i = 0; i < m; i++) {
                 const REAL *x = X + idx[i] * D + d;
-                __builtin_prefetch(x + 4 * VL);   /* this row's columns two blocks on */
-                __builtin_prefetch(x + 5 * VL);
+                __builtin_prefetch(x + 256 / sizeof(REAL));   /* this row's columns 256 bytes on */
+                __builtin_prefetch(x + 320 / sizeof(REAL));
                 const vec v0 = load(x), v1 = load(x + VL);
                 const REAL *g = G + i * K + c;
                 for (int k = 0; k < GB; k++) {

@@ -82,11 +82,11 @@ def _type_name(dtype):
     return np.dtype(dtype).name
 
 
-def library_name(dtype, cc):
+def library_name(dtype, cc, flags=FLAGS):
     """File name of the compiled library for ``dtype``: it hashes everything that changes the code."""
     ctype, suffix = TYPES[_type_name(dtype)]
     h = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), " ".join(FLAGS).encode(), ctype.encode(),
+    for part in (SOURCE.read_bytes(), " ".join(flags).encode(), ctype.encode(),
                  _compiler_version(cc).encode(), cpu_signature().encode()):
         h.update(part)
         h.update(b"\0")
@@ -98,15 +98,16 @@ def kernel_dir():
     return Path(os.environ.get(DIR_ENV) or ROOT / "build" / "kernel")
 
 
-def compile_library(dtype, folder):
+def compile_library(dtype, folder, flags=FLAGS):
     """Compile the kernel for ``dtype`` into ``folder`` (if not there yet) and return its path.
 
+    ``flags``: the compiler's flags (the tests also build it for other instruction sets).
     Parallel processes may compile at once: each writes under a temporary name
     and renames it, so a library is never seen half-written.
     """
     cc = find_compiler()
     folder = Path(folder)
-    path = folder / library_name(dtype, cc)
+    path = folder / library_name(dtype, cc, flags)
     if path.is_file():
         return path
     folder.mkdir(parents=True, exist_ok=True)
@@ -114,7 +115,7 @@ def compile_library(dtype, folder):
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
     os.close(fd)
     try:
-        cmd = [cc, *FLAGS, f"-DREAL={ctype}", f"-DSUFFIX={suffix}", "-o", tmp, str(SOURCE), "-lm"]
+        cmd = [cc, *flags, f"-DREAL={ctype}", f"-DSUFFIX={suffix}", "-o", tmp, str(SOURCE), "-lm"]
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             last = " | ".join((out.stderr or out.stdout).strip().splitlines()[-3:])
@@ -136,7 +137,12 @@ def load_function(dtype):
         path = compile_library(dtype, kernel_dir())
     except OSError:   # the project folder is not writable: a private temporary folder
         path = compile_library(dtype, Path(tempfile.gettempdir()) / f"dd2424-kernel-{os.getuid()}")
-    fn = getattr(ctypes.CDLL(str(path)), f"fused_epoch_{TYPES[name][1]}")
+    return library_function(path, dtype)
+
+
+def library_function(path, dtype):
+    """The epoch function of the compiled library at ``path`` for ``dtype``, with its argument types."""
+    fn = getattr(ctypes.CDLL(str(path)), f"fused_epoch_{TYPES[_type_name(dtype)][1]}")
     p, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
     fn.argtypes = [p, i64, p, p, i64, i64, p, p, i64, f64, f64, p]
     fn.restype = ctypes.c_int
@@ -151,7 +157,7 @@ def _check(name, a, dtype, shape, writeable=False):
                          f"{'' if a.flags.c_contiguous else ', not C-contiguous'}")
 
 
-def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None):
+def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None, function=None):
     """One epoch of mini-batch gradient descent, updating ``Wc[:K]`` and ``b`` in place.
 
     Parameters
@@ -169,6 +175,7 @@ def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None):
     n_batch : int
     scores : ndarray, (n, K), X's dtype, or None
         If given, ``scores[i]`` receives ``X[perm[i]] W0^T`` (no bias).
+    function : the compiled epoch to call, or None for this machine's (:func:`load_function`)
 
     Every mini-batch's scores are computed under both W and W0 whether or not
     ``scores`` is given, so W and b get the same bits either way.
@@ -189,7 +196,7 @@ def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None):
         raise ValueError(f"perm: indices must lie in [0, {N})")
     if n_batch < 1:
         raise ValueError(f"n_batch must be at least 1, got {n_batch}")
-    fn = load_function(X.dtype)
+    fn = function or load_function(X.dtype)
     status = fn(X.ctypes.data, D, labels.ctypes.data, perm.ctypes.data, n, int(n_batch), Wc.ctypes.data,
                 b.ctypes.data, K, float(eta), float(lam), None if scores is None else scores.ctypes.data)
     if status != 0:

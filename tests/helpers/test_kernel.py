@@ -1,4 +1,5 @@
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,38 @@ def test_fused_epoch_matches_a_plain_numpy_epoch(dtype, tol, n, D, K, n_batch, l
     assert np.abs(scores - scores_ref).max() < tol * np.abs(scores_ref).max()
     assert np.array_equal(Wc[K:], W)          # the starting weights are left as they were
     assert np.abs(Wc[:K] - W).max() > 1e-3    # and the trained ones moved
+
+
+def _cpu_flags():
+    try:
+        return next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return []
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="builds the kernel for other x86-64 instruction sets")
+@pytest.mark.parametrize("march,needs", [("x86-64", "sse2"), ("haswell", "avx2"), ("native", "sse2")])
+def test_the_kernel_builds_and_agrees_for_each_instruction_set(tmp_path, march, needs):
+    """Its vector width and register blocks follow the target (SSE2, AVX2, AVX-512): each build
+    computes the plain epoch, and an example's scores have the same bits wherever it falls in a batch."""
+    if needs not in _cpu_flags():
+        pytest.skip(f"this CPU lacks {needs}")
+    flags = tuple(f"-march={march}" if f == "-march=native" else f for f in kernel.FLAGS)
+    fn = kernel.library_function(compile_library(np.float64, tmp_path, flags), np.float64)
+    n, D, K = 230, 3072 + 3, 10
+    X, y, W, b, perm = inputs(n, D, K, np.float64, seed=3)
+    W_ref, b_ref, scores_ref = plain_epoch(X, y, W, b, perm, 0.05, 0.1, 30)
+    by_example = []
+    for order in (perm, perm[::-1].copy()):
+        Wc, bk, scores = np.concatenate([W, W]), b.copy(), np.empty((n, K))
+        fused_epoch(X, y, Wc, bk, order, 0.05, 0.1, 30, scores=scores, function=fn)
+        if order is perm:
+            assert np.abs(Wc[:K] - W_ref).max() < 1e-12 and np.abs(bk - b_ref).max() < 1e-12
+            assert np.abs(scores - scores_ref).max() < 1e-12 * np.abs(scores_ref).max()
+        s = np.empty_like(scores)
+        s[order] = scores
+        by_example.append(s)
+    assert np.array_equal(*by_example)
 
 
 def test_fused_epoch_is_bitwise_repeatable():
