@@ -59,24 +59,8 @@ class BlasWorkspace:
 
 
 def blas_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
-    """One epoch of mini-batch gradient descent, updating W and b in place.
-
-    Parameters
-    ----------
-    X : ndarray, (N, D)
-    y : ndarray, (N,) int labels
-    W : ndarray, (K, D), updated in place
-    b : ndarray, (K,), updated in place
-    perm : ndarray, (N,) int
-        Visiting order; batch j is ``perm[j*n_batch:(j+1)*n_batch]`` (the last
-        batch may be smaller).
-    eta, lam : float
-    n_batch : int
-    ws : Workspace or None
-    scores : ndarray, (N, K), or None
-        If given, ``scores[i]`` receives the class scores of example ``perm[i]``
-        under the weights W, b had when the epoch started (``X[perm] W0^T + b0``).
-        ``ws.W0`` and ``ws.b0`` keep those weights.
+    """:func:`helpers.train.run_epoch` (same arguments, the same results up to rounding) in
+    NumPy and BLAS; ``ws``: a :class:`BlasWorkspace` or None.
 
     Each mini-batch's scores come from one product ``X_b [W; W0]^T`` (2K columns),
     with or without ``scores``, so W and b are bitwise the same either way.
