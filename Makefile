@@ -124,8 +124,8 @@ figures: $(RUN_FIGURES) ## Figures 1 and 2 for every setting (PNG files under fi
 # --- report ------------------------------------------------------------------------------
 
 # The gradient check first: it runs beside the first training runs instead of after all of them.
-$(REPORT_DIR)/index.html: notebooks/report.ipynb $(SETTINGS) $(VARIANTS) $(RESULTS_DIR)/gradcheck.json $(RUN_GROUPS) \
-		$(RUN_FIGURES) $(REPORT_DEPS) $(wildcard pipeline/templates/*/*) | $(VENV_STAMP)
+$(REPORT_DIR)/index.html: notebooks/report.ipynb $(SETTINGS) $(VARIANTS) $(RESULTS_DIR)/gradcheck.json $(REPORT_INPUTS) \
+		$(REPORT_DEPS) $(wildcard pipeline/templates/*/*) | $(VENV_STAMP)
 	@$(EXECUTE) notebooks/report.ipynb $(RESULTS_DIR)/executed/report.ipynb --label report \
 		-p settings_file $(SETTINGS) -p variants_file $(VARIANTS) -p results_dir $(RESULTS_DIR) \
 		-p figures_dir $(FIGURES_DIR) -p gradcheck_file $(RESULTS_DIR)/gradcheck.json

@@ -67,6 +67,35 @@ def _flag(value):
     return str(value).lower() if isinstance(value, bool) else value
 
 
+def report_order(groups, figures_of, n_settings):
+    """The report's training and figure targets in the order ``make -j`` should start them.
+
+    ``make -jN`` starts the runnable prerequisites of a target in the order they are listed,
+    waiting for a free job slot at each, and only goes back to a target whose prerequisites
+    were still being made once it has been through the whole list. A setting's figures listed
+    right after its runs would therefore wait until every run has started, and run at the very
+    end, alone. Listed ``n_settings`` runs later (after the same setting of the next variant, or
+    after the last run), they are reached when their runs are done in practice and run beside
+    the runs that follow.
+
+    Parameters
+    ----------
+    groups : list of str
+        The training targets, longest variants first as ``variants.csv`` lists them.
+    figures_of : dict
+        Index in ``groups`` -> the figure targets that need that group.
+    n_settings : int
+
+    Returns
+    -------
+    list of str
+    """
+    after = {}
+    for i, figs in figures_of.items():
+        after.setdefault(min(i + n_settings, len(groups) - 1), []).extend(figs)
+    return [t for i, g in enumerate(groups) for t in (g, *after.get(i, []))]
+
+
 def make_rules(settings, variants, sources, root=None):
     """The Makefile fragment for ``settings`` x ``variants``.
 
@@ -83,7 +112,7 @@ def make_rules(settings, variants, sources, root=None):
     """
     root = Path(root) if root else Path(__file__).resolve().parent.parent
     out = [f"# Generated from {sources} by `python -m pipeline rules`; do not edit.", *dependency_lines(root)]
-    groups, figures, caches = [], [], {}
+    groups, figures, caches, figures_of = [], [], {}, {}
     for v in variants:
         out += ["", f"{variant_stamp(v)}:", "\t@$(new_stamp)"]
         options = cache_options(v)
@@ -114,6 +143,7 @@ def make_rules(settings, variants, sources, root=None):
                         + " -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR)",
                         f"\t@$(call expect,{fig}_curves.png {fig}_weights.png)"]
                 figures += [f"{fig}_curves.png", f"{fig}_weights.png"]
+                figures_of[len(groups) - 1] = [f"{fig}_curves.png", f"{fig}_weights.png"]
     for marker, options in caches.items():
         out += ["",
                 f"{marker}: $(DATA_STAMP) $(CACHE_DEPS) | $(VENV_STAMP)",
@@ -122,6 +152,8 @@ def make_rules(settings, variants, sources, root=None):
     out += ["",
             f"RUN_GROUPS := {' '.join(groups)}",
             f"RUN_FIGURES := {' '.join(figures)}",
+            "# The report's inputs in the order `make -j` starts them (report_order in pipeline/rules.py).",
+            f"REPORT_INPUTS := {' '.join(report_order(groups, figures_of, len(settings)))}",
             f"DATA_CACHES := {' '.join(caches)}",
             f"BASELINE_CACHE := {cache_marker(variants[0])}",
             ""]

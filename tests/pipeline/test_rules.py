@@ -6,7 +6,7 @@ import sys
 
 from helpers.paths import ROOT
 from helpers.settings import parse_settings, parse_variants
-from pipeline.rules import make_rules
+from pipeline.rules import make_rules, report_order
 
 VARIANTS = "name,seeds,overrides,description\ncourse,1 2,,c\nraw,3,normalise=false,r\nsmall,4,split=one-batch,s\n"
 
@@ -34,6 +34,22 @@ def test_one_training_target_per_setting_and_variant_and_figures_for_the_baselin
     assert len(stamps) == 1 and "FORCE" not in text
     changed = make_rules(settings, parse_variants(VARIANTS.replace("raw,3,", "raw,3 4,")), "s.csv")
     assert stamps[0] not in changed and "$(BUILD_DIR)/variants/course/" in changed
+
+
+def test_a_setting_s_figures_come_one_variant_after_its_runs_in_the_report_s_inputs():
+    """make -j starts the report's inputs in their listed order: a setting's figures are listed
+    after the same setting of the next variant, when its runs are done in practice; with one
+    variant, after the last run."""
+    groups = [f"{v}/{s}" for v in ("course", "raw", "small") for s in ("a", "b")]
+    figures_of = {0: ["fa"], 1: ["fb"]}
+    assert report_order(groups, figures_of, 2) == ["course/a", "course/b", "raw/a", "fa", "raw/b", "fb",
+                                                   "small/a", "small/b"]
+    assert report_order(groups[:2], figures_of, 2) == ["course/a", "course/b", "fa", "fb"]
+    settings = parse_settings("lam,eta,n_batch,n_epochs\n0,0.1,100,40\n1,0.001,100,40\n")
+    text = make_rules(settings, parse_variants(VARIANTS), "s.csv")
+    inputs = re.search(r"^REPORT_INPUTS := (.*)$", text, re.M).group(1).split()
+    assert len(inputs) == 3 * 2 + 2 * 2 and inputs.index("$(RESULTS_DIR)/raw/" + settings[0].setting_id
+                                                          + "/summary.json") == 2
 
 
 def test_a_bad_settings_file_is_one_line_from_rules(tmp_path):
