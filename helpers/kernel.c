@@ -15,21 +15,28 @@
  *
  * Reproducibility: every number is computed by one fixed sequence of
  * operations. A score is a dot product over d in VL lanes (lane l takes
- * d = l, l + VL, ...; VL = 8 doubles with AVX-512, 4 with AVX2), the lanes
- * summed in a fixed tree, then the last D % VL terms in order; a gradient entry sums its rows i = 0, 1, ... in order. Each
- * output's sequence depends neither on the other outputs nor on how the loops
- * are blocked, so the register-blocked loops and the plain tail loops give the
- * same bits. The compiler may contract a * b + c into one fused multiply-add
- * (-march=native), as BLAS kernels do: bits can differ between CPU families,
- * never between runs on one machine.
+ * d = l, l + VL, ...; VL = 8 doubles with AVX-512, 4 with AVX or AVX2, 2
+ * otherwise), the lanes summed in a fixed tree, then the last D % VL terms in
+ * order; a gradient entry sums its rows i = 0, 1, ... in order. Each output's
+ * sequence depends neither on the other outputs nor on how the loops are
+ * blocked, so the register-blocked loops and the plain tail loops give the
+ * same bits. For that, every multiply-add rounds once where the CPU has fused
+ * multiply-add instructions, and twice where it has not, in vector and scalar
+ * code alike: the vector loops' a += v * w is contracted by the compiler
+ * (-ffp-contract=fast, GCC's default), the scalar ones call muladd(), which
+ * says so explicitly (left to the compiler, a scalar loop that GCC vectorised
+ * as an in-order reduction was not contracted, and the last bits differed).
+ * The vector width follows the CPU (-march=native), so the bits can differ
+ * between CPU families, as BLAS's do; on one machine, with one compiler and C
+ * library, a run gives the same bits every time.
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef REAL
-#define REAL double
+#if !defined(REAL) || !defined(SUFFIX)
+#error "compile with -DREAL=double -DSUFFIX=f64 or -DREAL=float -DSUFFIX=f32 (helpers/kernel.py does)"
 #endif
 
 /* The vector width and the register blocks follow the instruction set the compiler targets
@@ -58,6 +65,8 @@ typedef REAL vec __attribute__((vector_size(VBYTES)));
 static inline vec load(const REAL *p) { vec v; memcpy(&v, p, sizeof v); return v; }
 static inline void store(REAL *p, vec v) { memcpy(p, &v, sizeof v); }
 static inline vec splat(REAL s) { return (vec){0} + s; }
+/* Prefetch the cache line `bytes` after p, which may lie past the end of X: computed as an integer. */
+#define PREFETCH_AHEAD(p, bytes) __builtin_prefetch((const void *)((uintptr_t)(p) + (bytes)))
 
 /* Keep a value in a register: without this, GCC re-reads the weights from memory for every row. */
 #if defined(__x86_64__) && (VBYTES == 16 || defined(__AVX__))
@@ -65,6 +74,17 @@ static inline vec splat(REAL s) { return (vec){0} + s; }
 #else
 #define IN_REGISTER(v) ((void)0)
 #endif
+
+/* a * b + c, rounded once if the CPU has fused multiply-add (as the compiler then does in the
+   vector loops), twice otherwise. */
+static inline REAL muladd(REAL a, REAL b, REAL c)
+{
+#if defined(__FP_FAST_FMA) && defined(__FP_FAST_FMAF)
+    return sizeof(REAL) == sizeof(float) ? fmaf(a, b, c) : fma(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
 
 /* The lanes of v summed in a fixed tree: (l, l + VL/2), then halves again. */
 static inline REAL lane_sum(vec v)
@@ -82,7 +102,7 @@ static inline REAL tail_dot(const REAL *x, const REAL *w, int64_t from, int64_t 
 {
     REAL t = 0;
     for (int64_t d = from; d < D; d++)
-        t += x[d] * w[d];
+        t = muladd(x[d], w[d], t);
     return t;
 }
 
@@ -115,7 +135,7 @@ static void batch_scores(const REAL *X, int64_t D, const int64_t *idx, int64_t m
             for (int64_t d = 0; d < Dv; d += VL) {
                 if (c == 0)     /* the next rows, from memory, while these are in cache */
                     for (int r = 0; r < RB; r++)
-                        __builtin_prefetch(next[r] + d + 512 / sizeof(REAL));
+                        PREFETCH_AHEAD(next[r] + d, 512);
                 vec v[RB];
                 for (int r = 0; r < RB; r++)
                     v[r] = load(x[r] + d);
@@ -151,8 +171,8 @@ static void batch_gradient(const REAL *X, int64_t D, const int64_t *idx, int64_t
             memset(a, 0, sizeof a);
             for (int64_t i = 0; i < m; i++) {
                 const REAL *x = X + idx[i] * D + d;
-                __builtin_prefetch(x + 256 / sizeof(REAL));   /* this row's columns 256 bytes on */
-                __builtin_prefetch(x + 320 / sizeof(REAL));
+                PREFETCH_AHEAD(x, 256);   /* this row's columns 256 and 320 bytes on */
+                PREFETCH_AHEAD(x, 320);
                 const vec v0 = load(x), v1 = load(x + VL);
                 const REAL *g = G + i * K + c;
                 for (int k = 0; k < GB; k++) {
@@ -182,7 +202,7 @@ static void batch_gradient(const REAL *X, int64_t D, const int64_t *idx, int64_t
         for (int64_t d = Dg; d < D; d++) {
             REAL t = 0;
             for (int64_t i = 0; i < m; i++)
-                t += G[i * K + c] * X[idx[i] * D + d];
+                t = muladd(G[i * K + c], X[idx[i] * D + d], t);
             gW[c * D + d] = t;
         }
 }
@@ -218,9 +238,6 @@ static void batch_softmax(REAL *S, int64_t C, int64_t K, int64_t m, const REAL *
 
 #define CONCAT2(a, b) a##b
 #define CONCAT(a, b) CONCAT2(a, b)
-#ifndef SUFFIX
-#define SUFFIX f64
-#endif
 
 /*
  * One epoch over the rows perm[0..n) in mini-batches of n_batch; see
@@ -231,6 +248,10 @@ int CONCAT(fused_epoch_, SUFFIX)(const REAL *X, int64_t D, const int64_t *labels
                                  double eta, double lam, REAL *scores)
 {
     const int64_t C = 2 * K;
+    if (n <= 0)
+        return 0;
+    if (n_batch > n)   /* one batch of all rows; and the buffers below stay as small as the data */
+        n_batch = n;
     REAL *S = malloc(sizeof(REAL) * n_batch * C);
     REAL *G = malloc(sizeof(REAL) * n_batch * K);
     REAL *gW = malloc(sizeof(REAL) * K * D);
@@ -250,7 +271,7 @@ int CONCAT(fused_epoch_, SUFFIX)(const REAL *X, int64_t D, const int64_t *labels
             const REAL *g = gW + c * D;
             if (lam != 0)
                 for (int64_t d = 0; d < D; d++)
-                    w[d] = w[d] * decay - g[d];
+                    w[d] = muladd(w[d], decay, -g[d]);
             else
                 for (int64_t d = 0; d < D; d++)
                     w[d] -= g[d];

@@ -23,16 +23,19 @@ import functools
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from helpers.errors import UserError
-from helpers.paths import ROOT
+from helpers.paths import project_path
 
 SOURCE = Path(__file__).with_name("kernel.c")
-FLAGS = ("-O3", "-march=native", "-std=gnu11", "-fPIC", "-shared", "-Wall", "-Wno-psabi")
+#: -ffp-contract=fast (GCC's default, stated): the vector loops' multiply-adds are fused where the CPU
+#: can, as the scalar loops' muladd() are (see the comment at the top of kernel.c).
+FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-std=gnu11", "-fPIC", "-shared", "-Wall", "-Wno-psabi")
 #: C type and function-name suffix per NumPy dtype name. (NumPy is imported where it is
 #: used: `python -m pipeline validate` checks for a compiler before the environment exists.)
 TYPES = {"float64": ("double", "f64"), "float32": ("float", "f32")}
@@ -44,20 +47,25 @@ class KernelError(UserError):
 
 
 def find_compiler():
-    """The C compiler to use: ``$CC``, else ``cc``, else ``gcc``.
+    """The C compiler command to use: ``$CC`` (e.g. ``ccache gcc``), else ``cc``, else ``gcc``.
+
+    Returns
+    -------
+    tuple of str
+        The command, its program resolved on the PATH.
 
     Raises
     ------
     KernelError
         If there is none.
     """
-    cc = os.environ.get("CC", "").strip()
-    found = shutil.which(cc) if cc else (shutil.which("cc") or shutil.which("gcc"))
+    cc = shlex.split(os.environ.get("CC", ""))
+    found = shutil.which(cc[0]) if cc else (shutil.which("cc") or shutil.which("gcc"))
     if not found:
         raise KernelError(f"training needs a C compiler for {SOURCE.name} and found "
-                          f"{'none at CC=' + cc if cc else 'no cc or gcc'}: install one "
+                          f"{'none at CC=' + shlex.join(cc) if cc else 'no cc or gcc'}: install one "
                           "(Debian/Ubuntu: apt-get install gcc; conda: the c-compiler package) or set CC")
-    return found
+    return (found, *cc[1:])
 
 
 def cpu_signature():
@@ -67,13 +75,13 @@ def cpu_signature():
     except OSError:
         return f"{platform.machine()} {platform.processor()}"
     keep = [line for line in info.splitlines() if line.split(":")[0].strip() in ("model name", "flags", "Features")]
-    return "\n".join(dict.fromkeys(keep))   # the first processor's lines, each once
+    return "\n".join(dict.fromkeys(keep))   # each distinct line once
 
 
 @functools.lru_cache(maxsize=None)
 def _compiler_version(cc):
-    out = subprocess.run([cc, "--version"], capture_output=True, text=True, check=False)
-    return out.stdout.splitlines()[0] if out.stdout else cc
+    out = subprocess.run([*cc, "--version"], capture_output=True, text=True, check=False)
+    return out.stdout.splitlines()[0] if out.stdout else " ".join(cc)
 
 
 def _type_name(dtype):
@@ -94,8 +102,15 @@ def library_name(dtype, cc, flags=FLAGS):
 
 
 def kernel_dir():
-    """Where compiled libraries are kept: ``$DD2424_KERNEL_DIR`` or ``build/kernel`` of the project."""
-    return Path(os.environ.get(DIR_ENV) or ROOT / "build" / "kernel")
+    """Where compiled libraries are kept: ``$DD2424_KERNEL_DIR`` (relative: to the project's root)
+    or ``build/kernel`` of the project."""
+    return project_path(os.environ.get(DIR_ENV) or "build/kernel")
+
+
+def user_cache_dir():
+    """The fallback when the project's folder is not writable: the user's own cache folder."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "dd2424-a1" / "kernel"
 
 
 def compile_library(dtype, folder, flags=FLAGS):
@@ -115,11 +130,14 @@ def compile_library(dtype, folder, flags=FLAGS):
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
     os.close(fd)
     try:
-        cmd = [cc, *flags, f"-DREAL={ctype}", f"-DSUFFIX={suffix}", "-o", tmp, str(SOURCE), "-lm"]
+        cmd = [*cc, *flags, f"-DREAL={ctype}", f"-DSUFFIX={suffix}", "-o", tmp, str(SOURCE), "-lm"]
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             last = " | ".join((out.stderr or out.stdout).strip().splitlines()[-3:])
-            raise KernelError(f"compiling {SOURCE.name} with {cc} failed: {last}")
+            raise KernelError(f"compiling {SOURCE.name} with {shlex.join(cc)} failed: {last}")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o755 & ~umask)   # mkstemp made it private; a library is read like any build output
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -134,18 +152,24 @@ def load_function(dtype):
     if name not in TYPES:
         raise KernelError(f"the training kernel works in float64 or float32, not {name}")
     try:
-        path = compile_library(dtype, kernel_dir())
-    except OSError:   # the project folder is not writable: a private temporary folder
-        path = compile_library(dtype, Path(tempfile.gettempdir()) / f"dd2424-kernel-{os.getuid()}")
-    return library_function(path, dtype)
+        try:
+            path = compile_library(dtype, kernel_dir())
+        except PermissionError:   # the project's folder is not writable: the user's own cache
+            path = compile_library(dtype, user_cache_dir())
+        return library_function(path, dtype)
+    except OSError as exc:
+        raise KernelError(f"the training kernel could not be built or loaded ({exc}); "
+                          f"set {DIR_ENV} to a writable folder on a file system that allows executables") from exc
 
 
 def library_function(path, dtype):
     """The epoch function of the compiled library at ``path`` for ``dtype``, with its argument types."""
-    fn = getattr(ctypes.CDLL(str(path)), f"fused_epoch_{TYPES[_type_name(dtype)][1]}")
+    name = _type_name(dtype)
+    fn = getattr(ctypes.CDLL(str(path)), f"fused_epoch_{TYPES[name][1]}")
     p, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
     fn.argtypes = [p, i64, p, p, i64, i64, p, p, i64, f64, f64, p]
     fn.restype = ctypes.c_int
+    fn.dtype_name = name   # fused_epoch checks it against the arrays
     return fn
 
 
@@ -185,6 +209,10 @@ def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None, function
     N, D = X.shape
     K = b.shape[0]
     n = perm.shape[0]
+    if X.dtype.name not in TYPES or not X.dtype.isnative:
+        raise ValueError(f"X: expected float64 or float32 in the machine's byte order, got {X.dtype.str}")
+    if K < 1:
+        raise ValueError("b: at least one class")
     _check("X", X, X.dtype, (N, D))
     _check("labels", labels, np.dtype(np.int64), (N,))
     _check("Wc", Wc, X.dtype, (2 * K, D), writeable=True)
@@ -194,10 +222,15 @@ def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None, function
         _check("scores", scores, X.dtype, (n, K), writeable=True)
     if n and (perm.min() < 0 or perm.max() >= N):
         raise ValueError(f"perm: indices must lie in [0, {N})")
+    if N and (labels.min() < 0 or labels.max() >= K):
+        raise ValueError(f"labels: classes must lie in [0, {K})")
     if n_batch < 1:
         raise ValueError(f"n_batch must be at least 1, got {n_batch}")
+    n_batch = min(int(n_batch), max(n, 1))   # larger: one batch of all rows (and no overflow in C)
     fn = function or load_function(X.dtype)
-    status = fn(X.ctypes.data, D, labels.ctypes.data, perm.ctypes.data, n, int(n_batch), Wc.ctypes.data,
+    if getattr(fn, "dtype_name", X.dtype.name) != X.dtype.name:
+        raise ValueError(f"function: a {fn.dtype_name} kernel cannot train {X.dtype.name} arrays")
+    status = fn(X.ctypes.data, D, labels.ctypes.data, perm.ctypes.data, n, n_batch, Wc.ctypes.data,
                 b.ctypes.data, K, float(eta), float(lam), None if scores is None else scores.ctypes.data)
     if status != 0:
         raise MemoryError("the training kernel could not allocate its work buffers")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from helpers import kernel
+from helpers.paths import ROOT
 from helpers.kernel import KernelError, compile_library, fused_epoch, library_name, load_function
 
 
@@ -69,7 +70,8 @@ def _cpu_flags():
 @pytest.mark.parametrize("march,needs", [("x86-64", "sse2"), ("haswell", "avx2"), ("native", "sse2")])
 def test_the_kernel_builds_and_agrees_for_each_instruction_set(tmp_path, march, needs):
     """Its vector width and register blocks follow the target (SSE2, AVX2, AVX-512): each build
-    computes the plain epoch, and an example's scores have the same bits wherever it falls in a batch."""
+    computes the plain epoch, an example's scores have the same bits wherever it falls in a batch, and
+    a gradient column the same bits in the blocked and the plain loop."""
     if needs not in _cpu_flags():
         pytest.skip(f"this CPU lacks {needs}")
     flags = tuple(f"-march={march}" if f == "-march=native" else f for f in kernel.FLAGS)
@@ -88,6 +90,33 @@ def test_the_kernel_builds_and_agrees_for_each_instruction_set(tmp_path, march, 
         s[order] = scores
         by_example.append(s)
     assert np.array_equal(*by_example)
+    X[:, -1] = X[:, 0]   # a column summed in the blocked loop and one in the plain loop: the same bits
+    W[:, -1] = W[:, 0]
+    Wc = np.concatenate([W, W])
+    fused_epoch(X, y, Wc, b.copy(), perm, 0.05, 0.1, 30, function=fn)
+    assert np.array_equal(Wc[:K, -1], Wc[:K, 0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_gradient_column_has_the_same_bits_in_the_blocked_and_the_leftover_loops(dtype):
+    """Column 0 is summed in the register-blocked loop, the last column (D is not a multiple of
+    the vector width) in the plain one: with the same inputs they end with the same bits."""
+    X, y, W, b, perm = inputs(300, 3072 + 3, 10, dtype, seed=4)
+    X[:, -1] = X[:, 0]
+    W[:, -1] = W[:, 0]
+    Wc = np.concatenate([W, W])
+    fused_epoch(X, y, Wc, b.copy(), perm, 0.05, 0.1, 100)
+    assert np.array_equal(Wc[:10, -1], Wc[:10, 0]) and not np.array_equal(Wc[:10, 0], W[:, 0])
+
+
+def test_a_batch_larger_than_the_data_is_one_batch_of_all_rows():
+    X, y, W, b, perm = inputs(50, 16, 3, np.float64)
+    out = []
+    for n_batch in (50, 2 ** 61):
+        Wc, bk = np.concatenate([W, W]), b.copy()
+        fused_epoch(X, y, Wc, bk, perm, 0.1, 0.0, n_batch)
+        out.append((Wc, bk))
+    assert all(np.array_equal(a, c) for a, c in zip(*out))
 
 
 def test_fused_epoch_is_bitwise_repeatable():
@@ -115,6 +144,9 @@ def test_a_diverging_epoch_gives_nan_or_inf_not_garbage():
     (lambda a: a.update(perm=a["perm"] + 1), r"perm: indices must lie in \[0, 20\)"),
     (lambda a: a["Wc"].setflags(write=False), "writeable"),
     (lambda a: a.update(b=a["b"].astype(np.float32)), "b: expected"),
+    (lambda a: a.update(labels=a["labels"] + 3), r"labels: classes must lie in \[0, 3\)"),
+    (lambda a: a.update(b=a["b"][:0], Wc=a["Wc"][:0]), "at least one class"),
+    (lambda a: a.update(X=a["X"].astype(">f8")), "machine's byte order"),
 ])
 def test_fused_epoch_refuses_arrays_it_cannot_use_in_place(change, message):
     X, y, W, b, perm = inputs(20, 8, 3, np.float64)
@@ -122,6 +154,12 @@ def test_fused_epoch_refuses_arrays_it_cannot_use_in_place(change, message):
     change(args)
     with pytest.raises(ValueError, match=message):
         fused_epoch(args["X"], args["labels"], args["Wc"], args["b"], args["perm"], 0.1, 0.0, 5)
+
+
+def test_a_kernel_of_another_dtype_is_refused():
+    X, y, W, b, perm = inputs(20, 8, 3, np.float32)
+    with pytest.raises(ValueError, match="a float64 kernel cannot train float32"):
+        fused_epoch(X, y, np.concatenate([W, W]), b, perm, 0.1, 0.0, 5, function=load_function(np.float64))
 
 
 def test_an_unsupported_dtype_is_a_clear_error():
@@ -133,6 +171,46 @@ def test_no_compiler_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
     with pytest.raises(KernelError, match="needs a C compiler"):
         compile_library(np.float64, tmp_path)
+
+
+def test_cc_may_be_a_command_with_arguments_and_the_library_is_readable_by_others(monkeypatch, tmp_path):
+    monkeypatch.setenv("CC", f"env {Path(kernel.find_compiler()[0]).name}")   # as CC="ccache gcc"
+    path = compile_library(np.float64, tmp_path)
+    assert kernel.find_compiler()[0].endswith("env")
+    old = os.umask(0o022)
+    os.umask(old)
+    if old & 0o044 == 0:
+        assert path.stat().st_mode & 0o755 == 0o755
+
+
+def test_an_unwritable_project_folder_falls_back_to_the_user_s_cache(monkeypatch, tmp_path):
+    real = kernel.compile_library
+    folders = []
+
+    def compile_or_refuse(dtype, folder, flags=kernel.FLAGS):
+        folders.append(Path(folder))
+        if len(folders) == 1:
+            raise PermissionError(13, "Permission denied", str(folder))
+        return real(dtype, folder, flags)
+
+    monkeypatch.setattr(kernel, "compile_library", compile_or_refuse)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    kernel.load_function.cache_clear()
+    try:
+        assert kernel.load_function(np.float64) is not None
+    finally:
+        kernel.load_function.cache_clear()
+    assert folders[1] == tmp_path / "cache" / "dd2424-a1" / "kernel"
+
+
+def test_a_library_that_cannot_be_loaded_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(kernel, "compile_library", lambda dtype, folder, flags=kernel.FLAGS: tmp_path / "missing.so")
+    kernel.load_function.cache_clear()
+    try:
+        with pytest.raises(KernelError, match="could not be built or loaded"):
+            kernel.load_function(np.float64)
+    finally:
+        kernel.load_function.cache_clear()
 
 
 def test_a_compile_error_is_a_clear_error_and_leaves_no_file(monkeypatch, tmp_path):
@@ -175,5 +253,7 @@ def test_the_kernel_folder_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv(kernel.DIR_ENV, str(tmp_path))
     assert kernel.kernel_dir() == tmp_path
     monkeypatch.delenv(kernel.DIR_ENV)
-    assert kernel.kernel_dir() == kernel.ROOT / "build" / "kernel"
+    assert kernel.kernel_dir() == ROOT / "build" / "kernel"
+    monkeypatch.setenv(kernel.DIR_ENV, "relative/k")
+    assert kernel.kernel_dir() == ROOT / "relative" / "k"   # relative to the project, not the cwd
     assert os.path.basename(kernel.SOURCE) == "kernel.c"
