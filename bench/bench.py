@@ -819,29 +819,20 @@ def table_rows(results):
         torch_s = next((v for k, v in med.items() if k.startswith("PyTorch")), None)
         text_s = next(v for k, v in med.items() if k.startswith("textbook"))
         core = d["limits_one_core"]["limit"]
-        for name, s in med.items():
-            rows.append({
-                "dtype": dname, "contender": name, "median_s": s, "min_s": float(np.min(d["seconds"][name])),
-                "epochs_timed": len(d["seconds"][name]),
-                "x_limit": s / d["limits"]["limit"], "x_limit_peak": s / d["limits"]["limit_peak"],
-                "x_limit_one_core": s / core,
-                "x_pytorch": None if torch_s is None else s / torch_s, "x_textbook": s / text_s,
-            })
-        rows.append({"dtype": dname, "contender": "limit (bytes/bandwidth, flops at the epoch's GEMM shapes)",
-                     "median_s": d["limits"]["limit"], "min_s": None, "epochs_timed": None, "x_limit": 1.0,
-                     "x_limit_peak": d["limits"]["limit"] / d["limits"]["limit_peak"],
-                     "x_limit_one_core": d["limits"]["limit"] / core,
-                     "x_pytorch": None if torch_s is None else d["limits"]["limit"] / torch_s,
-                     "x_textbook": d["limits"]["limit"] / text_s})
-        rows.append({"dtype": dname, "contender": "limit at square-GEMM peak", "median_s": d["limits"]["limit_peak"],
-                     "min_s": None, "epochs_timed": None, "x_limit": d["limits"]["limit_peak"] / d["limits"]["limit"],
-                     "x_limit_peak": 1.0, "x_limit_one_core": d["limits"]["limit_peak"] / core,
-                     "x_pytorch": None if torch_s is None else d["limits"]["limit_peak"] / torch_s,
-                     "x_textbook": d["limits"]["limit_peak"] / text_s})
-        rows.append({"dtype": dname, "contender": "limit on one core (a run's share under make -jN)",
-                     "median_s": core, "min_s": None, "epochs_timed": None, "x_limit": core / d["limits"]["limit"],
-                     "x_limit_peak": core / d["limits"]["limit_peak"], "x_limit_one_core": 1.0,
-                     "x_pytorch": None if torch_s is None else core / torch_s, "x_textbook": core / text_s})
+
+        def row(name, s, timed=None):
+            """One table row: ``s`` seconds per epoch over every reference of the table."""
+            return {"dtype": dname, "contender": name, "median_s": s,
+                    "min_s": None if timed is None else float(np.min(timed)),
+                    "epochs_timed": None if timed is None else len(timed),
+                    "x_limit": s / d["limits"]["limit"], "x_limit_peak": s / d["limits"]["limit_peak"],
+                    "x_limit_one_core": s / core,
+                    "x_pytorch": None if torch_s is None else s / torch_s, "x_textbook": s / text_s}
+
+        rows += [row(name, s, d["seconds"][name]) for name, s in med.items()]
+        rows += [row("limit (bytes/bandwidth, flops at the epoch's GEMM shapes)", d["limits"]["limit"]),
+                 row("limit at square-GEMM peak", d["limits"]["limit_peak"]),
+                 row("limit on one core (a run's share under make -jN)", core)]
     return rows
 
 
@@ -853,7 +844,7 @@ def format_table(results):
              f"{'x 1 core':>8s} {'x torch':>8s} {'x textbook':>10s}"]
     for r in results["table"]:
         lines.append(f"{r['dtype']:8s} {r['contender']:58s} {f(r['median_s'], '.3f'):>8s} {f(r['min_s'], '.3f'):>7s} "
-                     f"{f(r['x_limit'], '.2f'):>8s} {f(r['x_limit_peak'], '.2f'):>7s} {f(r.get('x_limit_one_core'), '.2f'):>8s} "
+                     f"{f(r['x_limit'], '.2f'):>8s} {f(r['x_limit_peak'], '.2f'):>7s} {f(r['x_limit_one_core'], '.2f'):>8s} "
                      f"{f(r['x_pytorch'], '.2f'):>8s} "
                      f"{f(r['x_textbook'], '.2f'):>10s}")
     for dname, d in results["dtypes"].items():
