@@ -112,7 +112,7 @@ def make_rules(settings, variants, sources, root=None):
     """
     root = Path(root) if root else Path(__file__).resolve().parent.parent
     out = [f"# Generated from {sources} by `python -m pipeline rules`; do not edit.", *dependency_lines(root)]
-    groups, figures, caches, figures_of = [], [], {}, {}
+    groups, caches, figures_of = [], {}, {}
     for v in variants:
         out += ["", f"{variant_stamp(v)}:", "\t@$(new_stamp)"]
         options = cache_options(v)
@@ -142,7 +142,6 @@ def make_rules(settings, variants, sources, root=None):
                         + (f" -p init_std {_q(s.init_std)}" if s.init_std != 0.01 else "")
                         + " -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR)",
                         f"\t@$(call expect,{fig}_curves.png {fig}_weights.png)"]
-                figures += [f"{fig}_curves.png", f"{fig}_weights.png"]
                 figures_of[len(groups) - 1] = [f"{fig}_curves.png", f"{fig}_weights.png"]
     for marker, options in caches.items():
         out += ["",
@@ -151,7 +150,7 @@ def make_rules(settings, variants, sources, root=None):
                 f"--normalise {_flag(options.normalise)} --dtype {options.dtype}"]
     out += ["",
             f"RUN_GROUPS := {' '.join(groups)}",
-            f"RUN_FIGURES := {' '.join(figures)}",
+            f"RUN_FIGURES := {' '.join(f for figs in figures_of.values() for f in figs)}",
             "# The report's inputs in the order `make -j` starts them (report_order in pipeline/rules.py).",
             f"REPORT_INPUTS := {' '.join(report_order(groups, figures_of, len(settings)))}",
             f"DATA_CACHES := {' '.join(caches)}",
