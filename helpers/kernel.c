@@ -69,7 +69,7 @@ static inline vec splat(REAL s) { return (vec){0} + s; }
 #define PREFETCH_AHEAD(p, bytes) __builtin_prefetch((const void *)((uintptr_t)(p) + (bytes)))
 
 /* Keep a value in a register: without this, GCC re-reads the weights from memory for every row. */
-#if defined(__x86_64__) && (VBYTES == 16 || defined(__AVX__))
+#if defined(__x86_64__)   /* "v": any SSE/AVX register, 16, 32 or 64 bytes as VBYTES */
 #define IN_REGISTER(v) __asm__("" : "+v"(v))
 #else
 #define IN_REGISTER(v) ((void)0)
