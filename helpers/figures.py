@@ -207,3 +207,44 @@ def plot_accuracy_audit(points, original, title="Test accuracy per setting"):
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def plot_sensitivity(levels, course, printed, half_unit, choice, title):
+    """How one of the original's numbers moves with one choice: every seed a dot, the original a line.
+
+    Parameters
+    ----------
+    levels : list of (value, list of float)
+        The choice's values tried (the course setup's among them) and our values over seeds at each.
+    course : object
+        The course setup's value of the choice (its dots are drawn in black).
+    printed, half_unit : float
+        The original's number and half a unit of its last printed digit (a band around the line).
+    choice, title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = fig.subplots()
+    labels = [f"{v:g}" if isinstance(v, float) else str(v) for v, _ in levels]
+    values = [np.asarray(vals, dtype=float) for _, vals in levels]
+    for i, ((v, _), vals) in enumerate(zip(levels, values)):
+        color = "black" if v == course else "C0"
+        ax.plot(np.full(vals.size, i), vals, "o", color=color, alpha=0.7, markersize=5)
+        ax.plot([i - 0.25, i + 0.25], [np.mean(vals)] * 2, color=color, lw=1.5)
+    ax.axhline(printed, color="C3", lw=1.5, label=f"the original: {printed:g}")
+    ax.axhspan(printed - half_unit, printed + half_unit, color="C3", alpha=0.15, lw=0)
+    finite = np.concatenate(values + [np.array([printed])])
+    finite = finite[np.isfinite(finite)]
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() > 30:
+        ax.set_yscale("log")
+    ax.set_xticks(range(len(levels)), [f"{lab}\n(course)" if v == course else lab for lab, (v, _) in zip(labels, levels)],
+                  fontsize=8)
+    ax.set_xlabel(choice)
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -21,16 +21,23 @@ DOCUMENTED = ("cifar10", "data", "params", "settings", "model", "gradcheck", "tr
               "results", "figures", "audit")
 
 
-def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,)):
-    """Every run's record (:func:`helpers.audit.run_record`), weights only for ``weights_for`` variants."""
+def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,), searched=()):
+    """Every run's record (:func:`helpers.audit.run_record`), weights only for ``weights_for`` variants.
+
+    Parameters
+    ----------
+    searched : sequence of (Variant, TrainParams)
+        The deeper search's runs (``make search``): each variant trained in one setting.
+    """
     from dataclasses import replace
 
+    pairs = [(v, s) for v in variants for s in settings] + list(searched)
     records = []
-    for v in variants:
-        for s in settings:
-            for doc in load_group(results_dir, v.name, replace(s, **v.train), weights=v.name in weights_for):
-                params = replace(s, seed=doc["params"]["seed"], **v.train)
-                records.append(audit.run_record(v.name, params, doc, doc.get("W"), setting_label=s.label))
+    for v, s in pairs:
+        for doc in load_group(results_dir, v.name, replace(s, **v.train), weights=v.name in weights_for):
+            params = replace(s, seed=doc["params"]["seed"], **v.train)
+            records.append(audit.run_record(v.name, params, doc, doc.get("W"), setting_label=s.label,
+                                            overrides={**v.train, **v.data}))
     return records
 
 
@@ -102,80 +109,107 @@ def runs_html(records, variant=audit.BASELINE, table_id="runs"):
     return _table(table_id, ["setting", "seed", "test loss", "test cost", "test accuracy", "status"], rows)
 
 
-def glance_html(records, gradcheck_rows, subset_rows=()):
-    """Every number the original printed: its value, ours (mean ± std), the verdict, the best variant if not reproduced.
-
-    For section 1.1 the "variants" are subsets of images and dimensions (:func:`helpers.audit.closest_subset`).
-    """
-    subset = audit.closest_subset(subset_rows)
-    explained = {(e["number"]["lam"], e["number"]["eta"], e["number"]["metric"]): e for e in audit.best_explanations(records)}
-    rows = []
-    for row in audit.table1_audit(records):
-        key = (row["lam"], row["eta"], row["metric"])
-        e = explained.get(key)
-        best = f"{e['variant']}: {pm(e['spread'], '.3f')} (z = {e['z']:.1f})" if e else ""
-        rows.append("<tr>" + "".join([
-            _td("number", f"Table 1, λ = {row['lam']:g}, η = {row['eta']:g}, {row['metric']}"),
-            _td("original", row["text"]), _td("ours", pm(row["spread"], ".4f")),
-            _td("verdict", row["verdict"]), _td("best_variant", best)]) + "</tr>")
-    for row in audit.gradcheck_audit(gradcheck_rows):
-        best = ""
-        if row["verdict"] == audit.NOT_REPRODUCED and subset:
-            value = subset["rows"][row["param"]][row["stat"]]
-            best = (f"subset of {subset['n_images']} images × {subset['n_dims']} dimensions: {value:.3g} "
-                    f"({audit.verdict(row['text'], [value])})")
-        rows.append("<tr>" + "".join([
-            _td("number", f"Section 1.1, g{row['param']}, {row['stat'].replace('_', ' ')}"),
-            _td("original", row["text"]), _td("ours", f"{row['ours']:.3g}"), _td("verdict", row["verdict"]),
-            _td("best_variant", best)]) + "</tr>")
-    return _table("audit-glance", ["number", "original", "ours (mean ± std over seeds)", "verdict",
-                                   "closest variant where not reproduced"], rows)
-
-
-def glance_counts(records, gradcheck_rows):
-    """How many of the original's numbers are reproduced, within rounding, not reproduced."""
-    verdicts = [r["verdict"] for r in audit.table1_audit(records)] + [r["verdict"] for r in audit.gradcheck_audit(gradcheck_rows)]
-    return {v: verdicts.count(v) for v in (audit.REPRODUCED, audit.ROUNDING, audit.NOT_REPRODUCED)} | {"total": len(verdicts)}
-
-
-def summary_markdown(records, gradcheck_rows, variants, claims):
-    """The computed summary paragraph at the top of the report (``claims``: :func:`helpers.audit.check_claims`)."""
-    c = glance_counts(records, gradcheck_rows)
-    t1 = audit.table1_audit(records)
-    t1_ok = sum(r["verdict"] != audit.NOT_REPRODUCED for r in t1)
-    ranking = audit.rank_variants(records)
-    held = sum(cl["verdict"] == audit.HOLDS for cl in claims)
-    n_runs = len(records)
-    text = (f"**Reproduction in one paragraph.** {c[audit.REPRODUCED]} of the original's {c['total']} printed numbers "
-            f"are reproduced within the seed-to-seed spread and {c[audit.ROUNDING]} more within the rounding of the "
-            f"printed digits; {c[audit.NOT_REPRODUCED]} are not. Of its Table 1, {t1_ok} of {len(t1)} numbers are "
-            f"reproduced or within rounding. ")
-    text += explanation_sentence(records, ranking) + " "
-    text += (f"Of the original's {len(claims)} claims, {held} hold as measured here (section 3.3). "
-             f"All of this comes from {n_runs} training runs ({len(variants)} variants × settings × seeds).")
+def _explanation_text(n):
+    """The explanation of one audited number, or the closest configuration, in words."""
+    tried = f"{n['matching']} of {n['tried']} configurations tried match"
+    if n["verdict"] == audit.EXPLAINED:
+        e = n["explanation"]
+        text = (f"{audit.describe(e['changed'])}: {_value(e['spread'], n['text'])} (z = {e['z']:.1f}; {tried}, "
+                f"{e['matching_alike']} of them change {len(e['changed'])} choice{'s' if len(e['changed']) > 1 else ''})")
+    elif n["verdict"] == audit.UNEXPLAINED:
+        c = n["closest"]
+        text = (f"closest: {audit.describe(c['changed'])}: {_value(c['spread'], n['text'])}, {c['z']:.1f} spreads away; "
+                f"none of {n['tried']} configurations tried matches") if c else "no other configuration was tried"
+    else:
+        return ""
+    if n["contradicted"]:
+        text += "; the original's own range and std of this gradient cannot all be right"
     return text
 
 
-def explanation_sentence(records, ranking=None):
-    """One computed sentence: which variant explains which deviation best, and how well."""
-    ranking = ranking or audit.rank_variants(records)
-    explained = audit.best_explanations(records)
-    if not explained:
-        return "Every number of Table 1 is reproduced by the course's own setup, so no variant is needed."
-    e = explained[0]
-    n = e["number"]
-    base = next(r for r in audit.table1_audit(records) if (r["lam"], r["eta"], r["metric"]) == (n["lam"], n["eta"], n["metric"]))
-    how = ("reproduces it" if e["verdict"] == audit.REPRODUCED else "reproduces it within rounding"
-           if e["verdict"] == audit.ROUNDING else f"comes closest but still misses it by {e['z']:.1f} spreads")
-    best = ranking[0]
-    sentence = (f"The largest deviation, the {n['metric']} for λ = {n['lam']:g}, η = {n['eta']:g} (original {n['text']}, "
-                f"ours {pm(base['spread'], '.3f')}, {e['baseline_z']:.1f} spreads away), is best explained by the "
-                f"variant `{e['variant']}` ({pm(e['spread'], '.3f')}), which {how}. ")
-    sentence += (f"Over Table 1 without the chaotic η = 0.1 row, the variant that agrees best with the original is "
-                 f"`{best['variant']}` (mean distance {best['score']:.1f} spreads, {best['reproduced']} of {best['n']} "
-                 f"numbers reproduced or within rounding); this is a hypothesis about how the original was run, "
-                 "with its evidence, not a verdict on its author.")
-    return sentence
+def _value(s, text):
+    """Our mean ± std, in a format fit for the printed number ``text`` (fixed or scientific)."""
+    fmt = ".3e" if "e" in text.lower() else ".4f"
+    return f"{s['mean']:{fmt}} ± {s['std']:{fmt}}"
+
+
+def glance_html(numbers):
+    """Every number the original printed (:func:`helpers.audit.numbers_audit`): its value, ours under the course
+    setup (mean ± std over seeds), the verdict of four, and the explanation or the closest configuration."""
+    rows = ["<tr>" + "".join([_td("number", n["name"]), _td("original", n["text"]), _td("ours", _value(n["spread"], n["text"])),
+                              _td("verdict", n["verdict"]), _td("explanation", _explanation_text(n))]) + "</tr>"
+            for n in numbers]
+    return _table("audit-glance", ["number", "original", "ours, course setup (mean ± std over seeds)", "verdict",
+                                   "explained by, or closest configuration"], rows)
+
+
+def counts_sentence(counts):
+    """The four verdicts' counts in one sentence (:func:`helpers.audit.verdict_counts`)."""
+    text = (f"Of the original's {counts['total']} printed numbers, {counts[audit.REPRODUCED]} are reproduced by the "
+            f"course setup within the seed-to-seed spread, {counts[audit.ROUNDING]} more within the rounding of the "
+            f"printed digits, {counts[audit.EXPLAINED]} are explained by a choice the original does not state, and "
+            f"{counts[audit.UNEXPLAINED]} stay unexplained")
+    if counts["contradicted"]:
+        text += (f" ({counts['contradicted']} of them belong to a set of numbers the original cannot all have printed, "
+                 "so not every one of them can be reproduced)")
+    return text + "."
+
+
+def summary_markdown(numbers, records, variants, claims, search_seconds=None):
+    """The computed summary paragraph at the top of the report (``numbers``: :func:`helpers.audit.numbers_audit`,
+    ``claims``: :func:`helpers.audit.check_claims`)."""
+    counts = audit.verdict_counts(numbers)
+    held = sum(cl["verdict"] == audit.HOLDS for cl in claims)
+    text = f"**Reproduction in one paragraph.** {counts_sentence(counts)} "
+    text += furthest_sentence(numbers) + " "
+    text += (f"Of the original's {len(claims)} claims, {held} hold as measured here (section 3.3). "
+             f"All of this comes from {len(records)} training runs ({len(audit.variants_of(records))} variants × "
+             f"settings × seeds)")
+    if search_seconds is not None:
+        text += f" and a search of the gradient check that took {search_seconds:.0f} s"
+    return text + "."
+
+
+def furthest_sentence(numbers):
+    """One computed sentence on the number that stays furthest from the original after the search."""
+    n = audit.furthest_number(numbers)
+    if n is None:
+        return "Every number is reproduced, within rounding or explained by a choice the original does not state."
+    c = n["closest"]
+    text = (f"The number that stays furthest from the original is {n['name']} (original {n['text']}, ours "
+            f"{_value(n['spread'], n['text'])}, {n['z']:.1f} spreads away)")
+    if c is None:
+        return text + "; no other configuration was tried for it."
+    return (text + f"; the closest of the {n['tried']} configurations tried, {audit.describe(c['changed'])}, is still "
+            f"{c['z']:.1f} spreads away (Figure 4).")
+
+
+def search_markdown(gradcheck):
+    """What the gradient check's search tried (``results/gradcheck.json``): the choices, their values, the
+    number of configurations and seeds, and what it cost."""
+    space, base = gradcheck["space"], gradcheck["baseline"]
+    n_configs = math.prod(len(v) for v in space.values())
+    lines = [f"- {audit.CHOICE_NAMES.get(k, k.replace('n_', 'number of '))}: "
+             + ", ".join(f"**{v:g}**" if v == base[k] and not isinstance(v, str) else f"**{v}**" if v == base[k]
+                         else (f"{v:g}" if not isinstance(v, str) else v) for v in values)
+             for k, values in space.items()]
+    return ("\n".join(lines) + f"\n\nIn bold the course setup (section 1.1's own check). {n_configs} configurations "
+            f"× {len(gradcheck['search_seeds'])} seeds, computed in {gradcheck['search_seconds']:.0f} s on one core; "
+            "the numerical gradients come from the costs of the course's loop evaluated all at once "
+            "(`helpers.gradcheck.perturbed_costs`, tested against the loop).")
+
+
+def sensitivity_figure(numbers):
+    """Figure 4: the number that stays furthest from the original, against the choice that moves it most
+    (:func:`helpers.audit.sensitivity`); None when every number is explained."""
+    from helpers.figures import plot_sensitivity
+
+    n = audit.furthest_number(numbers)
+    s = audit.sensitivity(n) if n else None
+    if s is None:
+        return None
+    name = audit.CHOICE_NAMES.get(s["choice"], s["choice"].replace("n_", "number of "))
+    return plot_sensitivity(s["levels"], s["course"], n["original"], original.half_unit(n["text"]), name, n["name"])
 
 
 def ranking_html(records, variants):
@@ -239,21 +273,6 @@ def figure_html(png, fig_id, caption):
     return (f'<figure id="{html.escape(fig_id)}" style="margin:0 0 1em 0">'
             f'<img src="data:image/png;base64,{b64}" alt="{html.escape(caption)}" style="max-width:100%">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-
-
-def subsets_html(subset_rows):
-    """The centred check on each subset tried, beside the original's numbers (closest subset marked)."""
-    best = audit.closest_subset(subset_rows)
-    keys = ["diff_mean", "diff_std", "diff_max", "grad_min", "grad_max", "grad_std"]
-    body = []
-    for r in subset_rows:
-        mark = " (closest)" if best and (r["n_images"], r["n_dims"]) == (best["n_images"], best["n_dims"]) else ""
-        body.append("<tr>" + _td("subset", f"{r['n_images']} × {r['n_dims']}{mark}") + _td("param", r["param"])
-                    + "".join(_td(k, f"{r[k]:.3g}") for k in keys) + "</tr>")
-    for p, stats in original.GRADCHECK.items():
-        body.append("<tr>" + _td("subset", "the original") + _td("param", p) + "".join(_td(k, stats[k]) for k in keys) + "</tr>")
-    return _table("gradcheck-subsets", ["images × dimensions", "gradient", "mean |Δ|", "std |Δ|", "max |Δ|",
-                                        "min g_num", "max g_num", "std g_num"], body)
 
 
 def gradcheck_html(rows, table_id="gradcheck"):

@@ -19,7 +19,7 @@ def history(acc, epochs=40, jitter=0.0, gap=0.0, seed=0):
             "val_accuracy": val_acc}
 
 
-def records_for(values, variant="course", W=None, metric="accuracy", histories=None):
+def records_for(values, variant="course", W=None, metric="accuracy", histories=None, overrides=None):
     """Records whose test ``metric`` takes ``values[(lam, eta)]`` over seeds (others fixed)."""
     recs = []
     for (lam, eta), vals in values.items():
@@ -29,7 +29,7 @@ def records_for(values, variant="course", W=None, metric="accuracy", histories=N
             test[metric] = v
             h = histories[(lam, eta)] if histories else history(0.4)
             recs.append(audit.run_record(variant, params, {"test": test, "history": h, "diverged_at": None},
-                                         W[(lam, eta)] if W else None))
+                                         W[(lam, eta)] if W else None, overrides=overrides))
     return recs
 
 
@@ -123,26 +123,119 @@ def test_the_original_contradicts_itself_on_gb():
     assert len(found) == 1 and found[0].startswith("gb")
 
 
-def test_gradient_claim_names_the_method_of_the_originals_magnitude():
-    rows = [{"lam": 0.0, "method": m, "param": p, "diff_mean": d, "diff_std": d, "diff_max": d, "grad_min": -1,
-             "grad_max": 1, "grad_std": 0.4, "rel_max": 1e-7}
-            for m, d in (("forward", 1e-7), ("centred", 4e-9)) for p in ("W", "b")]
-    claim = audit.claim_gradients(rows)
-    assert claim["verdict"] == audit.HOLDS and claim["measures"]["closest_method"] == "centred"
-    assert "contradicts itself" in claim["evidence"]
-
-
-def test_the_closest_subset_is_the_one_with_the_originals_numbers():
-    def row(n, p, scale):
-        stats = {k: original.value(t) * scale for k, t in original.GRADCHECK[p].items()}
-        return {"n_images": n, "n_dims": 20, "param": p, "method": "centred", "lam": 0.0, **stats}
-
-    rows = [row(n, p, scale) for n, scale in ((1, 10.0), (5, 1.01), (100, 0.1)) for p in ("W", "b")]
-    best = audit.closest_subset(rows)
-    assert (best["n_images"], best["n_dims"]) == (5, 20) and best["distance"] < 0.01
-    assert audit.closest_subset([]) is None
+def test_the_gradient_claim_holds_for_tiny_differences_and_fails_for_large_ones():
+    def rows(d):
+        return [{"lam": 0.0, "method": m, "param": p, "diff_mean": d, "diff_std": d, "diff_max": d, "grad_min": -1,
+                 "grad_max": 1, "grad_std": 0.4, "rel_max": 1e-7} for m in ("forward", "centred") for p in ("W", "b")]
+    claim = audit.claim_gradients(rows(4e-9))
+    assert claim["verdict"] == audit.HOLDS and "contradicts itself" in claim["evidence"]
+    assert audit.claim_gradients(rows(4e-6))["verdict"] == audit.FAILS
 
 
 def test_spread_of_one_value_has_no_std():
     assert audit.spread([0.3]) == {"mean": 0.3, "std": 0.0, "min": 0.3, "max": 0.3, "n": 1}
     assert math.isinf(audit.agreement("0.3", [float("nan")]))
+
+
+# --- the four verdicts and the explanation rule, at their boundaries ------------------------------
+
+# Values whose mean (0.4375) and sample std (0.0625) are exact in binary: 2 spreads end at 0.5625.
+EXACT = [0.375, 0.4375, 0.5]
+
+
+def test_two_spreads_is_the_edge_of_reproduced():
+    assert audit.verdict("0.5625", EXACT) == audit.REPRODUCED        # exactly 2 spreads
+    assert audit.verdict("0.3125", EXACT) == audit.REPRODUCED        # exactly 2 spreads below
+    assert audit.verdict("0.5627", EXACT) == audit.NOT_REPRODUCED    # 2.003 spreads, half unit 0.00005
+    assert audit.verdict("0.5", EXACT) == audit.REPRODUCED
+
+
+def test_rounding_adds_half_a_unit_to_two_spreads():
+    # 0.6 is 2.6 spreads away (not reproduced), but within 2 spreads + 0.05 (its half unit)
+    assert audit.verdict("0.6", EXACT) == audit.ROUNDING
+    assert audit.verdict("0.7", EXACT) == audit.NOT_REPRODUCED       # 0.2625 > 0.125 + 0.05
+    # one seed, no spread: the half unit alone, on both sides
+    assert audit.verdict("0.41", [0.41499]) == audit.ROUNDING
+    assert audit.verdict("0.41", [0.40501]) == audit.ROUNDING
+    assert audit.verdict("0.41", [0.41501]) == audit.NOT_REPRODUCED
+    assert audit.verdict("0.41", [0.40499]) == audit.NOT_REPRODUCED
+
+
+def test_z_divides_by_the_larger_of_the_std_and_the_half_unit():
+    assert audit.agreement("0.6", EXACT) == pytest.approx(0.1625 / 0.0625)   # std 0.0625 > half unit 0.05
+    assert audit.agreement("0.6", [0.4375]) == pytest.approx(0.1625 / 0.05)  # no std: the half unit
+    assert audit.agreement("0.60", EXACT) == pytest.approx(2.6)              # half unit 0.005 < std
+
+
+def candidate(changed, values):
+    return {"changed": changed, "values": values}
+
+
+def test_a_match_that_changes_one_choice_beats_a_closer_one_that_changes_two():
+    one = candidate({"init_std": 0.1}, [0.31, 0.33, 0.35])           # z = 0.5: matches
+    two = candidate({"init_std": 0.1, "split": "one-batch"}, [0.32, 0.32, 0.32])  # z = 0: matches
+    far = candidate({"normalise": False}, [0.2, 0.21, 0.22])
+    n = audit.explain("0.32", [0.41, 0.42, 0.43], [two, far, one])
+    assert n["verdict"] == audit.EXPLAINED
+    assert n["explanation"]["changed"] == {"init_std": 0.1}
+    assert (n["tried"], n["matching"], n["explanation"]["matching_alike"]) == (3, 2, 1)
+
+
+def test_of_two_matches_with_as_many_changes_the_closer_explains():
+    a = candidate({"init_std": 0.1}, [0.31, 0.33, 0.35])
+    b = candidate({"init_std": 0.03}, [0.319, 0.32, 0.321])
+    n = audit.explain("0.32", [0.41, 0.42, 0.43], [a, b])
+    assert n["explanation"]["changed"] == {"init_std": 0.03} and n["explanation"]["matching_alike"] == 2
+
+
+def test_a_number_nothing_produces_stays_unexplained_with_the_closest_named():
+    a = candidate({"init_std": 0.1}, [0.30, 0.301, 0.302])
+    b = candidate({"normalise": False}, [0.25, 0.251, 0.252])
+    n = audit.explain("0.32", [0.41, 0.42, 0.43], [a, b])
+    assert n["verdict"] == audit.UNEXPLAINED and n["explanation"] is None
+    assert n["closest"]["changed"] == {"init_std": 0.1} and n["closest"]["z"] == pytest.approx(0.019 / 0.005)  # half unit 0.005 > std 0.001
+    assert n["matching"] == 0
+
+
+def test_the_course_setup_comes_first_even_when_a_variant_matches_better():
+    n = audit.explain("0.42", [0.41, 0.42, 0.43], [candidate({"init_std": 0.1}, [0.42, 0.42, 0.42])])
+    assert n["verdict"] == audit.REPRODUCED and n["explanation"] is None and n["matching"] == 1
+
+
+def test_the_counts_follow_the_verdicts_and_set_contradictions_apart():
+    numbers = [{"verdict": v, "contradicted": c} for v, c in
+               ((audit.REPRODUCED, False), (audit.ROUNDING, False), (audit.EXPLAINED, False),
+                (audit.UNEXPLAINED, True), (audit.UNEXPLAINED, False), (audit.EXPLAINED, True))]
+    counts = audit.verdict_counts(numbers)
+    assert counts == {audit.REPRODUCED: 1, audit.ROUNDING: 1, audit.EXPLAINED: 2, audit.UNEXPLAINED: 2,
+                      "contradicted": 1, "total": 6}
+
+
+def test_the_originals_gb_range_and_std_are_flagged_and_nothing_else():
+    assert audit.contradicted_numbers() == {("b", "grad_min"), ("b", "grad_max"), ("b", "grad_std")}
+
+
+def test_a_table1_number_from_a_planted_init_std_is_explained_by_it(monkeypatch):
+    monkeypatch.setattr(original, "TABLE1", {(0.0, 0.001): ("1.80", "1.90", "0.35")})
+    course = records_for({(0.0, 0.001): [0.41, 0.412, 0.414]})
+    planted = records_for({(0.0, 0.001): [0.349, 0.35, 0.351]}, "init-std-0.03", overrides={"init_std": 0.03})
+    pair = records_for({(0.0, 0.001): [0.35, 0.35, 0.35]}, "pair",
+                       overrides={"init_std": 0.1, "normalise": False})
+    decoy = records_for({(0.0, 0.001): [0.30, 0.30, 0.30]}, "init-std-0.1", overrides={"init_std": 0.1})
+    rows = {r["metric"]: r for r in audit.table1_numbers_audit(course + planted + pair + decoy)}
+    acc = rows["accuracy"]
+    assert acc["verdict"] == audit.EXPLAINED and acc["explanation"]["changed"] == {"init_std": 0.03}
+    assert (acc["tried"], acc["matching"]) == (3, 2)
+    # loss and cost are 1.8 and 1.9 in every record (records_for): untouched, reproduced
+    assert rows["loss"]["verdict"] == rows["cost"]["verdict"] == audit.REPRODUCED
+    s = audit.sensitivity(acc)
+    assert s["choice"] == "init_std" and [v for v, _ in s["levels"]] == [0.01, 0.03, 0.1]
+
+
+def test_the_furthest_number_is_the_unexplained_one_furthest_from_everything():
+    near = {"verdict": audit.UNEXPLAINED, "contradicted": False, "z": 9.0, "candidates": [{"z": 3.0}]}
+    far = {"verdict": audit.UNEXPLAINED, "contradicted": False, "z": 5.0, "candidates": [{"z": 4.0}]}
+    flagged = {"verdict": audit.UNEXPLAINED, "contradicted": True, "z": 50.0, "candidates": []}
+    assert audit.furthest_number([near, far, flagged]) is far
+    assert audit.furthest_number([flagged]) is flagged
+    assert audit.furthest_number([{"verdict": audit.EXPLAINED, "contradicted": False}]) is None

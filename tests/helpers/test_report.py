@@ -1,8 +1,8 @@
 """The report's tables and sentences, on synthetic records where the truth is known."""
 
-import re
+import numpy as np
 
-from helpers import audit, report
+from helpers import audit, gradcheck, report
 from helpers.params import validate_params
 from tests.helpers.test_audit import history, records_for
 
@@ -22,13 +22,37 @@ def test_a_diverged_run_shows_nan_not_a_dash():
     assert '<td data-col="accuracy">nan</td>' in report.table1_html(recs)
 
 
-def test_the_summary_counts_every_printed_number():
+def test_the_summary_counts_every_printed_number_by_its_verdict():
+    # accuracy as printed, loss 1.8 and cost 1.9 everywhere, no variants: Table 1 has 4 reproduced numbers
+    # and 8 unexplained ones (loss and cost are 0.02 to 5 away from the printed ones, with no spread)
     recs = records_for({key: [float(acc)] * 3 for key, acc in
                         {(0.0, 0.1): 0.27, (0.0, 0.001): 0.32, (0.1, 0.001): 0.41, (1.0, 0.001): 0.37}.items()})
-    grad = [{"lam": 0.0, "method": "centred", "param": p, "diff_mean": 1e-9, "diff_std": 1e-9, "diff_max": 1e-8,
-             "grad_min": -1, "grad_max": 1, "grad_std": 0.5, "rel_max": 1e-7} for p in ("W", "b")]
-    text = report.summary_markdown(recs, grad, [], audit.check_claims(recs, grad))
-    assert re.search(r"of the original's 24 printed numbers", text)
+    rng = np.random.default_rng(0)
+    space = {"lam": (0.0,), "n_images": (2, 5), "n_dims": (20,), "h": (1e-6,), "method": ("centred",)}
+    search = gradcheck.search_gradient_check(rng.normal(size=(5, 20)), rng.integers(0, 10, 5), space, (1, 2))
+    baseline = {"lam": 0.0, "n_images": 5, "n_dims": 20, "h": 1e-6, "method": "centred"}
+    numbers = audit.numbers_audit(recs, search, baseline)
+    table1 = [n["verdict"] for n in numbers if n["section"] == "Table 1"]
+    assert table1.count(audit.REPRODUCED) == 4 and table1.count(audit.UNEXPLAINED) == 8
+    check = [n["verdict"] for n in numbers if n["section"] == "1.1"]
+    assert len(check) == 12
+    text = report.summary_markdown(numbers, recs, [], audit.check_claims(recs, search, search, baseline), 12.0)
+    assert (f"Of the original's 24 printed numbers, {4 + check.count(audit.REPRODUCED)} are reproduced by the "
+            f"course setup") in text
+    assert f"{check.count(audit.EXPLAINED)} are explained" in text
+    assert f"{8 + check.count(audit.UNEXPLAINED)} stay unexplained" in text
+    assert "12 training runs" in text and "took 12 s" in text
+
+
+def test_an_explanation_names_its_choice_and_the_configurations_tried():
+    recs = records_for({(0.0, 0.001): [0.41, 0.412, 0.414]})
+    recs += records_for({(0.0, 0.001): [0.319, 0.32, 0.321]}, "init-std-0.1", overrides={"init_std": 0.1})
+    recs += records_for({(0.0, 0.001): [0.2, 0.2, 0.2]}, "raw", overrides={"normalise": False})
+    (acc,) = [n for n in audit.table1_numbers_audit(recs) if n["metric"] == "accuracy"]
+    html = report.glance_html([{**acc, "contradicted": False}])
+    assert "init_std = 0.1: 0.3200 ± 0.0010" in html
+    assert "1 of 2 configurations tried match, 1 of them change 1 choice" in html
+    assert '<td data-col="verdict">explained</td>' in html
 
 
 def test_api_documentation_shows_no_default_values():
