@@ -29,6 +29,8 @@ N_VAL ?= 5000
 # A local copy of cifar-10-python.tar.gz to use instead of downloading (also read from the environment).
 CIFAR10_ARCHIVE ?=
 export CIFAR10_ARCHIVE
+# The gradient check's search over the choices the original does not state: full, or small (for tests).
+GRADCHECK_SEARCH ?= full
 # Options for `make lab`, e.g. LAB_ARGS="--no-browser --port 8899".
 LAB_ARGS ?=
 
@@ -54,7 +56,7 @@ NO_RUNS := help clean clean-venv venv test lab browser bench profile
 CLEAN_GOALS := $(filter clean clean-venv,$(MAKECMDGOALS))
 OTHER_GOALS := $(filter-out clean clean-venv,$(MAKECMDGOALS))
 
-.PHONY: help report venv data results figures test browser browser-check bench profile lab clean clean-venv
+.PHONY: help report search venv data results figures test browser browser-check bench profile lab clean clean-venv
 
 ifneq ($(and $(CLEAN_GOALS),$(OTHER_GOALS)),)
 # `make clean report`, `make -j4 clean report`: clean first and alone, then a fresh make builds the
@@ -94,8 +96,10 @@ $(DATA_STAMP): | $(VENV_STAMP)
 
 # --- runs: settings.csv x variants.csv, one target per setting and variant ---------------
 
-# The rules of the runs and each notebook's helper dependencies (pipeline/rules.py).
-$(BUILD_DIR)/settings.mk: $(SETTINGS) $(VARIANTS) $(wildcard helpers/*.py helpers/*.c pipeline/*.py notebooks/*.ipynb)
+# The rules of the runs and each notebook's helper dependencies (pipeline/rules.py), in a file named after
+# the settings and variants files they come from: a call with other files never reuses them.
+RULES_MK := $(BUILD_DIR)/rules/$(subst /,_,$(SETTINGS))+$(subst /,_,$(VARIANTS)).mk
+$(RULES_MK): $(SETTINGS) $(VARIANTS) $(wildcard helpers/*.py helpers/*.c pipeline/*.py notebooks/*.ipynb)
 	@$(PYTHON) -m pipeline rules $(SETTINGS) $(VARIANTS) -o $@
 
 ifneq ($(filter-out $(NO_RUNS),$(or $(MAKECMDGOALS),report)),)
@@ -106,7 +110,7 @@ CHECK := $(shell $(if $(wildcard $(VENV_STAMP)),$(PY),$(PYTHON)) -m pipeline val
 ifneq ($(CHECK),)
 $(error $(CHECK))
 endif
-include $(BUILD_DIR)/settings.mk
+include $(RULES_MK)
 endif
 
 # N_VAL changes what every run computes.
@@ -115,7 +119,8 @@ $(NVAL_STAMP):
 
 $(RESULTS_DIR)/gradcheck.json: notebooks/gradient_check.ipynb $(GRADCHECK_DEPS) $(BASELINE_CACHE) $(NVAL_STAMP) | $(VENV_STAMP)
 	@$(EXECUTE) notebooks/gradient_check.ipynb $(RESULTS_DIR)/executed/gradient_check.ipynb \
-		--label "gradient check" -p data_dir $(DATA_DIR) -p output $(RESULTS_DIR)/gradcheck.json -p n_val $(N_VAL)
+		--label "gradient check" -p data_dir $(DATA_DIR) -p output $(RESULTS_DIR)/gradcheck.json -p n_val $(N_VAL) \
+		-p search $(GRADCHECK_SEARCH)
 	@$(call expect,$@)
 
 results: $(RUN_GROUPS) $(RESULTS_DIR)/gradcheck.json ## train every setting in every variant; the gradient check
@@ -123,17 +128,30 @@ figures: $(RUN_FIGURES) ## Figures 1 and 2 for every setting (PNG files under fi
 
 # --- report ------------------------------------------------------------------------------
 
+# The deeper search's record (`make search`), when it exists.
+SEARCH_RECORD := $(RESULTS_DIR)/search.json
+
 # The gradient check first: it runs beside the first training runs instead of after all of them.
 $(REPORT_DIR)/index.html: notebooks/report.ipynb $(SETTINGS) $(VARIANTS) $(RESULTS_DIR)/gradcheck.json $(REPORT_INPUTS) \
-		$(REPORT_DEPS) $(wildcard pipeline/templates/*/*) | $(VENV_STAMP)
+		$(REPORT_DEPS) $(wildcard $(SEARCH_RECORD) pipeline/templates/*/*) | $(VENV_STAMP)
 	@$(EXECUTE) notebooks/report.ipynb $(RESULTS_DIR)/executed/report.ipynb --label report \
 		-p settings_file $(SETTINGS) -p variants_file $(VARIANTS) -p results_dir $(RESULTS_DIR) \
-		-p figures_dir $(FIGURES_DIR) -p gradcheck_file $(RESULTS_DIR)/gradcheck.json
+		-p figures_dir $(FIGURES_DIR) -p gradcheck_file $(RESULTS_DIR)/gradcheck.json -p search_file $(SEARCH_RECORD)
 	@$(PY) -m pipeline render $(RESULTS_DIR)/executed/report.ipynb $@
 	@mkdir -p $(BUILD_DIR) && echo '{"start": $(BUILD_START), "end": '"$$(date +%s)"', "jobs": "$(JOBS)"}' > $(BUILD_DIR)/report-wall.json
 
 report: $(REPORT_DIR)/index.html ## regenerate every figure and table and render the HTML report
 	@echo "Report: $(abspath $(REPORT_DIR)/index.html)"
+
+# Trains what the single variants leave unexplained in pairs of their overrides and a finer init_std, through
+# the same rules (generated from the search's own settings and variants files), then renders the report.
+SEARCH_DIR := $(BUILD_DIR)/search
+search: results ## the deeper search of Table 1 for the numbers no single variant explains; then the report
+	@$(PY) -m pipeline search plan --settings $(SETTINGS) --variants $(VARIANTS) --results-dir $(RESULTS_DIR) --out $(SEARCH_DIR)
+	+@if [ -f $(SEARCH_DIR)/settings.csv ]; then $(MAKE) --no-print-directory results \
+		SETTINGS=$(SEARCH_DIR)/settings.csv VARIANTS=$(SEARCH_DIR)/variants.csv; fi
+	@$(PY) -m pipeline search record --out $(SEARCH_DIR) --record $(SEARCH_RECORD)
+	+@$(MAKE) --no-print-directory report
 
 # --- development -------------------------------------------------------------------------
 

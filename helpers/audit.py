@@ -266,6 +266,12 @@ def table1_numbers_audit(records, variant=BASELINE):
     return rows
 
 
+def unexplained_settings(records):
+    """(λ, η) of every setting of the original's Table 1 with a number that no variant explains (the
+    settings the deeper search of ``make search`` trains)."""
+    return sorted({(n["lam"], n["eta"]) for n in table1_numbers_audit(records) if n["verdict"] == UNEXPLAINED})
+
+
 #: The choices of a configuration of the gradient check's search.
 CHECK_CHOICES = ("lam", "n_images", "n_dims", "h", "method")
 

@@ -146,7 +146,7 @@ def gradcheck_table(rows):
 
 
 def run_gradient_check(data_dir="data", n_images=100, n_dims=20, lams=(0.0, 0.1), seed=2022, variance=4.0,
-                       h=1e-6, n_val=5000, search=True):
+                       h=1e-6, n_val=5000, search="full"):
     """The gradient check of section 1.1 on the first training images of the course's split.
 
     BLAS runs on one thread, so the numbers are the same on every run.
@@ -156,8 +156,9 @@ def run_gradient_check(data_dir="data", n_images=100, n_dims=20, lams=(0.0, 0.1)
     dict
         The subset used (``n_images``, ``n_dims``, ``lams``, ``seed``, ``variance``, ``h``),
         ``rows``: one per (lam, method, parameter), see :func:`check_gradients`, and
-        ``search``: the check over every choice the original leaves unstated (:data:`SEARCH_SPACE`,
-        :data:`SEARCH_SEEDS`), see :func:`search_gradient_check`, and ``search_seconds``, its cost.
+        ``search``: the check over every choice the original leaves unstated, see :func:`search_gradient_check`,
+        in the space named by the ``search`` argument (:data:`SEARCHES`: ``"full"``, or ``"small"`` for
+        tests), with ``space``, ``search_seeds``, ``baseline`` and ``search_seconds``, its cost.
     """
     import time
 
@@ -169,11 +170,14 @@ def run_gradient_check(data_dir="data", n_images=100, n_dims=20, lams=(0.0, 0.1)
     with single_threaded_blas():
         rows = check_gradients(data.train.X, data.train.y, lams, n_images, n_dims, seed, variance=variance, h=h)
         start = time.perf_counter()
-        searched = search_gradient_check(data.train.X, data.train.y, variance=variance) if search else []
+        if search not in SEARCHES:
+            raise ValueError(f"search must be one of {', '.join(SEARCHES)}, not {search!r}")
+        space, seeds = SEARCHES[search]
+        searched = search_gradient_check(data.train.X, data.train.y, space, seeds, variance=variance)
         seconds = time.perf_counter() - start
     return {"n_images": n_images, "n_dims": n_dims, "lams": lams, "seed": seed, "variance": variance, "h": h,
-            "rows": rows, "baseline": BASELINE_CHECK, "space": {k: list(v) for k, v in SEARCH_SPACE.items()},
-            "search_seeds": list(SEARCH_SEEDS), "search": searched, "search_seconds": round(seconds, 1)}
+            "rows": rows, "baseline": BASELINE_CHECK, "space": {k: list(v) for k, v in space.items()},
+            "search_seeds": list(seeds), "search": searched, "search_seconds": round(seconds, 1)}
 
 
 # --- the search over the choices the original does not state --------------------------------
@@ -290,3 +294,10 @@ def search_gradient_check(X, y, space=SEARCH_SPACE, seeds=SEARCH_SEEDS, variance
                     for name, ga, gn in zip(("W", "b"), analytic[lam], numerical):
                         rows.append({**choice, "seed": seed, "param": name, **gradient_stats(ga, gn, eps)})
     return rows
+
+
+#: The searches :func:`run_gradient_check` can run: the full one, and a small one (the course setup among
+#: a few others) that tests of the whole build use.
+SEARCHES = {"full": (SEARCH_SPACE, SEARCH_SEEDS),
+            "small": ({"lam": (0.0, 1.0), "n_images": (10, 100), "n_dims": (20,), "h": (1e-6,), "method": METHODS},
+                      (2022, 2023))}

@@ -41,6 +41,24 @@ def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,),
     return records
 
 
+def load_search(record_file):
+    """The runs of the deeper search (``results/search.json``, written by ``make search``) as pairs
+    (Variant, TrainParams) for :func:`load_records`; none when the file does not exist."""
+    import json
+
+    from helpers.params import TrainParams
+    from helpers.paths import project_path
+    from helpers.settings import Variant
+
+    path = project_path(record_file)
+    if not path.is_file():
+        return []
+    doc = json.loads(path.read_text())
+    settings = [TrainParams(**s) for s in doc["settings"]]
+    variants = [Variant(v["name"], tuple(v["seeds"]), v["train"], v["data"], v["description"]) for v in doc["variants"]]
+    return [(v, s) for v in variants for s in settings]
+
+
 def pm(s, fmt=".4f"):
     """``mean ± std`` of a spread dict."""
     return f"{s['mean']:{fmt}} ± {s['std']:{fmt}}"
@@ -114,8 +132,9 @@ def _explanation_text(n):
     tried = f"{n['matching']} of {n['tried']} configurations tried match"
     if n["verdict"] == audit.EXPLAINED:
         e = n["explanation"]
-        text = (f"{audit.describe(e['changed'])}: {_value(e['spread'], n['text'])} (z = {e['z']:.1f}; {tried}, "
-                f"{e['matching_alike']} of them change {len(e['changed'])} choice{'s' if len(e['changed']) > 1 else ''})")
+        k = len(e["changed"])
+        text = (f"{audit.describe(e['changed'])}: {_value(e['spread'], n['text'])} (z = {e['z']:.1f}; {tried}; "
+                f"{e['matching_alike']} of the matches change {k} choice{'s' if k > 1 else ''}, none fewer)")
     elif n["verdict"] == audit.UNEXPLAINED:
         c = n["closest"]
         text = (f"closest: {audit.describe(c['changed'])}: {_value(c['spread'], n['text'])}, {c['z']:.1f} spreads away; "

@@ -280,3 +280,60 @@ def check_batch_sizes(settings, variants, n_val, n_images=50000):
                 raise ParameterError(
                     f"setting {s.label} with variant {v.name!r}: n_batch={s.n_batch} is out of range; "
                     f"allowed: an integer from 1 to {n_train} (its training set)")
+
+
+#: The finer scale of init_std the deeper search of Table 1 tries, beside the variants' own values.
+FINE_INIT_STD = (0.003, 0.03, 0.2, 0.3)
+
+
+def search_variants(variants, fine_init_std=FINE_INIT_STD, seeds=None):
+    """The deeper search of Table 1: every pair of the variants' overrides, and a finer scale of init_std.
+
+    Parameters
+    ----------
+    variants : list of Variant
+        The single variants (``variants.csv``); the baseline is left out of the pairs.
+    fine_init_std : sequence of float
+        init_std values to try alone, besides those a variant already sets.
+    seeds : tuple of int or None
+        Seeds of each new variant (default: those of the first non-baseline variant).
+
+    Returns
+    -------
+    list of Variant
+        Pairs (two variants whose overrides touch different keys, named ``a__b``), then the init_std
+        values, named ``init-std-VALUE``.
+    """
+    singles = [v for v in variants if v.name != BASELINE and (v.train or v.data)]
+    seeds = seeds or (singles[0].seeds if singles else variants[0].seeds)
+    out = []
+    for i, a in enumerate(singles):
+        for b in singles[i + 1:]:
+            if set({**a.train, **a.data}) & set({**b.train, **b.data}):
+                continue
+            out.append(Variant(f"{a.name}__{b.name}", seeds, {**a.train, **b.train}, {**a.data, **b.data},
+                               f"{a.name} and {b.name} together"))
+    tried = {v.train.get("init_std") for v in variants if not v.data}
+    for std in fine_init_std:
+        if std not in tried:
+            out.append(Variant(f"init-std-{std:g}", seeds, {"init_std": std}, {},
+                               f"W and b drawn from N(0, {std:g}²)"))
+    return out
+
+
+def variants_csv(variants):
+    """The text of a variants file for ``variants`` (read back by :func:`parse_variants`)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(VARIANT_COLUMNS)
+    for v in variants:
+        writer.writerow([v.name, " ".join(map(str, v.seeds)), "" if v.overrides_text == "none" else v.overrides_text,
+                         v.description])
+    return out.getvalue()
+
+
+def settings_csv(settings):
+    """The text of a settings file for ``settings`` (read back by :func:`parse_settings`)."""
+    rows = [",".join(REQUIRED + OPTIONAL)]
+    rows += [f"{s.lam!r},{s.eta!r},{s.n_batch},{s.n_epochs},{s.init_std!r}" for s in settings]
+    return "\n".join(rows) + "\n"

@@ -14,6 +14,10 @@ from pathlib import Path
 from helpers.errors import UserError
 
 TABLE1_METRICS = ("loss", "cost", "accuracy")
+#: The audit's verdicts of a printed number (helpers.audit.VERDICTS; the checker reads only the page).
+VERDICTS = ("reproduced", "within rounding", "explained", "unexplained")
+_COUNTS = re.compile(r"Of the original's (\d+) printed numbers, (\d+) are reproduced .*?, (\d+) more within the "
+                     r"rounding .*?, (\d+) are explained .*?, and (\d+) stay unexplained")
 AUDIT_TABLES = ("audit-glance", "variant-ranking", "claims")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|nan|inf)", re.IGNORECASE)
 
@@ -115,6 +119,21 @@ def check_report(html_path, settings, variants=None):
         value = _first_number(row.get("ours"))
         if value is None or not math.isfinite(value):
             raise UserError(f"{path}: the audit's value for {row.get('number')!r} is not a finite number: {row.get('ours')!r}")
+        if row.get("verdict") not in VERDICTS:
+            raise UserError(f"{path}: the audit's verdict for {row.get('number')!r} is {row.get('verdict')!r}, "
+                            f"not one of {', '.join(VERDICTS)}")
+        if row["verdict"] in ("explained", "unexplained") and not row.get("explanation", "").strip():
+            raise UserError(f"{path}: the {row['verdict']} number {row.get('number')!r} names no configuration")
+    table_counts = [sum(r["verdict"] == v for r in parser.tables["audit-glance"]) for v in VERDICTS]
+    text = " ".join("".join(parser.text).split())
+    found = _COUNTS.findall(text)
+    if not found:
+        raise UserError(f"{path}: the summary does not count the audit's four verdicts")
+    for counts in found:
+        total, *per_verdict = map(int, counts)
+        if per_verdict != table_counts or total != len(parser.tables["audit-glance"]):
+            raise UserError(f"{path}: the summary counts {dict(zip(VERDICTS, per_verdict))} of {total} numbers, the "
+                            f"audit table {dict(zip(VERDICTS, table_counts))} of {len(parser.tables['audit-glance'])}")
     ranked = {row.get("variant") for row in parser.tables["variant-ranking"]}
     missing = [v.name for v in variants if v.name not in ranked]
     if missing:

@@ -9,6 +9,7 @@ validate  check every setting against every variant before any run starts
 execute   run a notebook with papermill (strict parameters, project kernel)
 render    render an executed notebook to self-contained HTML
 check     check a rendered report: every setting, both figures each, finite tables
+search    the deeper search of Table 1: ``plan`` its runs, ``record`` what was searched
 
 A :class:`~helpers.errors.UserError` ends the command with one line on stderr
 and exit status 2; Ctrl-C ends it with one line and status 130, SIGTERM with
@@ -163,6 +164,22 @@ def cmd_check(args):
     print(summary)
 
 
+def cmd_search(args):
+    from pipeline.search import plan_search, record_search
+
+    if args.stage == "plan":
+        chosen, extra = plan_search(args.settings, args.variants, args.results_dir, args.out)
+        if chosen:
+            settings = ", ".join(f"λ = {s.lam:g}, η = {s.eta:g}" for s in chosen)
+            print(f"search: {len(extra)} variants (pairs of overrides, a finer init_std) for the settings with a "
+                  f"Table 1 number no single variant explains: {settings}")
+        else:
+            print("search: every Table 1 number is reproduced or explained by a single variant; nothing to train")
+    else:
+        doc = record_search(args.out, args.record)
+        print(f"search: recorded {len(doc['variants'])} variants x {len(doc['settings'])} settings in {args.record}")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -213,6 +230,15 @@ def build_parser():
     p.add_argument("settings")
     p.add_argument("variants")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("search", help="the deeper search of Table 1: plan its runs, or record them")
+    p.add_argument("stage", choices=("plan", "record"))
+    p.add_argument("--settings", default="settings.csv")
+    p.add_argument("--variants", default="variants.csv")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--out", default="build/search", help="where the search's settings and variants files go")
+    p.add_argument("--record", default="results/search.json")
+    p.set_defaults(func=cmd_search)
     return parser
 
 

@@ -65,7 +65,7 @@ def pipeline(tmp_path_factory, tiny_data_dir):
     settings, variants = read_settings(out / "settings.csv"), read_variants(out / "variants.csv")
     execute(ROOT / "notebooks/gradient_check.ipynb", out / "executed/gradient_check.ipynb",
             {"data_dir": str(tiny_data_dir), "output": str(out / "results/gradcheck.json"),
-             "n_images": 5, "n_dims": 6, "n_val": 50}, progress=False)
+             "n_images": 5, "n_dims": 6, "n_val": 50, "search": "small"}, progress=False)
     for v in variants:
         for s in settings:
             params = {"lam": s.lam, "eta": s.eta, "n_batch": s.n_batch, "n_epochs": s.n_epochs, "seeds": list(v.seeds),
@@ -136,6 +136,30 @@ def test_report_check_fails_on_a_missing_setting_or_variant(pipeline):
         check_report(out / "report/index.html", settings[:2] + extra, variants)
     with pytest.raises(UserError, match="the variant ranking lacks init-std-0.1, .*one-batch"):
         check_report(out / "report/index.html", settings[:2], read_variants(ROOT / "variants.csv"))
+
+
+def _tampered(out, tmp_path, old, new, count=1):
+    html = (out / "report/index.html").read_text()
+    assert old in html, old
+    path = tmp_path / "index.html"
+    path.write_text(html.replace(old, new, count))
+    return path
+
+
+def test_report_check_fails_on_a_wrong_verdict_count_or_value(pipeline, tmp_path):
+    out, settings, variants = pipeline
+    html = (out / "report/index.html").read_text()
+    verdict = re.search(r'<td data-col="verdict">([a-z ]+)</td>', html).group(1)
+    with pytest.raises(UserError, match="not one of reproduced, within rounding, explained, unexplained"):
+        check_report(_tampered(out, tmp_path, f'<td data-col="verdict">{verdict}</td>',
+                               '<td data-col="verdict">not reproduced</td>'), settings[:2], variants)
+    counts = re.search(r"Of the original's 24 printed numbers, (\d+) are reproduced", html)
+    wrong = f"Of the original's 24 printed numbers, {int(counts.group(1)) + 1} are reproduced"
+    with pytest.raises(UserError, match="the summary counts"):
+        check_report(_tampered(out, tmp_path, counts.group(0), wrong), settings[:2], variants)
+    ours = re.search(r'<td data-col="ours">([^<]+)</td>', html).group(0)
+    with pytest.raises(UserError, match="is not a finite number"):
+        check_report(_tampered(out, tmp_path, ours, '<td data-col="ours">nan ± nan</td>'), settings[:2], variants)
 
 
 def test_the_training_notebook_runs_with_its_defaults_from_notebooks_folder(tmp_path, tiny_data_dir):

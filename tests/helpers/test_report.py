@@ -51,7 +51,7 @@ def test_an_explanation_names_its_choice_and_the_configurations_tried():
     (acc,) = [n for n in audit.table1_numbers_audit(recs) if n["metric"] == "accuracy"]
     html = report.glance_html([{**acc, "contradicted": False}])
     assert "init_std = 0.1: 0.3200 ± 0.0010" in html
-    assert "1 of 2 configurations tried match, 1 of them change 1 choice" in html
+    assert "1 of 2 configurations tried match; 1 of the matches change 1 choice, none fewer" in html
     assert '<td data-col="verdict">explained</td>' in html
 
 

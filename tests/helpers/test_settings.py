@@ -104,3 +104,30 @@ def test_a_batch_larger_than_a_variants_training_set_is_refused_before_any_run()
     small = parse_settings("lam,eta,n_batch,n_epochs\n0,0.1,151,40\n")
     with pytest.raises(ParameterError, match="variant 'course': n_batch=151 is out of range; allowed: an integer from 1 to 150"):
         check_batch_sizes(small, parse_variants(VARIANTS), n_val=50, n_images=200)
+
+
+def test_the_deeper_search_pairs_every_two_variants_that_change_different_choices():
+    from helpers.settings import parse_variants, search_variants
+
+    variants = parse_variants(
+        "name,seeds,overrides,description\ncourse,1 2,,c\nstd-a,3 4,init_std=0.1,a\nstd-b,3 4,init_std=0.001,b\n"
+        "raw,3 4,normalise=false,r\nsmall,3 4,split=one-batch,s\n")
+    found = {v.name: v for v in search_variants(variants, fine_init_std=(0.001, 0.03))}
+    pairs = [n for n in found if "__" in n]
+    # init_std with init_std is no pair; every other two are
+    assert sorted(pairs) == sorted(["std-a__raw", "std-a__small", "std-b__raw", "std-b__small", "raw__small"])
+    assert found["std-a__small"].train == {"init_std": 0.1} and found["std-a__small"].data == {"split": "one-batch"}
+    # 0.001 is a variant already: only 0.03 is added, with the variants' seeds
+    assert [n for n in found if "__" not in n] == ["init-std-0.03"]
+    assert found["init-std-0.03"].train == {"init_std": 0.03} and found["init-std-0.03"].seeds == (3, 4)
+
+
+def test_written_settings_and_variants_read_back_the_same():
+    from helpers.settings import parse_settings, parse_variants, search_variants, settings_csv, variants_csv
+
+    variants = parse_variants("name,seeds,overrides,description\ncourse,1,,\"the course, as given\"\n"
+                              "raw,3,normalise=false,r\nsmall,3,split=one-batch,s\n")
+    every = [variants[0], *search_variants(variants)]
+    assert parse_variants(variants_csv(every)) == every
+    settings = parse_settings("lam,eta,n_batch,n_epochs,init_std\n0,0.1,100,40,0.01\n0.1,0.001,50,3,0.3\n")
+    assert parse_settings(settings_csv(settings)) == settings

@@ -27,7 +27,7 @@ def make_args(out, data_dir, *targets, jobs=1, n_val=50):
     return ["make", "-C", str(ROOT), f"-j{jobs}", *targets, f"SETTINGS={out / 'settings.csv'}",
             f"VARIANTS={out / 'variants.csv'}", f"DATA_DIR={data_dir}", f"RESULTS_DIR={out / 'results'}",
             f"FIGURES_DIR={out / 'figures'}", f"REPORT_DIR={out / 'report'}", f"BUILD_DIR={out / 'build'}",
-            f"N_VAL={n_val}"]
+            f"N_VAL={n_val}", "GRADCHECK_SEARCH=small"]
 
 
 def make(out, data_dir, *targets, jobs=1, check=False, timeout=900, n_val=50):
@@ -304,3 +304,24 @@ def test_lab_takes_options_and_allows_root():
                        capture_output=True, text=True, env=ENV)
     assert "jupyter lab notebooks" in r.stdout and "--no-browser --port 8899" in r.stdout
     assert ("--allow-root" in r.stdout) == (os.getuid() == 0)
+
+
+def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_them(tmp_path, data_dir):
+    """One setting of the original's (n_batch 100, 40 epochs): on tiny data its numbers are far from the
+    original's, so `make search` trains it in the finer init_std values (one single variant: no pairs)."""
+    out = project(tmp_path / "s", settings="lam,eta,n_batch,n_epochs\n0,0.001,100,40\n",
+                  variants="name,seeds,overrides,description\ncourse,1,,c\nraw,3,normalise=false,r\n")
+    make(out, data_dir, "report", jobs=2, check=True)
+    r = make(out, data_dir, "search", jobs=2, check=True)
+    trained = [n for n in executed(r) if n == "notebooks/train.ipynb"]
+    assert len(trained) == 4, r.stdout + r.stderr          # init_std 0.003, 0.03, 0.2, 0.3
+    assert "notebooks/report.ipynb" in executed(r)
+    record = json.loads((out / "results/search.json").read_text())
+    assert [v["name"] for v in record["variants"]] == ["init-std-0.003", "init-std-0.03", "init-std-0.2", "init-std-0.3"]
+    assert (out / "results/init-std-0.03/lam0_eta0.001_nb100_ep40_std0.03/summary.json").is_file()
+    html = (out / "report/index.html").read_text()
+    assert '<td data-col="variant">init-std-0.2</td>' in html
+    # done is done: a second search and a plain report run nothing; the plain rules never saw the search's
+    assert executed(make(out, data_dir, "search", check=True)) == []
+    dry = make(out, data_dir, "-n", "report", check=True)
+    assert "notebooks/" not in dry.stdout, dry.stdout
