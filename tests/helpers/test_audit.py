@@ -98,7 +98,8 @@ def test_the_large_step_claim_holds_for_a_jumpy_history_and_fails_for_a_smooth_o
     holds = records_for(keys, histories={(0.0, 0.1): jumpy, (0.0, 0.001): slow})
     fails = records_for(keys, histories={(0.0, 0.1): smooth, (0.0, 0.001): slow})
     assert audit.claim_large_step(holds)["verdict"] == audit.HOLDS
-    assert audit.claim_large_step(fails)["verdict"] != audit.HOLDS
+    # a smooth η = 0.1 history: poor after epoch 1 (0.11 against 0.40) and as steady as η = 0.001
+    assert audit.claim_large_step(fails)["verdict"] == audit.FAILS
 
 
 def test_the_gap_claim_follows_the_gaps():
@@ -239,3 +240,28 @@ def test_the_furthest_number_is_the_unexplained_one_furthest_from_everything():
     assert audit.furthest_number([near, far, flagged]) is far
     assert audit.furthest_number([flagged]) is flagged
     assert audit.furthest_number([{"verdict": audit.EXPLAINED, "contradicted": False}]) is None
+
+
+def test_roughness_of_a_colour_image_reads_the_channel_planes():
+    # each channel smooth on its own, but the channels differ: read without the planar layout, the
+    # pixels interleave the three channels and look rough
+    xx = np.mgrid[0:32, 0:32][1]
+    image = np.stack([np.sin(xx / 5.0), np.cos(xx / 7.0) * 3, -np.sin(xx / 9.0) * 5], axis=2)
+    W = planar([image])
+    assert audit.weight_roughness(W) == pytest.approx(audit.roughness(image))
+    assert audit.weight_roughness(W) < 0.05
+    assert audit.roughness(W.reshape(1, 32, 32, 3)[0]) > 0.08  # the same numbers in the wrong layout
+
+
+def test_the_small_step_claim_holds_when_eta_0_001_converges_higher_and_fails_otherwise():
+    steady = history(0.40)                     # cost falls smoothly: relative change well below 0.5 %
+    steady["val_cost"][-10:] = [1.7] * 10
+    jumpy = history(0.40, jitter=0.3)          # the last epochs jump by far more than 0.5 %
+    keys = {(0.0, 0.1): [0.30] * 2, (0.0, 0.001): [0.40] * 2}
+    holds = audit.claim_small_step(records_for(keys, histories={(0.0, 0.1): jumpy, (0.0, 0.001): steady}))
+    assert holds["verdict"] == audit.HOLDS
+    lower = {(0.0, 0.1): [0.45] * 2, (0.0, 0.001): [0.40] * 2}      # converges, but ends lower than η = 0.1
+    partly = audit.claim_small_step(records_for(lower, histories={(0.0, 0.1): jumpy, (0.0, 0.001): steady}))
+    assert partly["verdict"] == audit.PARTLY
+    fails = audit.claim_small_step(records_for(lower, histories={(0.0, 0.1): jumpy, (0.0, 0.001): jumpy}))
+    assert fails["verdict"] == audit.FAILS

@@ -24,12 +24,17 @@ def test_unknown_method_is_refused():
 
 
 def test_gradient_stats_values():
-    ga = np.array([1.0, -2.0, 0.0])
-    gn = np.array([1.0, -1.0, 0.0])
+    ga = np.array([1.0, -2.0, 0.0, 4.0])
+    gn = np.array([1.0, -1.0, 0.0, 2.0])
     s = gradcheck.gradient_stats(ga, gn, eps=1e-6)
-    assert s["diff_max"] == 1.0
-    assert s["diff_mean"] == pytest.approx(1 / 3)
-    assert s["grad_min"] == -1.0 and s["grad_max"] == 1.0
+    # |Δ| = (0, 1, 0, 2): mean 0.75, population std sqrt(0.6875), max 2
+    assert s["diff_max"] == 2.0
+    assert s["diff_mean"] == pytest.approx(0.75)
+    assert s["diff_std"] == pytest.approx(np.sqrt(0.6875))
+    # the numerical gradient (1, -1, 0, 2): min -1, max 2, population std sqrt(1.25)
+    assert s["grad_min"] == -1.0 and s["grad_max"] == 2.0
+    assert s["grad_std"] == pytest.approx(np.sqrt(1.25))
+    # relative errors 0, 1/3, 0 (eps), 2/6
     assert s["rel_max"] == pytest.approx(1 / 3)
 
 

@@ -257,3 +257,20 @@ def test_a_dumb_terminal_gets_the_final_line_without_escape_sequences(monkeypatc
     writes, finals = draw_bar_on_shared_terminal(monkeypatch, "dumb", 2)
     assert len(finals) == 1 and finals[0].startswith("\r") and finals[0].endswith("\n"), writes
     assert "\x1b" not in finals[0] and "2/2" in finals[0]
+
+
+def test_the_test_cost_is_the_loss_plus_lam_times_the_squared_weights():
+    from types import SimpleNamespace
+
+    from helpers.data import Split, one_hot
+    from helpers.train import evaluate_seeds
+
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(7, 5)), rng.integers(0, 10, 7)
+    W, b = rng.normal(size=(10, 5)), rng.normal(size=10)
+    got = evaluate_seeds(Split(X, y, one_hot(y)), {11: SimpleNamespace(W=W, b=b)}, 0.5)[11]
+    S = X @ W.T + b
+    loss = np.mean(np.log(np.exp(S).sum(axis=1)) - S[np.arange(7), y])
+    assert got["loss"] == pytest.approx(loss, rel=1e-12)
+    assert got["cost"] == pytest.approx(loss + 0.5 * np.sum(W ** 2), rel=1e-12)
+    assert got["accuracy"] == np.mean(S.argmax(axis=1) == y)
