@@ -36,6 +36,9 @@ def test_loss_cost_accuracy_on_hand_computed_case():
     assert model.compute_loss(X, y, W, b) == pytest.approx((l0 + l1) / 2, rel=1e-12)
     assert model.compute_cost(X, y, W, b, 0.5) == pytest.approx((l0 + l1) / 2 + 0.5 * 2.0, rel=1e-12)
     assert model.compute_accuracy(X, y, W, b) == 0.5
+    # a third image of class 1 scored [3, 0.5]: wrong, so 1 of 3 (N != K: rows, not columns, are images)
+    X3, y3 = np.vstack([X, [3.0, 0.0]]), np.array([0, 0, 1])
+    assert model.compute_accuracy(X3, y3, W, b) == pytest.approx(1 / 3)
 
 
 def test_b_is_not_penalised():
@@ -76,7 +79,12 @@ def test_a_wrong_gradient_is_caught():
     X, y = rng.normal(size=(5, 6)), rng.integers(0, 10, 5)
     W, b = rng.normal(0, 0.1, size=(10, 6)), np.zeros(10)
     P = model.evaluate_classifier(X, W, b)
-    gW, _ = model.compute_gradients(X, one_hot(y), P, W, 0.0)
-    nW, _ = numerical_gradients(X, y, W, b, 0.3, method="centred")  # other lam: must differ
-    rel = np.abs(gW - nW) / np.maximum(1e-6, np.abs(gW) + np.abs(nW))
-    assert rel.max() > 1e-3
+    nW, _ = numerical_gradients(X, y, W, b, 0.3, method="centred")
+
+    def rel(gW):
+        return (np.abs(gW - nW) / np.maximum(1e-6, np.abs(gW) + np.abs(nW))).max()
+
+    # with the penalty's gradient 2 λ W the two agree; without it, or with λ W, they differ
+    assert rel(model.compute_gradients(X, one_hot(y), P, W, 0.3)[0]) < 1e-6
+    assert rel(model.compute_gradients(X, one_hot(y), P, W, 0.0)[0]) > 1e-3
+    assert rel(model.compute_gradients(X, one_hot(y), P, W, 0.15)[0]) > 1e-3

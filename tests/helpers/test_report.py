@@ -4,7 +4,7 @@ import numpy as np
 
 from helpers import audit, gradcheck, report
 from helpers.params import validate_params
-from tests.helpers.test_audit import history, records_for
+from tests.helpers.test_audit import records_for
 
 
 def test_table1_has_one_row_per_setting_with_the_mean_and_the_original():
@@ -64,7 +64,3 @@ def test_api_documentation_shows_no_default_values():
 def test_a_figure_is_embedded_with_its_id():
     html = report.figure_html(b"\x89PNG fake", "fig-x", "caption")
     assert 'id="fig-x"' in html and "data:image/png;base64," in html
-
-
-def test_history_helper_is_consistent():
-    assert len(history(0.5)["val_cost"]) == 41
