@@ -149,29 +149,6 @@ def rank_variants(records):
     return sorted(ranking, key=lambda v: (v["score"], v["variant"]))
 
 
-def best_explanations(records):
-    """For each number the baseline does not reproduce: the variant that comes closest.
-
-    Returns
-    -------
-    list of dict
-        ``number`` (the baseline's audit row), ``variant``, its ``z`` and ``spread``, and
-        ``baseline_z``; sorted by the baseline's distance, largest first.
-    """
-    ranking = rank_variants(records)
-    by_variant = {v["variant"]: {(r["lam"], r["eta"], r["metric"]): r for r in v["rows"]} for v in ranking}
-    out = []
-    for row in table1_audit(records, BASELINE):
-        if row["verdict"] != NOT_REPRODUCED:
-            continue
-        key = (row["lam"], row["eta"], row["metric"])
-        candidates = [(rows[key]["z"], name) for name, rows in by_variant.items() if key in rows]
-        z, name = min(candidates)
-        out.append({"number": row, "variant": name, "z": z, "spread": by_variant[name][key]["spread"],
-                    "verdict": by_variant[name][key]["verdict"], "baseline_z": row["z"]})
-    return sorted(out, key=lambda e: -e["baseline_z"])
-
-
 def matches(text, values):
     """True when a configuration with these ``values`` over seeds matches the printed ``text``."""
     return verdict(text, values) != NOT_REPRODUCED
