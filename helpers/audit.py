@@ -197,8 +197,14 @@ def explain(text, baseline_values, candidates, baseline_choice=None):
 
 
 #: Names of the choices as the report writes them.
-CHOICE_NAMES = {"lam": "λ", "h": "h", "method": "method", "init_std": "init_std", "split": "split",
+CHOICE_NAMES = {"lam": "λ", "n_images": "number of images", "n_dims": "number of dimensions", "h": "h",
+                "method": "method", "init_std": "init_std", "split": "split",
                 "normalise": "normalise", "dtype": "dtype"}
+
+
+def choice_name(key):
+    """A choice's name as the report writes it: ``"lam"`` -> ``"λ"``, ``"n_images"`` -> ``"number of images"``."""
+    return CHOICE_NAMES.get(key, key)
 
 
 def describe(changed):

@@ -208,7 +208,7 @@ def search_markdown(gradcheck):
     number of configurations and seeds, and what it cost."""
     space, base = gradcheck["space"], gradcheck["baseline"]
     n_configs = math.prod(len(v) for v in space.values())
-    lines = [f"- {audit.CHOICE_NAMES.get(k, k.replace('n_', 'number of '))}: "
+    lines = [f"- {audit.choice_name(k)}: "
              + ", ".join(f"**{v:g}**" if v == base[k] and not isinstance(v, str) else f"**{v}**" if v == base[k]
                          else (f"{v:g}" if not isinstance(v, str) else v) for v in values)
              for k, values in space.items()]
@@ -227,7 +227,7 @@ def sensitivity_figure(numbers):
     s = audit.sensitivity(n) if n else None
     if s is None:
         return None
-    name = audit.CHOICE_NAMES.get(s["choice"], s["choice"].replace("n_", "number of "))
+    name = audit.choice_name(s["choice"])
     return plot_sensitivity(s["levels"], s["course"], n["original"], original.half_unit(n["text"]), name, n["name"])
 
 
