@@ -128,7 +128,7 @@ figures: $(RUN_FIGURES) ## Figures 1 and 2 for every setting (PNG files under fi
 
 # --- report ------------------------------------------------------------------------------
 
-# The deeper search's record (`make search`), when it exists.
+# The deeper search's record (`make search`), when it exists; the report reads it from the results folder.
 SEARCH_RECORD := $(RESULTS_DIR)/search.json
 
 # The gradient check first: it runs beside the first training runs instead of after all of them.
@@ -136,7 +136,7 @@ $(REPORT_DIR)/index.html: notebooks/report.ipynb $(SETTINGS) $(VARIANTS) $(RESUL
 		$(REPORT_DEPS) $(wildcard $(SEARCH_RECORD) pipeline/templates/*/*) | $(VENV_STAMP)
 	@$(EXECUTE) notebooks/report.ipynb $(RESULTS_DIR)/executed/report.ipynb --label report \
 		-p settings_file $(SETTINGS) -p variants_file $(VARIANTS) -p results_dir $(RESULTS_DIR) \
-		-p figures_dir $(FIGURES_DIR) -p gradcheck_file $(RESULTS_DIR)/gradcheck.json -p search_file $(SEARCH_RECORD)
+		-p figures_dir $(FIGURES_DIR) -p gradcheck_file $(RESULTS_DIR)/gradcheck.json
 	@$(PY) -m pipeline render $(RESULTS_DIR)/executed/report.ipynb $@
 	@mkdir -p $(BUILD_DIR) && echo '{"start": $(BUILD_START), "end": '"$$(date +%s)"', "jobs": "$(JOBS)"}' > $(BUILD_DIR)/report-wall.json
 
