@@ -215,7 +215,7 @@ def describe(changed):
             parts.append(f"{v} {'images' if k == 'n_images' else 'dimensions'}")
         else:
             shown = str(v).lower() if isinstance(v, bool) else f"{v:g}" if isinstance(v, float) else v
-            parts.append(f"{CHOICE_NAMES.get(k, k)} = {shown}")
+            parts.append(f"{choice_name(k)} = {shown}")
     return ", ".join(parts) or "the course setup"
 
 
@@ -388,11 +388,9 @@ def self_contradictions():
 def contradicted_numbers():
     """(param, stat) of every number in a set the original cannot all have printed (its gradient range
     and std, see :func:`self_contradictions`)."""
-    out = set()
-    for param, s in original.GRADCHECK.items():
-        if any(c.startswith(f"g{param}:") for c in self_contradictions()):
-            out |= {(param, k) for k in ("grad_min", "grad_max", "grad_std")}
-    return out
+    found = self_contradictions()
+    return {(param, k) for param in original.GRADCHECK if any(c.startswith(f"g{param}:") for c in found)
+            for k in ("grad_min", "grad_max", "grad_std")}
 
 
 # --- measures behind the claims --------------------------------------------------------------

@@ -25,6 +25,11 @@ from helpers.model import compute_cost, compute_gradients, evaluate_classifier, 
 METHODS = ("forward", "centred")
 
 
+def _check_method(method):
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+
+
 def numerical_gradients(X, y, W, b, lam, h=1e-6, method="centred"):
     """Finite-difference gradients of the cost with respect to W and b.
 
@@ -44,8 +49,7 @@ def numerical_gradients(X, y, W, b, lam, h=1e-6, method="centred"):
     grad_W : ndarray, (K, D)
     grad_b : ndarray, (K,)
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    _check_method(method)
     W = W.astype(np.float64, copy=True)
     b = b.astype(np.float64, copy=True)
 
@@ -165,14 +169,14 @@ def run_gradient_check(data_dir="data", n_images=100, n_dims=20, lams=(0.0, 0.1)
     from helpers.blas import single_threaded_blas
     from helpers.data import load_dataset
 
+    if search not in SEARCHES:  # before any work
+        raise ValueError(f"search must be one of {', '.join(SEARCHES)}, not {search!r}")
+    space, seeds = SEARCHES[search]
     data = load_dataset(data_dir, n_val=n_val)
     lams = [float(v) for v in lams]
     with single_threaded_blas():
         rows = check_gradients(data.train.X, data.train.y, lams, n_images, n_dims, seed, variance=variance, h=h)
         start = time.perf_counter()
-        if search not in SEARCHES:
-            raise ValueError(f"search must be one of {', '.join(SEARCHES)}, not {search!r}")
-        space, seeds = SEARCHES[search]
         searched = search_gradient_check(data.train.X, data.train.y, space, seeds, variance=variance)
         seconds = time.perf_counter() - start
     return {"n_images": n_images, "n_dims": n_dims, "lams": lams, "seed": seed, "variance": variance, "h": h,
@@ -250,8 +254,7 @@ def perturbed_costs(X, y, W, b, lams, h, chunk=256):
 
 def gradients_from_costs(costs, h, method):
     """Numerical gradients (W: (K, D), b: (K,)) from one λ's :func:`perturbed_costs`."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    _check_method(method)
     if method == "forward":
         return tuple((plus - costs["base"]) / h for plus in costs[1])
     return tuple((plus - minus) / (2 * h) for plus, minus in zip(costs[1], costs[-1]))
