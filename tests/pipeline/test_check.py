@@ -1,0 +1,230 @@
+"""The report checker on pages built here: each rule passes a good page and fails the page that breaks it.
+
+(tests/test_notebooks.py runs the checker on a report the notebooks rendered.)
+"""
+
+import pytest
+
+from helpers.errors import UserError
+from helpers.settings import parse_settings, parse_variants
+from pipeline.check import check_report
+
+SETTINGS = parse_settings("lam,eta,n_batch,n_epochs\n0,0.1,100,40\n1,0.001,100,40\n")
+VARIANTS = parse_variants("name,seeds,overrides,description\ncourse,1 2,,the course\nraw,3,normalise=false,raw\n")
+PNG = "data:image/png;base64," + "A" * 200
+GLANCE = [  # (number, ours, verdict, explanation)
+    ("test loss", "1.80 ± 0.01", "reproduced", ""),
+    ("test cost", "1.90 ± 0.01", "within rounding", ""),
+    ("test accuracy", "0.30 ± 0.01", "explained", "init_std 0.2"),
+    ("val accuracy", "0.20 ± 0.01", "unexplained", "closest: init_std 0.3, z = 4.1"),
+]
+
+
+def _counts(glance):
+    n = [sum(row[2] == verdict for row in glance) for verdict in
+         ("reproduced", "within rounding", "explained", "unexplained")]
+    return (f"Of the original's {len(glance)} printed numbers, {n[0]} are reproduced (within 2 spreads), {n[1]} "
+            f"more within the rounding of the printed digits, {n[2]} are explained by a searched configuration, "
+            f"and {n[3]} stay unexplained.")
+
+
+def _figure(fig_id, src=PNG):
+    return f'<figure id="{fig_id}"><img src="{src}"></figure>'
+
+
+def _table(table_id, rows):
+    body = "".join("<tr" + (f' data-run-id="{rid}"' if rid else "") + ">"
+                   + "".join(f'<td data-col="{k}">{v}</td>' for k, v in cells.items()) + "</tr>"
+                   for rid, cells in rows)
+    return f'<table id="{table_id}"><tr><th>header</th></tr>{body}</table>'
+
+
+def page(settings=SETTINGS, table1=None, glance=GLANCE, counts=None, ranking=None, claims=True,
+         fig_audit=PNG, section="3 Reproduction audit", figures=None):
+    """A report page with every part check_report reads; each argument replaces one part."""
+    if table1 is None:
+        table1 = {p.setting_id: {"loss": "1.7", "cost": "1.8", "accuracy": "0.39"} for p in settings}
+    if ranking is None:
+        ranking = {v.name: {"reproduced": "3 of 24", "score": "1.25"} for v in VARIANTS}
+    if figures is None:
+        figures = [f"fig{k}-{p.setting_id}" for p in settings for k in (1, 2)]
+    parts = [f"<h1>Report</h1><p>{_counts(glance) if counts is None else counts}</p>"]
+    parts += [_figure(f) for f in figures]
+    parts.append(_table("table1", list(table1.items())))
+    parts.append(_table("audit-glance", [(None, dict(zip(("number", "ours", "verdict", "explanation"), g)))
+                                         for g in glance]))
+    parts.append(_table("variant-ranking", [(None, {"variant": name, **cells}) for name, cells in ranking.items()]))
+    parts.append(_table("claims", [(None, {"claim": "gradients agree", "verdict": "holds"})] if claims else []))
+    if fig_audit:
+        parts.append(_figure("fig-audit", fig_audit))
+    parts.append(f"<h2>{section}</h2>")
+    return "<html><body>" + "".join(parts) + "</body></html>"
+
+
+def check(tmp_path, html, settings=SETTINGS, variants=VARIANTS):
+    path = tmp_path / "index.html"
+    path.write_text(html, encoding="utf-8")
+    return check_report(path, settings, variants)
+
+
+def test_a_complete_page_passes_with_a_summary_of_what_it_found(tmp_path):
+    summary = check(tmp_path, page())
+    assert summary.startswith("report ok: 2 settings, 4 figures, finite Table 1; audit: 4 numbers, 2 variants, 1 claims")
+
+
+def test_without_variants_only_table1_and_the_figures_are_checked(tmp_path):
+    path = tmp_path / "index.html"
+    path.write_text(page(glance=[], claims=False, fig_audit=None, section="no audit"))
+    assert check_report(path, SETTINGS).startswith("report ok: 2 settings, 4 figures, finite Table 1 (")
+
+
+def test_a_missing_report_says_how_to_make_it(tmp_path):
+    with pytest.raises(UserError, match="no report at .*; run `make report`"):
+        check_report(tmp_path / "none.html", SETTINGS, VARIANTS)
+
+
+@pytest.mark.parametrize("which", [0, 1, 2, 3])
+def test_each_figure_of_each_setting_is_required(tmp_path, which):
+    names = [f"fig{k}-{p.setting_id}" for p in SETTINGS for k in (1, 2)]
+    with pytest.raises(UserError, match=f"figure {names[which]} is missing"):
+        check(tmp_path, page(figures=names[:which] + names[which + 1:]))
+
+
+@pytest.mark.parametrize("src", ["data:image/png;base64,AAAA", "data:image/jpeg;base64," + "A" * 200, ""])
+def test_a_figure_needs_an_embedded_png(tmp_path, src):
+    html = page().replace(f'<figure id="fig2-{SETTINGS[1].setting_id}"><img src="{PNG}">',
+                          f'<figure id="fig2-{SETTINGS[1].setting_id}"><img src="{src}">')
+    with pytest.raises(UserError, match=f"figure fig2-{SETTINGS[1].setting_id} is missing or has no embedded PNG"):
+        check(tmp_path, html)
+
+
+def test_an_image_outside_the_figure_does_not_count(tmp_path):
+    sid = SETTINGS[0].setting_id
+    html = page().replace(f'<figure id="fig1-{sid}"><img src="{PNG}"></figure>',
+                          f'<figure id="fig1-{sid}"></figure><img src="{PNG}">')
+    with pytest.raises(UserError, match=f"figure fig1-{sid} is missing"):
+        check(tmp_path, html)
+
+
+def test_every_setting_needs_a_table1_row(tmp_path):
+    table1 = {SETTINGS[0].setting_id: {"loss": "1.7", "cost": "1.8", "accuracy": "0.39"}}
+    with pytest.raises(UserError, match=f"Table 1 has no row for {SETTINGS[1].setting_id}"):
+        check(tmp_path, page(table1=table1))
+
+
+@pytest.mark.parametrize("metric", ["loss", "cost", "accuracy"])
+@pytest.mark.parametrize("value, message", [("nan", "is nan"), ("inf", "is inf"), ("-inf", "is -inf"),
+                                            ("", "is not a number: ''"), ("n/a", "is not a number: 'n/a'")])
+def test_every_table1_number_must_be_finite(tmp_path, metric, value, message):
+    table1 = {p.setting_id: {"loss": "1.7", "cost": "1.8", "accuracy": "0.39"} for p in SETTINGS}
+    table1[SETTINGS[1].setting_id][metric] = value
+    with pytest.raises(UserError, match=f"Table 1 {metric} of {SETTINGS[1].setting_id} {message}"):
+        check(tmp_path, page(table1=table1))
+
+
+def test_a_table1_number_may_carry_spaces(tmp_path):
+    table1 = {p.setting_id: {"loss": " 1.7 ", "cost": "\n1.8", "accuracy": "0.39 "} for p in SETTINGS}
+    assert check(tmp_path, page(table1=table1)).startswith("report ok")
+
+
+@pytest.mark.parametrize("table", ["audit-glance", "variant-ranking", "claims"])
+def test_each_audit_table_is_required(tmp_path, table):
+    html = page().replace(f'id="{table}"', 'id="other"')
+    with pytest.raises(UserError, match=f"the audit table {table} is missing or empty"):
+        check(tmp_path, html)
+
+
+def test_an_empty_claims_table_fails(tmp_path):
+    with pytest.raises(UserError, match="the audit table claims is missing or empty"):
+        check(tmp_path, page(claims=False))
+
+
+@pytest.mark.parametrize("ours", ["nan ± nan", "inf", "-", ""])
+def test_every_audited_value_must_be_a_finite_number(tmp_path, ours):
+    glance = [GLANCE[0], ("test cost", ours, "within rounding", ""), *GLANCE[2:]]
+    with pytest.raises(UserError, match=f"the audit's value for 'test cost' is not a finite number: {ours!r}"):
+        check(tmp_path, page(glance=glance))
+
+
+def test_an_audited_value_is_read_from_its_first_number(tmp_path):
+    glance = [("test loss", "mean 1.80 ± nan", "reproduced", ""), *GLANCE[1:]]
+    assert check(tmp_path, page(glance=glance)).startswith("report ok")
+
+
+@pytest.mark.parametrize("verdict", ["not reproduced", "Reproduced", ""])
+def test_a_verdict_must_be_one_of_the_four(tmp_path, verdict):
+    glance = [GLANCE[0], GLANCE[1], ("test accuracy", "0.30", verdict, "init_std 0.2"), GLANCE[3]]
+    with pytest.raises(UserError, match="verdict for 'test accuracy' is .*, not one of reproduced, within rounding, "
+                                        "explained, unexplained"):
+        check(tmp_path, page(glance=glance, counts=_counts(GLANCE)))
+
+
+@pytest.mark.parametrize("row", [2, 3])
+def test_an_explained_or_unexplained_number_names_a_configuration(tmp_path, row):
+    glance = list(GLANCE)
+    number, ours, verdict, _ = glance[row]
+    glance[row] = (number, ours, verdict, "  ")
+    with pytest.raises(UserError, match=f"the {verdict} number '{number}' names no configuration"):
+        check(tmp_path, page(glance=glance))
+
+
+@pytest.mark.parametrize("row", [0, 1])
+def test_a_reproduced_number_needs_no_configuration(tmp_path, row):
+    assert GLANCE[row][3] == ""
+    assert check(tmp_path, page()).startswith("report ok")
+
+
+def test_the_summary_must_count_the_four_verdicts(tmp_path):
+    with pytest.raises(UserError, match="the summary does not count the audit's four verdicts"):
+        check(tmp_path, page(counts="All numbers are fine."))
+
+
+@pytest.mark.parametrize("position", range(5))
+def test_each_count_of_the_summary_must_equal_the_table(tmp_path, position):
+    numbers = [4, 1, 1, 1, 1]
+    numbers[position] += 1
+    counts = (f"Of the original's {numbers[0]} printed numbers, {numbers[1]} are reproduced (x), {numbers[2]} more "
+              f"within the rounding (y), {numbers[3]} are explained (z), and {numbers[4]} stay unexplained.")
+    with pytest.raises(UserError, match="the summary counts .* the audit table "
+                                        r"\{'reproduced': 1, 'within rounding': 1, 'explained': 1, 'unexplained': 1\} of 4"):
+        check(tmp_path, page(counts=counts))
+
+
+def test_every_summary_on_the_page_is_checked(tmp_path):
+    wrong = _counts(GLANCE).replace("4 printed", "5 printed")
+    with pytest.raises(UserError, match="the summary counts"):
+        check(tmp_path, page(counts=_counts(GLANCE) + " " + wrong))
+
+
+def test_a_summary_split_over_lines_and_tags_is_read(tmp_path):
+    counts = _counts(GLANCE).replace(" are reproduced", "\n   are <b>reproduced</b>")
+    assert check(tmp_path, page(counts=counts)).startswith("report ok")
+
+
+def test_every_variant_must_be_ranked(tmp_path):
+    with pytest.raises(UserError, match="the variant ranking lacks raw"):
+        check(tmp_path, page(ranking={"course": {"reproduced": "3 of 24", "score": "1.2"}}))
+
+
+@pytest.mark.parametrize("score", ["nan", "inf", ""])
+def test_a_variant_score_must_be_finite(tmp_path, score):
+    ranking = {"course": {"reproduced": "3 of 24", "score": "1.2"}, "raw": {"reproduced": "0 of 24", "score": score}}
+    with pytest.raises(UserError, match=f"the agreement score of raw is not finite: {score!r}"):
+        check(tmp_path, page(ranking=ranking))
+
+
+def test_a_variant_with_none_of_the_originals_settings_needs_no_score(tmp_path):
+    ranking = {"course": {"reproduced": "3 of 24", "score": "1.2"}, "raw": {"reproduced": "0 of 0", "score": "-"}}
+    assert check(tmp_path, page(ranking=ranking)).startswith("report ok")
+
+
+def test_the_audit_figure_is_required(tmp_path):
+    with pytest.raises(UserError, match="the audit figure fig-audit is missing"):
+        check(tmp_path, page(fig_audit=None))
+    with pytest.raises(UserError, match="the audit figure fig-audit is missing or has no embedded PNG"):
+        check(tmp_path, page(fig_audit="data:image/png;base64,AA"))
+
+
+def test_the_audit_section_is_required(tmp_path):
+    with pytest.raises(UserError, match="the section '3 Reproduction audit' is missing"):
+        check(tmp_path, page(section="3 Audit"))
