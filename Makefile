@@ -104,11 +104,15 @@ $(RULES_MK): $(SETTINGS) $(VARIANTS) $(wildcard helpers/*.py helpers/*.c pipelin
 
 ifneq ($(filter-out $(NO_RUNS),$(or $(MAKECMDGOALS),report)),)
 # Every setting checked against every variant (n_batch against its training set) before any run.
-# (The venv's Python once it exists: the data's size is read with numpy's help.)
+# (The venv's Python once it exists: the data's size is read with numpy's help.) A notice (no C compiler:
+# the NumPy epoch will train) is printed and the build goes on.
 CHECK := $(shell $(if $(wildcard $(VENV_STAMP)),$(PY),$(PYTHON)) -m pipeline validate $(SETTINGS) $(VARIANTS) \
 	--n-val $(N_VAL) --data-folder $(dir $(DATA_STAMP)) 2>&1)
-ifneq ($(CHECK),)
+ifneq ($(.SHELLSTATUS),0)
 $(error $(CHECK))
+endif
+ifneq ($(CHECK),)
+$(info $(CHECK))
 endif
 include $(RULES_MK)
 endif

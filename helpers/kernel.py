@@ -9,16 +9,22 @@ against the NumPy/BLAS epoch it replaced (bench/README.md); the tests check it
 against the plain loop of :mod:`helpers.reference`.
 
 The C source is compiled with the machine's C compiler (``$CC``, else ``cc`` or
-``gcc``) the first time a process needs it, for this CPU (``-march=native``),
-and the library is kept in ``build/kernel/`` (or ``$DD2424_KERNEL_DIR``) under a
-name that hashes the source, the flags, the compiler and the CPU: another
-machine, compiler or source builds its own, never a stale one. Every number is
+``gcc``) the first time a process needs it, for this CPU (``-march=native``;
+``$DD2424_CFLAGS`` replaces the flags), and the library is kept in
+``build/kernel/`` (or ``$DD2424_KERNEL_DIR``; the user's cache folder when the
+project's is not writable) under a name that hashes the source, the flags, the
+compiler command and version, and the CPU: another machine, compiler or source
+builds its own, never a stale one. A library built before is used without a
+compiler. Where none can be built or loaded, training uses the NumPy epoch of
+:func:`helpers.model.numpy_epoch` (:func:`compiled_epoch`), which the tests
+check the compiled one against. Every number is
 computed by one fixed sequence of operations (see the comment at the top of the
 C file), so a run gives the same bits every time on one machine, whatever runs
 beside it.
 """
 
 import ctypes
+import errno
 import functools
 import hashlib
 import os
@@ -26,6 +32,7 @@ import platform
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -40,6 +47,12 @@ FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-std=gnu11", "-fPIC", "-
 #: used: `python -m pipeline validate` checks for a compiler before the environment exists.)
 TYPES = {"float64": ("double", "f64"), "float32": ("float", "f32")}
 DIR_ENV = "DD2424_KERNEL_DIR"
+#: Replaces :data:`FLAGS` when set (e.g. "-O3 -march=x86-64-v2 -fPIC -shared" on a CPU Apple's clang or
+#: an older compiler does not know); the library's name hashes them, so it is built again.
+FLAGS_ENV = "DD2424_CFLAGS"
+#: Which epoch trains: "auto" (the compiled one, else NumPy's with a notice), "compiled" or "numpy".
+EPOCH_ENV = "DD2424_EPOCH"
+EPOCHS = ("auto", "compiled", "numpy")
 
 
 class KernelError(UserError):
@@ -85,20 +98,49 @@ def _compiler_version(cc):
 
 
 def _type_name(dtype):
+    if isinstance(dtype, str) and dtype in TYPES:   # no NumPy needed (`python -m pipeline validate`)
+        return dtype
     import numpy as np
 
     return np.dtype(dtype).name
 
 
-def library_name(dtype, cc, flags=FLAGS):
-    """File name of the compiled library for ``dtype``: it hashes everything that changes the code."""
-    ctype, suffix = TYPES[_type_name(dtype)]
+def _digest(*parts):
     h = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), " ".join(flags).encode(), ctype.encode(),
-                 _compiler_version(cc).encode(), cpu_signature().encode()):
-        h.update(part)
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
         h.update(b"\0")
-    return f"kernel-{suffix}-{h.hexdigest()[:16]}.so"
+    return h.hexdigest()[:16]
+
+
+def code_key(dtype, flags=FLAGS):
+    """What the compiled code is made from, apart from the compiler: the source, the flags, the C type, the CPU."""
+    ctype, _ = TYPES[_type_name(dtype)]
+    return _digest(SOURCE.read_bytes(), " ".join(flags), ctype, cpu_signature())
+
+
+def library_name(dtype, cc, flags=FLAGS):
+    """File name of the compiled library for ``dtype``: it hashes everything that changes the code.
+
+    ``kernel-<type>-<code key>-<compiler key>.so``: the compiler's key covers the
+    whole command (arguments given in ``CC`` included) and its version, so a
+    library is found again without a compiler (:func:`cached_library`).
+    """
+    _, suffix = TYPES[_type_name(dtype)]
+    return f"kernel-{suffix}-{code_key(dtype, flags)}-{_digest(shlex.join(cc), _compiler_version(cc))}.so"
+
+
+def cached_library(dtype, folders, flags=FLAGS):
+    """The newest library already built from this source, flags and CPU by any compiler, or None."""
+    _, suffix = TYPES[_type_name(dtype)]
+    found = [p for folder in folders for p in Path(folder).glob(f"kernel-{suffix}-{code_key(dtype, flags)}-*.so")]
+    return max(found, key=lambda p: p.stat().st_mtime_ns, default=None)
+
+
+def compile_flags():
+    """The compiler's flags: :data:`FLAGS`, or ``$DD2424_CFLAGS`` (split like a shell) when set."""
+    text = os.environ.get(FLAGS_ENV, "").strip()
+    return tuple(shlex.split(text)) if text else FLAGS
 
 
 def kernel_dir():
@@ -147,19 +189,79 @@ def compile_library(dtype, folder, flags=FLAGS):
 
 @functools.lru_cache(maxsize=None)
 def load_function(dtype):
-    """The compiled ``fused_epoch_f64`` or ``fused_epoch_f32`` (compiled first if needed)."""
+    """The compiled ``fused_epoch_f64`` or ``fused_epoch_f32``: a library built before, else compiled now.
+
+    A library already built from this source, flags and CPU is used without
+    looking for a compiler. Raises :class:`KernelError` where none can be built or loaded.
+    """
     name = _type_name(dtype)
     if name not in TYPES:
         raise KernelError(f"the training kernel works in float64 or float32, not {name}")
+    flags = compile_flags()
     try:
         try:
-            path = compile_library(dtype, kernel_dir())
-        except PermissionError:   # the project's folder is not writable: the user's own cache
-            path = compile_library(dtype, user_cache_dir())
+            cc = find_compiler()
+        except KernelError:
+            path = cached_library(dtype, (kernel_dir(), user_cache_dir()), flags)
+            if path is None:
+                raise
+        else:
+            try:
+                path = compile_library(dtype, kernel_dir(), flags)
+            except OSError as exc:   # the project's folder is not writable or read-only: the user's own cache
+                if not (isinstance(exc, PermissionError) or exc.errno == errno.EROFS):
+                    raise
+                path = compile_library(dtype, user_cache_dir(), flags)
         return library_function(path, dtype)
     except OSError as exc:
         raise KernelError(f"the training kernel could not be built or loaded ({exc}); "
                           f"set {DIR_ENV} to a writable folder on a file system that allows executables") from exc
+
+
+def epoch_choice():
+    """``$DD2424_EPOCH``: auto (the default), compiled or numpy."""
+    choice = os.environ.get(EPOCH_ENV, "").strip().lower() or "auto"
+    if choice not in EPOCHS:
+        raise UserError(f"{EPOCH_ENV}={choice!r}: expected one of {', '.join(EPOCHS)}")
+    return choice
+
+
+def compiler_notice(dtype="float64"):
+    """A notice if training would fall back to the NumPy epoch (no compiler, no library built before), else None.
+
+    Standard library only: ``python -m pipeline validate`` asks before the environment exists.
+    """
+    if epoch_choice() == "numpy":
+        return None
+    try:
+        find_compiler()
+    except KernelError as exc:
+        if cached_library(dtype, (kernel_dir(), user_cache_dir()), compile_flags()) is None:
+            return (f"notice: {exc}. Training will use the NumPy epoch, 1.5 to 2 times slower than the compiled one "
+                    f"(`make bench`).")
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_epoch(dtype):
+    """The compiled epoch for ``dtype``, or None to train with :func:`helpers.model.numpy_epoch`.
+
+    With ``DD2424_EPOCH=auto`` (the default), a kernel that cannot be built or
+    loaded prints one notice (on stderr, once per process) and gives None;
+    ``compiled`` raises :class:`KernelError` instead; ``numpy`` always gives None.
+    """
+    choice = epoch_choice()
+    if choice == "numpy":
+        return None
+    try:
+        return load_function(dtype)
+    except KernelError as exc:
+        if choice == "compiled":
+            raise
+        print(f"notice: training with the NumPy epoch, 1.5 to 2 times slower: {exc}. For the compiled one, install "
+              f"a C compiler (Debian/Ubuntu: apt-get install gcc; conda: the c-compiler package) or set CC.",
+              file=sys.stderr, flush=True)
+        return None
 
 
 def library_function(path, dtype):

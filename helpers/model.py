@@ -128,3 +128,46 @@ def compute_gradients(X, Y, P, W, lam):
     """
     G = (P - Y) / X.shape[0]
     return G.T @ X + 2 * lam * W, G.sum(axis=0)
+
+
+def one_hot(y, n_classes, dtype=np.float64):
+    """Y: (N, K) with a 1 at each row's label y: (N,) and 0 elsewhere."""
+    Y = np.zeros((y.shape[0], n_classes), dtype=dtype)
+    Y[np.arange(y.shape[0]), y] = 1.0
+    return Y
+
+
+def numpy_epoch(X, y, W, b, perm, eta, lam, n_batch, previous_scores=None):
+    """One epoch of mini-batch gradient descent in plain NumPy, updating W and b in place.
+
+    This is the course's update, step by step; the compiled epoch
+    (:mod:`helpers.kernel`) computes the same and is tested against it, and
+    training falls back to it where no C compiler is found.
+
+    Parameters
+    ----------
+    X : ndarray, (N, D)
+    y : ndarray, (N,) int labels
+    W : ndarray, (K, D), updated in place
+    b : ndarray, (K,), updated in place
+    perm : ndarray, (n,) int
+        Visiting order: batch j is ``X[perm[j*n_batch:(j+1)*n_batch]]`` (the last may be smaller).
+    eta, lam : float
+        Learning rate; L2 penalty ``lam * ||W||^2``.
+    n_batch : int
+    previous_scores : ndarray, (n, K), or None
+        If given, ``previous_scores[i]`` receives the scores of ``X[perm[i]]`` under the W
+        and b the epoch started from: the training set's values of the previous epoch
+        come from them without another pass over X.
+    """
+    W0, b0 = W.copy(), b.copy()
+    for start in range(0, perm.shape[0], n_batch):
+        batch = perm[start:start + n_batch]
+        Xb = X[batch]                                   # (n_batch, D)
+        if previous_scores is not None:
+            previous_scores[start:start + batch.shape[0]] = scores(Xb, W0, b0)
+        P = evaluate_classifier(Xb, W, b)               # (n_batch, K)
+        Yb = one_hot(y[batch], W.shape[0], P.dtype)   # (n_batch, K)
+        grad_W, grad_b = compute_gradients(Xb, Yb, P, W, lam)
+        W -= eta * grad_W
+        b -= eta * grad_b

@@ -3,7 +3,7 @@
 A run's folder ``results/<variant>/<setting_id>/seed<N>/`` holds
 
 * ``results.json``: parameters, data options, history, test loss/cost/accuracy,
-  divergence, package versions and data hashes. It depends only on the inputs,
+  divergence, which epoch trained (compiled or NumPy), package versions and data hashes. It depends only on the inputs,
   so equal runs give byte-identical files;
 * ``weights.npz``: ``W: (K, D)`` and ``b: (K,)``;
 * ``timing.json``: wall times, kept apart because they differ on every run.
@@ -95,6 +95,7 @@ def save_run(folder, params, result, test_metrics, data_sha256, options=None, va
         "history": result.history,
         "epochs_run": len(result.history["train_cost"]) - 1,
         "diverged_at": result.diverged_at,
+        "epoch": result.epoch,
         "test": test_metrics,
         "versions": package_versions(),
         "data_sha256": data_sha256,

@@ -1,9 +1,11 @@
 """Mini-batch gradient descent for the softmax classifier.
 
-An epoch runs in the compiled kernel of :mod:`helpers.kernel`: each
-mini-batch's rows are read in place from the training set (no shuffled copy,
-no gathered batch), and its scores, probabilities, gradient and update are
-computed in one pass while the rows are in cache.
+An epoch is the course's update, :func:`helpers.model.numpy_epoch`. Where a C
+compiler is found (or a library was built before) it runs in the compiled
+kernel of :mod:`helpers.kernel` instead, which computes the same in one pass:
+each mini-batch's rows are read in place from the training set (no shuffled
+copy, no gathered batch), and its scores, probabilities, gradient and update are
+computed while the rows are in cache. The tests check one against the other.
 
 Loss, cost and accuracy are measured on the full training and validation sets
 before training and after every epoch. The validation set is evaluated in one
@@ -30,8 +32,8 @@ import numpy as np
 
 from helpers import PROGRESS_TTY_ENV
 from helpers.blas import single_threaded_blas
-from helpers.kernel import fused_epoch
-from helpers.model import evaluate, init_parameters, metrics, score_totals
+from helpers.kernel import compiled_epoch, fused_epoch
+from helpers.model import evaluate, init_parameters, metrics, numpy_epoch, score_totals
 
 HISTORY_KEYS = tuple(f"{split}_{m}" for split in ("train", "val") for m in ("loss", "cost", "accuracy"))
 
@@ -51,6 +53,8 @@ class TrainResult:
         The epoch after which the cost was NaN or infinite; training stopped there.
     seconds : float
         Wall time of the training loop.
+    epoch : str
+        Which epoch trained: "compiled" or "numpy" (:func:`epoch_name`).
     """
 
     W: np.ndarray
@@ -58,6 +62,7 @@ class TrainResult:
     history: dict = field(default_factory=dict)
     diverged_at: int | None = None
     seconds: float = 0.0
+    epoch: str = "compiled"
 
 
 class Workspace:
@@ -81,6 +86,11 @@ class Workspace:
         self.b0 = np.empty(n_classes, dtype=dtype)
 
 
+def epoch_name(dtype):
+    """The epoch that trains ``dtype`` in this process: "compiled" or "numpy" (:func:`helpers.kernel.compiled_epoch`)."""
+    return "numpy" if compiled_epoch(np.dtype(dtype)) is None else "compiled"
+
+
 def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
     """One epoch of mini-batch gradient descent, updating W and b in place.
 
@@ -101,19 +111,24 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None):
         under the weights W, b had when the epoch started (``X[perm] W0^T + b0``).
         ``ws.W0`` and ``ws.b0`` keep those weights.
 
-    The epoch runs in the compiled kernel (:func:`helpers.kernel.fused_epoch`),
-    which computes each mini-batch's scores under W and W0 with or without
-    ``scores``: W and b get the same bits either way.
+    The epoch runs in the compiled kernel (:func:`helpers.kernel.fused_epoch`)
+    where there is one, else in :func:`helpers.model.numpy_epoch`. The kernel
+    computes each mini-batch's scores under W and W0 with or without ``scores``:
+    W and b get the same bits either way.
     """
     K, D = W.shape
     if ws is None:
         ws = Workspace(K, D, W.dtype)
-    ws.Wc[:K] = W
     ws.W0[...] = W
     ws.b0[...] = b
     labels = np.ascontiguousarray(y, dtype=np.int64)
     perm = np.ascontiguousarray(perm, dtype=np.int64)
-    fused_epoch(X, labels, ws.Wc, b, perm, eta, lam, n_batch, scores=scores)
+    function = compiled_epoch(X.dtype)
+    if function is None:
+        numpy_epoch(X, labels, W, b, perm, eta, lam, n_batch, previous_scores=scores)
+        return
+    ws.Wc[:K] = W
+    fused_epoch(X, labels, ws.Wc, b, perm, eta, lam, n_batch, scores=scores, function=function)
     W[...] = ws.Wc[:K]
     if scores is not None:
         scores += ws.b0
@@ -210,7 +225,8 @@ class Trainer:
             self._open = False
             if self.epoch > 0 and not (math.isfinite(train_values["cost"]) and math.isfinite(self._val["cost"])):
                 self.diverged_at = self.epoch
-        return TrainResult(W=self.W, b=self.b, history=self.history, diverged_at=self.diverged_at)
+        return TrainResult(W=self.W, b=self.b, history=self.history, diverged_at=self.diverged_at,
+                           epoch=epoch_name(self.X.dtype))
 
 
 @contextlib.contextmanager

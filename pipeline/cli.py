@@ -88,10 +88,10 @@ def cmd_rules(args):
 
 
 def cmd_validate(args):
-    from helpers.kernel import find_compiler
+    from helpers.kernel import compiler_notice
     from helpers.settings import check_batch_sizes, read_settings, read_variants
 
-    find_compiler()   # training compiles helpers/kernel.c: say so now, not in the first run
+    notice = compiler_notice()   # training compiles helpers/kernel.c: say so now, not in the first run
 
     # The data's own size once they are verified (CIFAR-10's 50000 before the first `make data`).
     # Verified data imply the virtual environment, hence numpy; before it, standard library only.
@@ -101,6 +101,8 @@ def cmd_validate(args):
 
         n_images = count_training_images(args.data_folder) or n_images
     check_batch_sizes(read_settings(args.settings), read_variants(args.variants), args.n_val, n_images)
+    if notice:
+        print(notice, file=sys.stderr)
 
 
 def cmd_cache(args):

@@ -1,6 +1,7 @@
 """Shared fixtures: small CIFAR-10-format archives that the tests build themselves."""
 
 import io
+import re
 import pickle
 import tarfile
 from pathlib import Path
@@ -105,3 +106,29 @@ def tiny_data_dir(tmp_path_factory, tiny_batches, tiny_expected):
     archive = write_archive(root / "cifar-10-python.tar.gz", official_layout(tiny_batches))
     extract_and_verify(archive, root, tiny_expected)
     return root
+
+
+#: Programs that compile C: left out of :func:`path_without_compilers`.
+COMPILERS = re.compile(r"^(cc|c89|c99|c\+\+|tcc|(.*-)?(gcc|g\+\+|clang(\+\+)?)(-[\d.]+)?)$")
+
+
+def path_without_compilers(folder):
+    """A PATH of one folder holding every program of this PATH but no C compiler (the first of each name).
+
+    As on a slim image or a locked-down lab machine: make, bash, Python and the rest work, ``cc`` and
+    ``gcc`` are not found.
+    """
+    import os
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if not entry or not Path(entry).is_dir():
+            continue
+        for program in Path(entry).iterdir():
+            link = folder / program.name
+            if COMPILERS.match(program.name) or link.exists() or link.is_symlink():
+                continue
+            if program.is_file() and os.access(program, os.X_OK):
+                link.symlink_to(program)
+    return str(folder)

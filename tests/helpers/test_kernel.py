@@ -8,25 +8,22 @@ import numpy as np
 import pytest
 
 from helpers import kernel
+from helpers.errors import UserError
 from helpers.paths import ROOT
 from helpers.kernel import KernelError, compile_library, fused_epoch, library_name, load_function
+from helpers.model import numpy_epoch
 
 
 def plain_epoch(X, y, W, b, perm, eta, lam, n_batch):
-    """The epoch in plain NumPy, one mini-batch at a time: what the kernel must compute."""
-    W, b = W.copy(), b.copy()
-    W0 = W.copy()
-    scores = X[perm] @ W0.T
-    for start in range(0, len(perm), n_batch):
-        idx = perm[start:start + n_batch]
-        S = X[idx] @ W.T + b
-        P = np.exp(S - S.max(axis=1, keepdims=True))
-        P /= P.sum(axis=1, keepdims=True)
-        P[np.arange(len(idx)), y[idx]] -= 1
-        G = P * (eta / len(idx))
-        W = W * (1 - 2 * eta * lam) - G.T @ X[idx]
-        b = b - G.sum(axis=0)
-    return W, b, scores
+    """The course's epoch (helpers.model.numpy_epoch) on copies: what the kernel must compute.
+
+    The scores are returned without the bias, as the kernel computes them.
+    """
+    W, b0 = W.copy(), b.copy()
+    b = b0.copy()
+    scores = np.empty((len(perm), W.shape[0]), dtype=W.dtype)
+    numpy_epoch(X, y, W, b, perm, eta, lam, n_batch, previous_scores=scores)
+    return W, b, scores - b0
 
 
 def inputs(n, D, K, dtype, seed=0):
@@ -257,3 +254,94 @@ def test_the_kernel_folder_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv(kernel.DIR_ENV, "relative/k")
     assert kernel.kernel_dir() == ROOT / "relative" / "k"   # relative to the project, not the cwd
     assert os.path.basename(kernel.SOURCE) == "kernel.c"
+
+
+@pytest.fixture
+def fresh_choice():
+    """Forget which epoch this process chose, before and after the test."""
+    kernel.compiled_epoch.cache_clear()
+    kernel.load_function.cache_clear()
+    yield
+    kernel.compiled_epoch.cache_clear()
+    kernel.load_function.cache_clear()
+
+
+def _no_compiler(monkeypatch, tmp_path):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    monkeypatch.setenv(kernel.DIR_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def test_without_a_compiler_or_a_library_training_falls_back_to_numpy_with_one_notice(monkeypatch, tmp_path, capsys,
+                                                                                      fresh_choice):
+    _no_compiler(monkeypatch, tmp_path)
+    assert kernel.compiled_epoch(np.dtype(np.float64)) is None
+    assert kernel.compiled_epoch(np.dtype(np.float64)) is None
+    err = capsys.readouterr().err
+    assert err.count("notice: training with the NumPy epoch") == 1 and "needs a C compiler" in err and "set CC" in err
+
+
+def test_the_compiled_epoch_can_be_required_or_refused(monkeypatch, tmp_path, fresh_choice):
+    _no_compiler(monkeypatch, tmp_path)
+    monkeypatch.setenv(kernel.EPOCH_ENV, "compiled")
+    with pytest.raises(KernelError, match="needs a C compiler"):
+        kernel.compiled_epoch(np.dtype(np.float64))
+    monkeypatch.delenv("CC")
+    monkeypatch.setenv(kernel.EPOCH_ENV, "numpy")
+    kernel.compiled_epoch.cache_clear()
+    assert kernel.compiled_epoch(np.dtype(np.float64)) is None     # a compiler is there, numpy was asked for
+    monkeypatch.setenv(kernel.EPOCH_ENV, "fast")
+    kernel.compiled_epoch.cache_clear()
+    with pytest.raises(UserError, match="DD2424_EPOCH='fast': expected one of auto, compiled, numpy"):
+        kernel.compiled_epoch(np.dtype(np.float64))
+
+
+def test_a_library_built_before_is_used_without_a_compiler(monkeypatch, tmp_path, fresh_choice):
+    monkeypatch.setenv(kernel.DIR_ENV, str(tmp_path / "lib"))
+    built = compile_library(np.float64, tmp_path / "lib")
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    assert kernel.cached_library(np.float64, [tmp_path / "lib"]) == built
+    assert kernel.compiled_epoch(np.dtype(np.float64)) is not None
+    assert kernel.cached_library(np.float32, [tmp_path / "lib"]) is None          # another type: not that one
+    monkeypatch.setattr(kernel, "cpu_signature", lambda: "another CPU")
+    assert kernel.cached_library(np.float64, [tmp_path / "lib"]) is None          # another CPU: not that one
+
+
+def test_the_library_s_name_covers_the_arguments_given_in_cc_and_the_flags(monkeypatch):
+    cc = kernel.find_compiler()
+    plain = library_name(np.float64, cc)
+    assert library_name(np.float64, (*cc, "-mno-fma")) != plain
+    assert library_name(np.float64, cc, (*kernel.FLAGS, "-mno-fma")) != plain
+    assert plain.startswith(f"kernel-f64-{kernel.code_key(np.float64)}-")
+
+
+def test_the_flags_can_be_replaced_by_one_environment_variable(monkeypatch, tmp_path):
+    assert kernel.compile_flags() == kernel.FLAGS
+    monkeypatch.setenv(kernel.FLAGS_ENV, "-O2 -march=x86-64 -fPIC -shared")
+    assert kernel.compile_flags() == ("-O2", "-march=x86-64", "-fPIC", "-shared")
+    if platform.machine() == "x86_64":
+        path = compile_library(np.float64, tmp_path, kernel.compile_flags())
+        fn = kernel.library_function(path, np.float64)
+        X, y, W, b, perm = inputs(60, 40, 3, np.float64)
+        W_ref, b_ref, _ = plain_epoch(X, y, W, b, perm, 0.05, 0.1, 7)
+        Wc, bk = np.concatenate([W, W]), b.copy()
+        fused_epoch(X, y, Wc, bk, perm, 0.05, 0.1, 7, function=fn)
+        assert np.abs(Wc[:3] - W_ref).max() < 1e-12
+
+
+def test_a_read_only_project_folder_falls_back_to_the_user_s_cache(monkeypatch, tmp_path, fresh_choice):
+    import errno
+
+    real = kernel.compile_library
+    folders = []
+
+    def read_only_first(dtype, folder, flags=kernel.FLAGS):
+        folders.append(Path(folder))
+        if len(folders) == 1:
+            raise OSError(errno.EROFS, "Read-only file system", str(folder))
+        return real(dtype, folder, flags)
+
+    monkeypatch.setattr(kernel, "compile_library", read_only_first)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert kernel.load_function(np.float64) is not None
+    assert folders[1] == tmp_path / "cache" / "dd2424-a1" / "kernel"

@@ -274,3 +274,52 @@ def test_the_test_cost_is_the_loss_plus_lam_times_the_squared_weights():
     assert got["loss"] == pytest.approx(loss, rel=1e-12)
     assert got["cost"] == pytest.approx(loss + 0.5 * np.sum(W ** 2), rel=1e-12)
     assert got["accuracy"] == np.mean(S.argmax(axis=1) == y)
+
+
+@pytest.fixture
+def use_epoch(monkeypatch):
+    """use_epoch("numpy") or use_epoch("compiled"): the epoch this test's training runs in."""
+    from helpers import kernel
+
+    def use(name):
+        monkeypatch.setenv(kernel.EPOCH_ENV, name)
+        kernel.compiled_epoch.cache_clear()
+
+    yield use
+    monkeypatch.delenv(kernel.EPOCH_ENV, raising=False)
+    kernel.compiled_epoch.cache_clear()
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 1e-4)], ids=["float64", "float32"])
+def test_the_compiled_and_the_numpy_epoch_train_the_same_run(use_epoch, dtype, tol):
+    """The same run with each epoch: the same weights and every recorded value, up to rounding (the
+    sums run in another order); results.json says which ran."""
+    tr, va = synthetic_split(500, 1, dim=3077, dtype=dtype), synthetic_split(100, 2, dim=3077, dtype=dtype)
+    params = validate_params(0.1, 0.01, 30, 4, seed=7)
+    runs = {}
+    for name in ("compiled", "numpy"):
+        use_epoch(name)
+        runs[name] = train(tr, va, params)
+        assert runs[name].epoch == name and runs[name].W.dtype == dtype
+    compiled, plain = runs["compiled"], runs["numpy"]
+    assert np.abs(compiled.W - plain.W).max() < tol * np.abs(plain.W).max()
+    assert np.abs(compiled.b - plain.b).max() < tol * np.abs(plain.b).max()
+    for key in HISTORY_KEYS:
+        assert np.allclose(compiled.history[key], plain.history[key], rtol=tol, atol=0), key
+    assert np.abs(plain.W - init_parameters(np.random.default_rng(7), 10, 3077, 0.01)[0]).max() > 1e-3
+
+
+def test_the_numpy_epoch_is_bitwise_repeatable_and_its_scores_are_the_starting_weights(use_epoch):
+    use_epoch("numpy")
+    tr = synthetic_split(300, 0, dim=50)
+    rng = np.random.default_rng(3)
+    W0, b0 = init_parameters(rng, 10, 50, 0.1)
+    perm = rng.permutation(tr.n)
+    outs = []
+    for _ in range(2):
+        W, b, scores = W0.copy(), b0.copy(), np.empty((tr.n, 10))
+        run_epoch(tr.X, tr.y, W, b, perm, 0.05, 0.1, 40, scores=scores)
+        outs.append((W, b, scores))
+    assert all(np.array_equal(a, c) for a, c in zip(*outs))
+    assert np.allclose(outs[0][2], tr.X[perm] @ W0.T + b0, rtol=1e-12, atol=1e-12)
+    assert np.abs(outs[0][0] - W0).max() > 1e-3

@@ -327,3 +327,22 @@ def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_t
     assert executed(make(out, data_dir, "search", check=True)) == []
     dry = make(out, data_dir, "-n", "report", check=True)
     assert "notebooks/" not in dry.stdout, dry.stdout
+
+
+def test_make_report_without_a_c_compiler_trains_with_the_numpy_epoch(tmp_path, data_dir):
+    """On a PATH with no C compiler and no library built before: a notice, then the whole report."""
+    from tests.conftest import path_without_compilers
+
+    out = project(tmp_path / "p", settings="lam,eta,n_batch,n_epochs\n0,0.1,20,2\n",
+                  variants="name,seeds,overrides,description\ncourse,1 2,,the course\n")
+    env = {k: v for k, v in ENV.items() if k != "CC"}
+    env.update(PATH=path_without_compilers(tmp_path / "bin"), DD2424_KERNEL_DIR=str(tmp_path / "kernel"),
+               XDG_CACHE_HOME=str(tmp_path / "cache"))
+    r = subprocess.run(make_args(out, data_dir, "report"), capture_output=True, text=True, timeout=900, env=env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "\nnotice: training needs a C compiler" in r.stdout and "NumPy epoch" in r.stdout
+    setting = parse_settings((out / "settings.csv").read_text())[0]
+    for seed in (1, 2):
+        doc = json.loads((out / "results/course" / setting.setting_id / f"seed{seed}/results.json").read_text())
+        assert doc["epoch"] == "numpy" and doc["epochs_run"] == 2
+    assert (out / "report/index.html").is_file() and not (tmp_path / "kernel").exists()
