@@ -52,11 +52,11 @@ new_stamp = rm -rf $(@D) && mkdir -p $(@D) && touch $@
 expect = for f in $(1); do [ -e "$$f" ] || { echo "error: the notebook ran but did not write $$f" >&2; exit 1; }; done
 
 # Goals that need no rules of the runs.
-NO_RUNS := help clean clean-venv venv test lab browser bench profile
+NO_RUNS := help clean clean-venv venv test lab browser bench profile mutation
 CLEAN_GOALS := $(filter clean clean-venv,$(MAKECMDGOALS))
 OTHER_GOALS := $(filter-out clean clean-venv,$(MAKECMDGOALS))
 
-.PHONY: help report search venv data results figures test browser browser-check bench profile lab clean clean-venv
+.PHONY: help report search venv data results figures test browser browser-check bench mutation profile lab clean clean-venv
 
 ifneq ($(and $(CLEAN_GOALS),$(OTHER_GOALS)),)
 # `make clean report`, `make -j4 clean report`: clean first and alone, then a fresh make builds the
@@ -75,7 +75,8 @@ help: ## list the targets
 
 venv: $(VENV_STAMP) ## create .venv: pinned packages, the project itself (pip install -e .), the Jupyter kernel
 
-# A failed build removes the half-made .venv, so that the next run starts afresh.
+# A failed build removes the half-made .venv, so that the next run starts afresh. (PYTHONWARNINGS: setuptools
+# says on every editable install that a folder named like a package may shadow it; here the folder is it.)
 $(VENV_STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
 		echo "error: needs Python >= 3.11 (found $$($(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null || echo 'no $(PYTHON)')); run with PYTHON=/path/to/python3.11" >&2; exit 2; }
@@ -83,7 +84,7 @@ $(VENV_STAMP): requirements.txt pyproject.toml
 	@{ $(PYTHON) -m venv $(VENV) \
 		&& $(PY) -m pip install --quiet --upgrade pip \
 		&& $(PY) -m pip install --quiet -r requirements.txt \
-		&& $(PY) -m pip install --quiet --no-deps -e . \
+		&& PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet --no-deps -e . \
 		&& $(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (dd2424-a1)" > /dev/null \
 		&& touch $@; } || { rm -rf $(VENV); echo "error: building $(VENV) failed; nothing was kept, run again once fixed" >&2; exit 1; }
 
@@ -174,6 +175,13 @@ browser-check: $(REPORT_DIR)/index.html ## open the report in headless Chromium,
 profile: ## where the time of the last make report went: training, data, kernels, figures, rendering
 	@$(PYTHON) -m pipeline.profile $(RESULTS_DIR) $(BUILD_DIR)/report-wall.json $(JOBS)
 
+# The tool is the 'mutation' extra of pyproject.toml (pinned), installed here, not by `make venv`; its
+# results are kept in mutants/ (a rerun only redoes what changed). Not part of CI's run.
+mutation: $(VENV_STAMP) ## mutation run over the audit, model, gradient check, results and report check (mutmut)
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q -e '.[mutation]'
+	$(VENV)/bin/mutmut run --max-children $(JOBS)
+	@$(PY) -m pipeline.mutation
+
 bench: $(VENV_STAMP) ## benchmark the trainer (see bench/README.md)
 	$(PY) bench/bench.py
 
@@ -181,7 +189,7 @@ lab: $(VENV_STAMP) ## open JupyterLab on the notebooks (options: LAB_ARGS="--no-
 	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean: ## remove generated files (results, figures, report, extracted data, caches); keeps the archive
-	rm -rf $(RESULTS_DIR) $(REPORT_DIR) $(BUILD_DIR) $(DATA_DIR)/cifar-10-batches-py $(DATA_DIR)/cache $(DATA_DIR)/.tmp-*
+	rm -rf $(RESULTS_DIR) $(REPORT_DIR) $(BUILD_DIR) $(DATA_DIR)/cifar-10-batches-py $(DATA_DIR)/cache $(DATA_DIR)/.tmp-* mutants
 	find $(FIGURES_DIR) -name '*.png' -delete 2>/dev/null || true
 
 clean-venv: ## remove the virtual environment

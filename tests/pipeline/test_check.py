@@ -228,3 +228,88 @@ def test_the_audit_figure_is_required(tmp_path):
 def test_the_audit_section_is_required(tmp_path):
     with pytest.raises(UserError, match="the section '3 Reproduction audit' is missing"):
         check(tmp_path, page(section="3 Audit"))
+
+
+# --- how the page is read: nested tags, cells and tables the checker must not misread ------------
+
+def test_an_element_with_an_id_inside_a_table_keeps_the_rows_in_that_table(tmp_path):
+    html = page().replace('<table id="table1"><tr><th>header</th></tr>',
+                          '<table id="table1"><tr><th><span id="note">header</span></th></tr>')
+    assert check(tmp_path, html).startswith("report ok")
+
+
+def test_a_cell_without_a_column_name_is_skipped(tmp_path):
+    sid = SETTINGS[0].setting_id
+    html = page().replace(f'<tr data-run-id="{sid}">', f'<tr data-run-id="{sid}"><td>row 1</td>')
+    assert check(tmp_path, html).startswith("report ok")
+
+
+def test_rows_of_a_table_without_an_id_after_the_reports_tables_are_not_read(tmp_path):
+    stray = ('<table><tr data-run-id="x"><td data-col="verdict">nonsense</td><td data-col="ours">nan</td></tr>'
+             '</table>')
+    html = page().replace('<table id="variant-ranking">', stray + '<table id="variant-ranking">')
+    assert check(tmp_path, html).startswith("report ok")
+
+
+def test_a_row_of_one_cell_counts(tmp_path):
+    html = page().replace('<td data-col="claim">gradients agree</td><td data-col="verdict">holds</td>',
+                          '<td data-col="claim">gradients agree</td>')
+    assert "1 claims" in check(tmp_path, html)
+
+
+def test_a_cell_s_text_is_read_whole_across_nested_tags(tmp_path):
+    html = page().replace('<td data-col="verdict">within rounding</td>',
+                          '<td data-col="verdict">within <i>rounding</i></td>')
+    assert check(tmp_path, html).startswith("report ok")
+
+
+def test_the_audit_section_s_title_may_hold_nested_tags(tmp_path):
+    assert check(tmp_path, page(section="3 Reproduction <a>audit</a>")).startswith("report ok")
+
+
+@pytest.mark.parametrize("length, ok", [(100, False), (101, True)])
+def test_an_embedded_png_needs_more_than_100_characters(tmp_path, length, ok):
+    src = "data:image/png;base64,"
+    src += "A" * (length - len(src))
+    html = page(fig_audit=src)
+    if ok:
+        assert check(tmp_path, html).startswith("report ok")
+    else:
+        with pytest.raises(UserError, match="fig-audit is missing or has no embedded PNG"):
+            check(tmp_path, html)
+
+
+def test_a_page_without_table1_names_the_missing_row(tmp_path):
+    html = page().replace('id="table1"', 'id="tableA"')
+    with pytest.raises(UserError, match=f"Table 1 has no row for {SETTINGS[0].setting_id}"):
+        check(tmp_path, html)
+
+
+def test_a_missing_cell_is_a_clear_error_not_a_crash(tmp_path):
+    table1 = {p.setting_id: {"loss": "1.7", "cost": "1.8"} for p in SETTINGS}
+    with pytest.raises(UserError, match=f"Table 1 accuracy of {SETTINGS[0].setting_id} is not a number: None"):
+        check(tmp_path, page(table1=table1))
+    html = page().replace('<td data-col="explanation">init_std 0.2</td>', "")
+    with pytest.raises(UserError, match="the explained number 'test accuracy' names no configuration"):
+        check(tmp_path, html)
+    ranking = {v.name: {"score": "1.25"} for v in VARIANTS}
+    assert check(tmp_path, page(ranking=ranking)).startswith("report ok")
+
+
+def test_the_wrong_verdict_is_quoted_in_the_error(tmp_path):
+    glance = [GLANCE[0], GLANCE[1], ("test accuracy", "0.30", "not reproduced", "x"), GLANCE[3]]
+    with pytest.raises(UserError, match="verdict for 'test accuracy' is 'not reproduced', not one of"):
+        check(tmp_path, page(glance=glance, counts=_counts(GLANCE)))
+
+
+def test_every_missing_variant_is_named(tmp_path):
+    variants = parse_variants("name,seeds,overrides,description\ncourse,1,,c\nraw,3,normalise=false,r\n"
+                              "f32,4,dtype=float32,f\n")
+    with pytest.raises(UserError, match="the variant ranking lacks raw, f32$"):
+        check(tmp_path, page(ranking={"course": {"reproduced": "3 of 24", "score": "1.2"}}), variants=variants)
+
+
+def test_a_variant_without_the_original_s_settings_does_not_end_the_score_checks(tmp_path):
+    ranking = {"raw": {"reproduced": "0 of 0", "score": "-"}, "course": {"reproduced": "3 of 24", "score": "nan"}}
+    with pytest.raises(UserError, match="the agreement score of course is not finite"):
+        check(tmp_path, page(ranking=ranking))
