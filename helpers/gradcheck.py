@@ -50,8 +50,8 @@ def numerical_gradients(X, y, W, b, lam, h=1e-6, method="centred"):
     grad_b : ndarray, (K,)
     """
     _check_method(method)
-    W = W.astype(np.float64, copy=True)
-    b = b.astype(np.float64, copy=True)
+    W = np.array(W, dtype=np.float64, order="C")   # C order: the flat view below must be W itself, not a copy
+    b = np.array(b, dtype=np.float64, order="C")
 
     def cost():
         return compute_cost(X, y, W, b, lam)

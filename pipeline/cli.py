@@ -148,7 +148,15 @@ def cmd_execute(args):
     say(f"[{label}] {args.notebook} -> {args.output}")
     start = time.perf_counter()
     # progress only on a terminal (see pipeline.execute): in a log it would print a line per update
-    execute(args.notebook, args.output, params, label=label, progress=not args.quiet and sys.stderr.isatty())
+    execute(args.notebook, args.output, params, label=label, progress=not args.quiet and sys.stderr.isatty(),
+            all_parameters=args.all_parameters)
+    if args.expect:
+        from pipeline.expect import check_group, expect_files
+
+        expect_files(args.expect)
+        for path in args.expect:
+            if Path(path).name == "summary.json":
+                check_group(path, params)
     say(f"[{label}] done in {time.perf_counter() - start:.1f} s")
 
 
@@ -220,6 +228,10 @@ def build_parser():
     p.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     p.add_argument("--label")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--all-parameters", action="store_true",
+                   help="refuse to run unless every parameter of the notebook is given (make's runs)")
+    p.add_argument("--expect", action="append", default=[], metavar="FILE",
+                   help="a file the run must write (a training group's summary.json: also checked to be that run)")
     p.set_defaults(func=cmd_execute)
 
     p = sub.add_parser("render", help="render an executed notebook to HTML")

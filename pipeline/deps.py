@@ -1,4 +1,11 @@
-"""Which helper modules a notebook depends on, for the Makefile.
+"""What a notebook's results depend on, for the Makefile: its code, and the helper modules it imports.
+
+A notebook's runs are out of date when its code changes, not when it is saved:
+:func:`notebook_code_key` hashes the code cells and the parameters' names, leaving
+out outputs, metadata, Markdown and the parameters' default values (a JupyterLab
+save, ``quick = True``, another ``lam``), and the Makefile depends on a stamp
+named after it. make passes every parameter (``pipeline execute --all-parameters``),
+so a default never reaches a build.
 
 A notebook's results depend on the ``helpers`` modules it imports and,
 transitively, on the modules those import (imports inside functions included,
@@ -12,6 +19,7 @@ Standard library only: it runs before the virtual environment exists.
 """
 
 import ast
+import hashlib
 import json
 from pathlib import Path
 
@@ -52,6 +60,37 @@ def notebook_source(path):
             src = "".join(src) if isinstance(src, list) else src
             lines += [ln for ln in src.splitlines() if not ln.lstrip().startswith(("%", "!"))]
     return "\n".join(lines)
+
+
+def _cells(path):
+    """(source, tags) of each code cell of the notebook at ``path``."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            src = cell.get("source", "")
+            yield ("".join(src) if isinstance(src, list) else src), cell.get("metadata", {}).get("tags", [])
+
+
+def parameter_names(source):
+    """The names a ``parameters`` cell assigns, in order (``lam = 0.1`` -> ``lam``)."""
+    names = []
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def notebook_code_key(path):
+    """A hash of what a notebook does: its code cells, and of its ``parameters`` cell only the names.
+
+    Outputs, execution counts, metadata, Markdown and the parameters' values are left out.
+    """
+    h = hashlib.sha256()
+    for source, tags in _cells(path):
+        part = "parameters: " + " ".join(parameter_names(source)) if "parameters" in tags else source.strip()
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()[:16]
 
 
 def module_closure(modules, package_dir):

@@ -79,8 +79,9 @@ def notebook_parameters(path):
     return set(papermill.inspect_notebook(str(path)).keys())
 
 
-def check_parameters(path, parameters):
-    """Raise :class:`UserError` if ``parameters`` names one the notebook lacks."""
+def check_parameters(path, parameters, all_parameters=False):
+    """Raise :class:`UserError` if ``parameters`` names one the notebook lacks (or, with
+    ``all_parameters``, lacks one the notebook has: a build never runs on a notebook's defaults)."""
     known = notebook_parameters(path)
     unknown = sorted(set(parameters) - known)
     if unknown:
@@ -88,9 +89,14 @@ def check_parameters(path, parameters):
             f"unknown parameter(s) {', '.join(unknown)} for {path}; "
             f"it accepts: {', '.join(sorted(known))}"
         )
+    missing = sorted(known - set(parameters))
+    if all_parameters and missing:
+        raise UserError(f"{path} has parameter(s) the build does not set: {', '.join(missing)}; "
+                        f"set them in its rule (pipeline/rules.py or the Makefile)")
 
 
-def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, cwd=None, progress=True):
+def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, cwd=None, progress=True,
+            all_parameters=False):
     """Execute ``notebook`` into ``output`` with ``parameters``.
 
     Parameters
@@ -111,7 +117,7 @@ def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, c
         before the run, or absent, and no kernel is left running.
     """
     parameters = dict(parameters or {})
-    check_parameters(notebook, parameters)
+    check_parameters(notebook, parameters, all_parameters)
     with share_terminal() as shared:
         # the kernel's training bar goes to this terminal (see pipeline.progress), and
         # papermill's cell bar stays off so that the two do not fight

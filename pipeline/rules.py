@@ -18,22 +18,31 @@ from pathlib import Path
 from helpers.params import DataOptions
 from helpers.settings import BASELINE
 
-#: Make variable -> the notebook whose helper dependencies it lists.
-NOTEBOOK_DEPS = (("TRAIN_DEPS", "train"), ("FIGURES_DEPS", "figures"), ("GRADCHECK_DEPS", "gradient_check"),
-                 ("REPORT_DEPS", "report"))
+#: Make variable prefix -> the notebook: ``TRAIN_DEPS`` lists the helper files ``train.ipynb`` depends on,
+#: ``TRAIN_NB`` is the stamp of its code (:func:`pipeline.deps.notebook_code_key`).
+NOTEBOOKS = (("TRAIN", "train"), ("FIGURES", "figures"), ("GRADCHECK", "gradient_check"), ("REPORT", "report"))
 
 
 def dependency_lines(root):
-    """``NAME_DEPS := files`` lines: the helper files each notebook (and the data cache) depends on."""
-    from pipeline.deps import module_closure, notebook_dependencies
+    """What each notebook's results depend on, as make lines.
+
+    ``NAME_DEPS := files``: the helper files the notebook (and the data cache) depends on;
+    ``NAME_NB := $(BUILD_DIR)/notebooks/stem/KEY``: a stamp named after the notebook's code, with
+    its rule: saving the notebook (outputs, ``quick = True``) leaves the name, and its runs, as they are.
+    """
+    from pipeline.deps import module_closure, notebook_code_key, notebook_dependencies
 
     root = Path(root)
 
     def rel(files):
         return " ".join(str(f.relative_to(root)) for f in files)
 
-    lines = [f"{var} := {rel(notebook_dependencies(root / 'notebooks' / f'{stem}.ipynb', root / 'helpers'))}"
-             for var, stem in NOTEBOOK_DEPS]
+    lines = []
+    for var, stem in NOTEBOOKS:
+        path = root / "notebooks" / f"{stem}.ipynb"
+        lines += [f"{var}_DEPS := {rel(notebook_dependencies(path, root / 'helpers'))}",
+                  f"{var}_NB := $(BUILD_DIR)/notebooks/{stem}/{notebook_code_key(path)}",
+                  f"$({var}_NB):", "\t@$(new_stamp)"]
     return lines + [f"CACHE_DEPS := {rel(module_closure({'data'}, root / 'helpers'))}"]
 
 
@@ -126,22 +135,20 @@ def make_rules(settings, variants, sources, root=None):
             args = " ".join(f"-p {k} {_q(val)}" for k, val in params.items())
             data = " ".join(f"-p {k} {_q(_flag(getattr(options, k)))}" for k in ("split", "normalise", "dtype"))
             out += ["",
-                    f"{group}/summary.json: notebooks/train.ipynb $(TRAIN_DEPS) {cache_marker(v)} "
+                    f"{group}/summary.json: $(TRAIN_NB) $(TRAIN_DEPS) {cache_marker(v)} "
                     f"{variant_stamp(v)} $(NVAL_STAMP) | $(VENV_STAMP)",
                     f"\t@$(EXECUTE) notebooks/train.ipynb {group}/train.ipynb --label {label} {args} "
-                    f"-p seeds {_q(list(v.seeds))} -p variant {v.name} {data} $(DATA_PARAMS)",
-                    "\t@$(call expect,$@)"]
+                    f"-p seeds {_q(list(v.seeds))} -p variant {v.name} {data} -p quick False $(DATA_PARAMS) --expect $@"]
             groups.append(f"{group}/summary.json")
             if v.name == BASELINE:
                 fig = f"$(FIGURES_DIR)/{s.setting_id}"
                 out += ["",
-                        f"{fig}_curves.png {fig}_weights.png &: notebooks/figures.ipynb $(FIGURES_DEPS) "
+                        f"{fig}_curves.png {fig}_weights.png &: $(FIGURES_NB) $(FIGURES_DEPS) "
                         f"{group}/summary.json | $(VENV_STAMP)",
                         f"\t@$(EXECUTE) notebooks/figures.ipynb {group}/figures.ipynb --label {label} "
-                        + " ".join(f"-p {k} {_q(s.as_dict()[k])}" for k in ("lam", "eta", "n_batch", "n_epochs"))
-                        + (f" -p init_std {_q(s.init_std)}" if s.init_std != 0.01 else "")
-                        + " -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR)",
-                        f"\t@$(call expect,{fig}_curves.png {fig}_weights.png)"]
+                        + " ".join(f"-p {k} {_q(s.as_dict()[k])}" for k in ("lam", "eta", "n_batch", "n_epochs", "init_std"))
+                        + f" -p variant {v.name} -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR)"
+                        + f" --expect {fig}_curves.png --expect {fig}_weights.png"]
                 figures_of[len(groups) - 1] = [f"{fig}_curves.png", f"{fig}_weights.png"]
     for marker, options in caches.items():
         out += ["",

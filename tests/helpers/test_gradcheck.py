@@ -18,7 +18,7 @@ def test_forward_and_centred_differences_of_a_known_cost():
 
 
 def test_unknown_method_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'forward', 'centred'.*'backward'"):
         gradcheck.numerical_gradients(np.zeros((1, 1)), np.array([0]), np.zeros((10, 1)), np.zeros(10), 0,
                                       method="backward")
 
@@ -36,6 +36,17 @@ def test_gradient_stats_values():
     assert s["grad_std"] == pytest.approx(np.sqrt(1.25))
     # relative errors 0, 1/3, 0 (eps), 2/6
     assert s["rel_max"] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("ga, gn, expected", [
+    (1e-3, 5e-4, 1 / 3),   # |Δ| = 5e-4 over |ga| + |gn| = 1.5e-3
+    (2e-6, 1e-6, 1 / 3),   # |ga| + |gn| = 3e-6, above eps = 1e-6: still relative
+    (4e-7, 2e-7, 0.2),     # |ga| + |gn| = 6e-7, below eps: |Δ| = 2e-7 over eps = 1e-6
+])
+def test_rel_max_is_relative_above_eps_and_absolute_below(ga, gn, expected):
+    # a second element where both gradients are 0 has error 0 / eps = 0, not nan
+    s = gradcheck.gradient_stats(np.array([ga, 0.0]), np.array([gn, 0.0]))  # the default eps, 1e-6
+    assert s["rel_max"] == pytest.approx(expected, rel=1e-12)
 
 
 def test_the_check_draws_w_and_b_with_variance_four(monkeypatch):
@@ -189,3 +200,211 @@ def test_a_number_no_configuration_produces_stays_unexplained_with_the_closest(s
     # the closest is the configuration with the largest differences: forward ones, the largest λ
     largest = max(n["candidates"], key=lambda c: np.mean(c["values"]))
     assert n["closest"]["changed"] == largest["changed"] and n["closest"]["changed"]["method"] == "forward"
+
+
+# --- hand-computed gradients, the inputs the check must not touch, and the arguments it passes on ------
+
+def far_apart_case():
+    """Two images, one dimension, two classes, with scores ±1000 (as from a diverging model).
+
+    X = (1000, -1000), W = (1, 0), b = 0, labels (1, 0): the scores are [1000, 0] and [-1000, 0], each
+    image's cross-entropy is 1000 (its true class scores 1000 below the other).
+    """
+    return np.array([[1000.0], [-1000.0]]), np.array([1, 0]), np.array([[1.0], [0.0]]), np.zeros(2)
+
+
+def loop_gradients(X, y, W, b, lam, h):
+    return gradcheck.numerical_gradients(X, y, W, b, lam, h=h, method="centred")
+
+
+def vectorised_gradients(X, y, W, b, lam, h):
+    return gradcheck.gradients_from_costs(gradcheck.perturbed_costs(X, y, W, b, [lam], h)[lam], h, "centred")
+
+
+@pytest.mark.parametrize("gradients", [loop_gradients, vectorised_gradients])
+@pytest.mark.parametrize("lam", [0.0, 0.5])
+def test_numerical_gradients_for_scores_far_apart(gradients, lam):
+    X, y, W, b = far_apart_case()
+    # P is one-hot on the higher score: P - Y = [1, -1] for image 1, [-1, 1] for image 2; times x = ±1000
+    # both give [1000, -1000], so dL/dW = (1000, -1000) plus 2 λ W = (2 λ, 0); dL/db = mean(P - Y) = 0
+    gW, gb = gradients(X, y, W, b, lam, 1e-6)
+    np.testing.assert_allclose(gW, [[1000.0 + 2 * lam], [-1000.0]], atol=1e-4)
+    np.testing.assert_allclose(gb, [0.0, 0.0], atol=1e-4)
+
+
+def test_the_vectorised_cost_of_scores_far_apart():
+    X, y, W, b = far_apart_case()
+    costs = gradcheck.perturbed_costs(X, y, W, b, [0.5], 1e-6)[0.5]
+    assert costs["base"] == pytest.approx(1000.0 + 0.5 * 1.0, rel=1e-15)  # loss 1000, penalty λ * 1^2
+
+
+def read_only(a):
+    a = a.copy()
+    a.setflags(write=False)
+    return a
+
+
+@pytest.mark.parametrize("layout", ["read-only", "strided view"])
+def test_numerical_gradients_leave_w_and_b_alone(layout):
+    X, y, W, b = small_case(n=4, d=5)
+    if layout == "read-only":
+        W, b = read_only(W), read_only(b)
+    else:  # every other column of a wider matrix, every other entry of a longer vector
+        W, b = np.repeat(W, 2, axis=1)[:, ::2], np.repeat(b, 2)[::2]
+    W0, b0 = W.copy(), b.copy()
+    nW, nb = gradcheck.numerical_gradients(X, y, W, b, 0.1)
+    P = gradcheck.evaluate_classifier(X, W, b)
+    gW, gb = gradcheck.compute_gradients(X, gradcheck.one_hot(y, 10), P, W, 0.1)
+    assert gradcheck.gradient_stats(gW, nW)["rel_max"] < 1e-6 and gradcheck.gradient_stats(gb, nb)["rel_max"] < 1e-6
+    np.testing.assert_array_equal(W, W0)
+    np.testing.assert_array_equal(b, b0)
+
+
+def test_perturbed_costs_fill_every_chunk_of_columns():
+    # 10 columns in chunks of 3: 0-2, 3-5, 6-8 and the short last one, 9
+    X, y, W, b = small_case(n=4, d=10)
+    fW, fb = gradcheck.gradients_from_costs(gradcheck.perturbed_costs(X, y, W, b, [0.1], 1e-6, chunk=3)[0.1],
+                                            1e-6, "centred")
+    P = gradcheck.evaluate_classifier(X, W, b)
+    gW, gb = gradcheck.compute_gradients(X, gradcheck.one_hot(y, 10), P, W, 0.1)
+    assert gradcheck.gradient_stats(gW, fW)["rel_max"] < 1e-6 and gradcheck.gradient_stats(gb, fb)["rel_max"] < 1e-6
+
+
+def expected_check_rows(X, y, lam, n_images, n_dims, seed, h, eps, n_classes):
+    """The rows of check_gradients, built from its documented parts: W, b ~ N(0, 4) from ``seed``."""
+    Xs, ys = X[:n_images, :n_dims], y[:n_images]
+    W, b = init_parameters(np.random.default_rng(seed), n_classes, n_dims, 2.0)
+    P = gradcheck.evaluate_classifier(Xs, W, b)
+    analytic = gradcheck.compute_gradients(Xs, gradcheck.one_hot(ys, n_classes), P, W, lam)
+    numerical = gradcheck.numerical_gradients(Xs, ys, W, b, lam, h=h, method="centred")
+    return [{"lam": lam, "method": "centred", "param": p, **gradcheck.gradient_stats(ga, gn, eps)}
+            for p, ga, gn in zip("Wb", analytic, numerical)]
+
+
+def small_gradient_data(n_classes):
+    # X scaled by 0.01 keeps every gradient of W below 1, where eps = 1e-6 and eps = 1 give different rel_max
+    rng = np.random.default_rng(11)
+    return 0.01 * rng.normal(size=(6, 8)), rng.integers(0, n_classes, 6)
+
+
+@pytest.mark.parametrize("kwargs, h, eps, n_classes", [
+    ({}, 1e-6, 1e-6, 10),                                      # the defaults: h = eps = 1e-6, 10 classes
+    ({"h": 1e-4, "eps": 1.0, "n_classes": 3}, 1e-4, 1.0, 3),   # every one passed on
+])
+def test_check_gradients_rows_are_the_stats_of_the_subsets_gradients(kwargs, h, eps, n_classes):
+    X, y = small_gradient_data(n_classes)
+    rows = gradcheck.check_gradients(X, y, [0.1], n_images=4, n_dims=5, seed=3, methods=("centred",), **kwargs)
+    assert rows == expected_check_rows(X, y, 0.1, 4, 5, 3, h, eps, n_classes)
+
+
+@pytest.mark.parametrize("kwargs, eps, n_classes", [({}, 1e-6, 10), ({"eps": 1.0, "n_classes": 3}, 1.0, 3)])
+def test_search_rows_are_the_stats_of_the_vectorised_gradients(kwargs, eps, n_classes):
+    X, y = small_gradient_data(n_classes)
+    space = {"lam": (0.1,), "n_images": (4,), "n_dims": (5,), "h": (1e-5,), "method": ("centred",)}
+    rows = gradcheck.search_gradient_check(X, y, space, (3,), **kwargs)
+    Xs, ys = X[:4, :5], y[:4]
+    W, b = init_parameters(np.random.default_rng(3), n_classes, 5, 2.0)
+    P = gradcheck.evaluate_classifier(Xs, W, b)
+    analytic = gradcheck.compute_gradients(Xs, gradcheck.one_hot(ys, n_classes), P, W, 0.1)
+    numerical = vectorised_gradients(Xs, ys, W, b, 0.1, 1e-5)
+    choice = {"lam": 0.1, "n_images": 4, "n_dims": 5, "h": 1e-5, "method": "centred", "seed": 3}
+    assert rows == [{**choice, "param": p, **gradcheck.gradient_stats(ga, gn, eps)}
+                    for p, ga, gn in zip("Wb", analytic, numerical)]
+
+
+# --- the table the notebook shows and the run the report's section 1.1 comes from --------------------
+
+STATS = {"diff_mean": 1.0, "diff_std": 2.0, "diff_max": 3.0, "grad_min": 4.0, "grad_max": 5.0, "grad_std": 6.0,
+         "rel_max": 7.0}
+SHOWN = ["mean |Δ|", "std |Δ|", "max |Δ|", "min g_num", "max g_num", "std g_num", "max rel. error"]
+
+
+def test_gradcheck_table_puts_the_choices_first_and_names_the_columns():
+    rows = [{**STATS, "param": "W", "method": "centred", "lam": 0.1},
+            {**STATS, "param": "b", "method": "forward", "lam": 0.0, "diff_mean": 8.0}]
+    df = gradcheck.gradcheck_table(rows)
+    assert list(df.columns) == ["λ", "method", "gradient"] + SHOWN
+    assert df.values.tolist() == [[0.1, "centred", "W", 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+                                  [0.0, "forward", "b", 8.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]]
+
+
+def test_gradcheck_table_keeps_other_choices_after_the_named_ones():
+    # the search's rows have no "method" first in line but more choices: λ and gradient lead, the rest follow
+    df = gradcheck.gradcheck_table([{"seed": 2, **STATS, "param": "W", "lam": 1.0}])
+    assert list(df.columns) == ["λ", "gradient", "seed"] + SHOWN
+
+
+class FakeSplit:
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+
+@pytest.fixture
+def fake_data(monkeypatch):
+    """load_dataset replaced by 12 training images of 25 dimensions; its arguments are recorded."""
+    from helpers import data
+
+    rng = np.random.default_rng(8)
+    calls = []
+    train = FakeSplit(rng.normal(size=(12, 25)), rng.integers(0, 10, 12))
+
+    def load_dataset(data_dir, **kwargs):
+        calls.append((data_dir, kwargs))
+        return type("Dataset", (), {"train": train})()
+
+    monkeypatch.setattr(data, "load_dataset", load_dataset)
+    return train, calls
+
+
+def test_run_gradient_check_checks_the_first_training_images(fake_data, monkeypatch):
+    import time
+
+    train, calls = fake_data
+    clock = iter([100.0, 112.34])  # the search starts at 100 s and ends at 112.34 s: 12.34 s, shown as 12.3
+    monkeypatch.setattr(time, "perf_counter", lambda: next(clock))
+    out = gradcheck.run_gradient_check("somewhere", n_images=5, n_dims=7, lams=(0, 1), seed=4, variance=1.0,
+                                       h=1e-5, n_val=30, search="small")
+    assert calls == [("somewhere", {"n_val": 30})]
+    assert out["lams"] == [0.0, 1.0] and all(type(v) is float for v in out["lams"])
+    assert {k: out[k] for k in ("n_images", "n_dims", "seed", "variance", "h")} == {
+        "n_images": 5, "n_dims": 7, "seed": 4, "variance": 1.0, "h": 1e-5}
+    assert out["rows"] == gradcheck.check_gradients(train.X, train.y, [0.0, 1.0], 5, 7, 4, variance=1.0, h=1e-5)
+    space, seeds = gradcheck.SEARCHES["small"]
+    assert out["search"] == gradcheck.search_gradient_check(train.X, train.y, space, seeds, variance=1.0)
+    assert out["space"] == {k: list(v) for k, v in space.items()} and out["search_seeds"] == [2022, 2023]
+    assert out["baseline"] == gradcheck.BASELINE_CHECK
+    assert out["search_seconds"] == 12.3
+
+
+def test_run_gradient_check_refuses_an_unknown_search_before_loading_data(fake_data):
+    _, calls = fake_data
+    with pytest.raises(ValueError, match="full, small, not 'tiny'"):
+        gradcheck.run_gradient_check(search="tiny")
+    assert calls == []
+
+
+def test_run_gradient_check_defaults_are_the_reports_setup(fake_data, monkeypatch):
+    # section 1.1: the first 100 images, 20 dimensions, λ = 0 and 0.1, W and b ~ N(0, 4) from seed 2022,
+    # h = 1e-6, the course's split (5000 validation images), the full search (here replaced by a small one)
+    _, calls = fake_data
+    space = {"lam": (0.0,), "n_images": (3,), "n_dims": (4,), "h": (1e-6,), "method": ("centred",)}
+    monkeypatch.setattr(gradcheck, "SEARCHES", {"full": (space, (1,))})
+    out = gradcheck.run_gradient_check()
+    assert calls == [("data", {"n_val": 5000})]
+    assert {k: out[k] for k in ("n_images", "n_dims", "lams", "seed", "variance", "h")} == {
+        "n_images": 100, "n_dims": 20, "lams": [0.0, 0.1], "seed": 2022, "variance": 4.0, "h": 1e-6}
+    assert out["search_seeds"] == [1] and len(out["search"]) == 2  # one configuration, one seed, W and b
+
+
+def test_the_numerical_gradients_of_a_fortran_ordered_w_are_those_of_the_same_w_in_c_order():
+    """A transposed (D, K) array is a Fortran-ordered W: its steps of h must still move the W the cost reads."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(5, 4)), rng.integers(0, 3, 5)
+    W, b = rng.normal(size=(3, 4)), rng.normal(size=3)
+    from helpers.gradcheck import numerical_gradients
+
+    gW_c, gb_c = numerical_gradients(X, y, W, b, 0.1, 1e-6, "centred")
+    gW_f, gb_f = numerical_gradients(X, y, np.asfortranarray(W), b, 0.1, 1e-6, "centred")
+    assert np.abs(gW_c).max() > 0.01
+    np.testing.assert_array_equal(gW_f, gW_c)
+    np.testing.assert_array_equal(gb_f, gb_c)

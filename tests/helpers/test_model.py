@@ -1,3 +1,6 @@
+import math
+import warnings
+
 import numpy as np
 import pytest
 
@@ -88,3 +91,53 @@ def test_a_wrong_gradient_is_caught():
     assert rel(model.compute_gradients(X, one_hot(y), P, W, 0.3)[0]) < 1e-6
     assert rel(model.compute_gradients(X, one_hot(y), P, W, 0.0)[0]) > 1e-3
     assert rel(model.compute_gradients(X, one_hot(y), P, W, 0.15)[0]) > 1e-3
+
+
+# --- initialisation, stability and precision of the pieces the report's numbers come from ------------
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_init_parameters_draws_w_then_b_from_a_centred_normal(dtype):
+    W, b = model.init_parameters(np.random.default_rng(7), 10, 3000, 0.01, dtype)
+    assert W.shape == (10, 3000) and b.shape == (10,) and W.dtype == dtype and b.dtype == dtype
+    # W first, then b, from one stream: the same numbers as one draw of 10 * 3000 + 10 values
+    stream = np.random.default_rng(7).normal(0.0, 0.01, size=30010).astype(dtype)
+    np.testing.assert_array_equal(W.ravel(), stream[:30000])
+    np.testing.assert_array_equal(b, stream[30000:])
+    # N(0, 0.01^2): the mean of 30000 draws is within 5 standard errors (5 * 0.01 / sqrt(30000) = 2.9e-4)
+    assert abs(W.mean()) < 2.9e-4 and W.std() == pytest.approx(0.01, rel=0.03)
+    assert np.abs(b).max() < 0.05  # every b within 5 std of 0, so b is drawn with std, not 1, around 0, not 1
+
+
+def test_log_softmax_is_stable_for_rows_far_apart():
+    # each row has two equal scores, so every log-probability is log(1/2), whatever the rows' offsets;
+    # the max is taken per row: with the matrix's max (1000), row 2 would underflow to log(0)
+    S = np.array([[1000.0, 1000.0], [-1000.0, -1000.0]])
+    np.testing.assert_allclose(model.log_softmax(S), np.full((2, 2), -np.log(2.0)), rtol=1e-15)
+    X, W = np.array([[1000.0], [-1000.0]]), np.array([[1.0], [1.0]])
+    assert model.compute_loss(X, np.array([0, 1]), W, np.zeros(2)) == pytest.approx(np.log(2.0), rel=1e-15)
+
+
+def test_evaluate_reports_a_diverged_model_as_nan_without_warnings():
+    # scores 1e10 * ±1e300 overflow to [inf, -inf]; the log-sum-exp then takes inf - inf = nan
+    X, W = np.array([[1e10]]), np.array([[1e300], [-1e300]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither "overflow" nor "invalid value" is raised as a warning
+        out = model.evaluate(X, np.array([0]), W, np.zeros(2), 0.1)
+    assert math.isnan(out["loss"]) and math.isnan(out["cost"])
+    assert out["accuracy"] == 1.0  # the infinite score is still the highest: class 0, the true one
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_evaluate_sums_float32_values_in_float64(dtype):
+    # float32 holds integers exactly only up to 2^24 = 16777216; the sums below need 2^24 + 1
+    big = 2.0 ** 24
+    # penalty: X = 0 so both scores are 0 and the loss is log 2; sum(W^2) = 4096^2 + 1^2 = 2^24 + 1
+    X0, W0 = np.zeros((1, 2), dtype), np.array([[4096.0, 1.0], [0.0, 0.0]], dtype)
+    out = model.evaluate(X0, np.array([0]), W0, np.zeros(2, dtype), 1.0)
+    assert out["cost"] == pytest.approx(np.log(2.0) + big + 1.0, abs=1e-3)
+    # cross-entropy: scores [0, -2^24] and [0, -1], both labelled 1;
+    # row 1 costs 2^24, row 2 costs 1 + log(1 + e^-1) = 1.313, so the loss is their sum / 2
+    X, W = np.eye(2, dtype=dtype), np.array([[0.0, 0.0], [-big, -1.0]], dtype)
+    out = model.evaluate(X, np.array([1, 1]), W, np.zeros(2, dtype), 0.0)
+    assert out["loss"] == pytest.approx((big + 1.0 + np.log1p(np.exp(-1.0))) / 2, abs=1e-3)
+    assert out["accuracy"] == 0.0  # class 0 scores highest in both rows

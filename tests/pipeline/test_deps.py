@@ -69,3 +69,35 @@ def _imported_names(source):
         elif isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
     return names
+
+
+def _notebook(tmp_path, name, params="lam = 0.1\nquick = False", code="x = lam * 2", outputs=None, meta=None):
+    import json
+
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": "# A notebook"},
+             {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": params,
+              "outputs": [], "execution_count": None},
+             {"cell_type": "code", "metadata": meta or {}, "source": code, "outputs": outputs or [],
+              "execution_count": 3 if outputs else None}]
+    path = tmp_path / name
+    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def test_a_notebook_s_code_key_ignores_outputs_metadata_markdown_and_parameter_values(tmp_path):
+    from pipeline.deps import notebook_code_key
+
+    key = notebook_code_key(_notebook(tmp_path, "a.ipynb"))
+    saved = _notebook(tmp_path, "b.ipynb", params="lam = 1e-3   # another value\nquick = True",
+                      outputs=[{"output_type": "stream", "name": "stdout", "text": "0.2\n"}],
+                      meta={"collapsed": True, "scrolled": False})
+    assert notebook_code_key(saved) == key
+    assert notebook_code_key(_notebook(tmp_path, "c.ipynb", code="x = lam * 3")) != key       # code
+    assert notebook_code_key(_notebook(tmp_path, "d.ipynb", params="lam = 0.1")) != key        # a parameter's name
+    assert notebook_code_key(_notebook(tmp_path, "e.ipynb", params="quick = False\nlam = 0.1")) != key  # their order
+
+
+def test_parameter_names_reads_plain_and_annotated_assignments():
+    from pipeline.deps import parameter_names
+
+    assert parameter_names("lam = 0.1   # λ\nseeds: list = [1]\nimport os\na = b = 2\n") == ["lam", "seeds", "a", "b"]

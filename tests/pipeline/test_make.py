@@ -346,3 +346,82 @@ def test_make_report_without_a_c_compiler_trains_with_the_numpy_epoch(tmp_path, 
         doc = json.loads((out / "results/course" / setting.setting_id / f"seed{seed}/results.json").read_text())
         assert doc["epoch"] == "numpy" and doc["epochs_run"] == 2
     assert (out / "report/index.html").is_file() and not (tmp_path / "kernel").exists()
+
+
+# --- exploring beside the build: a copy of the project whose notebooks a test may edit ---------------
+
+def project_copy(tmp):
+    """The project's files in ``tmp/proj`` (modification times kept; the checkout's .venv is used)."""
+    import shutil
+
+    dst = tmp / "proj"
+    shutil.copytree(ROOT, dst, symlinks=True, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "data", "results", "build", "report", "figures", "mutants", "scratch", "__pycache__",
+        "*.egg-info", ".pytest_cache", ".ipynb_checkpoints"))
+    return dst
+
+
+def make_in(root, out, data_dir, *targets, check=True):
+    args = make_args(out, data_dir, *targets)
+    args[2] = str(root)                                   # make -C root
+    r = subprocess.run([*args, f"VENV={ROOT / '.venv'}"], capture_output=True, text=True, timeout=900, env=ENV)
+    if check:
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r
+
+
+def save_as_jupyterlab_does(path, quick):
+    """Outputs and execution counts in every code cell, new metadata, and ``quick`` set in the parameters."""
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
+        source = "".join(cell["source"])
+        if "parameters" in cell["metadata"].get("tags", []):
+            cell["source"] = source.replace("quick = False", f"quick = {quick}")
+            assert quick is False or cell["source"] != source
+        cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": f"output {i}\n"}]
+        cell["execution_count"] = i + 1
+        cell["metadata"]["scrolled"] = True
+    nb["metadata"]["language_info"] = {"name": "python", "version": "3.11.7"}
+    path.write_text(json.dumps(nb, indent=1))
+
+
+def test_a_notebook_saved_in_jupyterlab_retrains_nothing_and_a_code_change_reruns_only_its_runs(tmp_path, data_dir):
+    root = project_copy(tmp_path)
+    out = project(tmp_path / "p")
+    make_in(root, out, data_dir, "report")
+    report = (out / "report/index.html").read_bytes()
+    save_as_jupyterlab_does(root / "notebooks/train.ipynb", quick=False)
+    save_as_jupyterlab_does(root / "notebooks/figures.ipynb", quick=False)
+    r = make_in(root, out, data_dir, "report")
+    assert executed(r) == [], r.stdout
+    save_as_jupyterlab_does(root / "notebooks/train.ipynb", quick=True)
+    r = make_in(root, out, data_dir, "report")
+    assert executed(r) == [] and (out / "report/index.html").read_bytes() == report, r.stdout
+    assert not list((out / "results").rglob("*_ep5"))                 # no quick runs in the build's results
+    # a code cell of the figures notebook changed: its runs (one per setting) and the report, nothing else
+    figures = root / "notebooks/figures.ipynb"
+    nb = json.loads(figures.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    code[-1]["source"] = "".join(code[-1]["source"]) + "\n# restyled"
+    figures.write_text(json.dumps(nb, indent=1))
+    r = make_in(root, out, data_dir, "report")
+    assert sorted(executed(r)) == ["notebooks/figures.ipynb"] * 2 + ["notebooks/report.ipynb"], r.stdout
+
+
+def test_a_run_that_is_not_the_one_make_asked_for_fails_its_rule_with_one_line(tmp_path, data_dir):
+    """A code cell that changes a parameter after the parameters cell (here: no normalisation) trains
+    another run than the rule's: the rule fails with one line and keeps nothing."""
+    root = project_copy(tmp_path)
+    out = project(tmp_path / "p", settings="lam,eta,n_batch,n_epochs\n0,0.1,20,2\n",
+                  variants="name,seeds,overrides,description\ncourse,1,,the course\n")
+    train = root / "notebooks/train.ipynb"
+    nb = json.loads(train.read_text())
+    params = next(i for i, c in enumerate(nb["cells"]) if "parameters" in c["metadata"].get("tags", []))
+    nb["cells"].insert(params + 1, {"cell_type": "code", "id": "override", "metadata": {},
+                                    "source": "normalise = False", "outputs": [], "execution_count": None})
+    train.write_text(json.dumps(nb, indent=1))
+    r = make_in(root, out, data_dir, "results", check=False)
+    assert r.returncode != 0
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "is not the run make asked for: normalise = False, not True" in errors[0], r.stderr
+    assert not list((out / "results").rglob("summary.json"))

@@ -17,13 +17,15 @@ def test_one_training_target_per_setting_and_variant_and_figures_for_the_baselin
     text = make_rules(settings, variants, "s.csv")
     for s in settings:
         for v in variants:
-            assert f"$(RESULTS_DIR)/{v.name}/{s.setting_id}/summary.json: notebooks/train.ipynb" in text
+            assert f"$(RESULTS_DIR)/{v.name}/{s.setting_id}/summary.json: $(TRAIN_NB) $(TRAIN_DEPS)" in text
         assert f"$(FIGURES_DIR)/{s.setting_id}_curves.png $(FIGURES_DIR)/{s.setting_id}_weights.png &:" in text
         assert f"-p lam {s.lam} -p eta {s.eta}" in text
     assert text.count("$(EXECUTE) notebooks/train.ipynb") == 9
     assert text.count("$(EXECUTE) notebooks/figures.ipynb") == 3
-    # a notebook that ran without error must also have written its target
-    assert text.count("$(call expect,") == 9 + 3
+    # a notebook that ran without error must also have written its target (and a group be that run)
+    assert text.count("--expect $@") == 9 and text.count("--expect $(FIGURES_DIR)/") == 3 * 2
+    # make passes every parameter: a notebook's defaults never reach a build
+    assert text.count("-p quick False") == 9 and text.count("-p init_std 0.01") == 9 + 3
     assert "-p seeds '[1, 2]' -p variant course" in text and "-p normalise false" in text
     # one cache per data variant, each a prerequisite of its runs
     assert "$(DATA_DIR)/cache/course-val$(N_VAL)-norm-float64/CACHE.json:" in text
@@ -59,3 +61,12 @@ def test_a_bad_settings_file_is_one_line_from_rules(tmp_path):
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2
     assert "row 2 (line 3): lam=-1 is out of range; allowed: a number >= 0" in r.stderr
+
+
+def test_each_notebook_s_runs_depend_on_a_stamp_named_after_its_code():
+    text = make_rules(parse_settings("lam,eta,n_batch,n_epochs\n0,0.1,100,40\n"), parse_variants(VARIANTS), "s.csv")
+    for var, stem in (("TRAIN", "train"), ("FIGURES", "figures"), ("GRADCHECK", "gradient_check"), ("REPORT", "report")):
+        stamp = re.search(rf"^{var}_NB := (\$\(BUILD_DIR\)/notebooks/{stem}/[0-9a-f]{{16}})$", text, re.M)
+        assert stamp, var
+        assert f"$({var}_NB):\n\t@$(new_stamp)" in text
+    assert "notebooks/train.ipynb $(TRAIN_DEPS)" not in text     # the file's time is not a prerequisite
