@@ -132,3 +132,17 @@ def path_without_compilers(folder):
             if program.is_file() and os.access(program, os.X_OK):
                 link.symlink_to(program)
     return str(folder)
+
+
+def committed_text(name):
+    """The text of the project's file ``name`` as last committed (the checkout's own when it is not a git
+    checkout): tests about the shipped settings and variants do not depend on a user's edits."""
+    import subprocess
+
+    from helpers.paths import ROOT
+
+    try:
+        out = subprocess.run(["git", "show", f"HEAD:{name}"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        out = None
+    return out.stdout if out is not None and out.returncode == 0 else (ROOT / name).read_text()

@@ -8,7 +8,8 @@ import pytest
 
 from helpers.errors import UserError
 from helpers.paths import ROOT
-from helpers.settings import read_settings, read_variants
+from helpers.settings import parse_settings, parse_variants, read_settings, read_variants
+from tests.conftest import committed_text
 from pipeline.check import check_report
 from pipeline.execute import NotebookError, execute, notebook_parameters
 from pipeline.render import external_references, render_html
@@ -131,11 +132,11 @@ def test_a_diverged_run_is_shown_not_a_crash(pipeline):
 
 def test_report_check_fails_on_a_missing_setting_or_variant(pipeline):
     out, settings, variants = pipeline
-    extra = read_settings(ROOT / "settings.csv")[1:2]
+    extra = parse_settings(committed_text("settings.csv"))[1:2]
     with pytest.raises(UserError, match="figure fig1-.* is missing"):
         check_report(out / "report/index.html", settings[:2] + extra, variants)
     with pytest.raises(UserError, match="the variant ranking lacks init-std-0.1, .*one-batch"):
-        check_report(out / "report/index.html", settings[:2], read_variants(ROOT / "variants.csv"))
+        check_report(out / "report/index.html", settings[:2], parse_variants(committed_text("variants.csv")))
 
 
 def _tampered(out, tmp_path, old, new, count=1):

@@ -1,13 +1,13 @@
 import pytest
 
 from helpers.errors import ParameterError
-from helpers.paths import ROOT
+from tests.conftest import committed_text
 from helpers.settings import (check_batch_sizes, expand_runs, parse_settings, parse_variants, read_settings,
                               read_variants)
 
 
 def test_the_committed_settings_are_the_reports_four():
-    runs = read_settings(ROOT / "settings.csv")
+    runs = parse_settings(committed_text("settings.csv"))
     assert [(r.lam, r.eta, r.n_batch, r.n_epochs) for r in runs] == [
         (0.0, 0.1, 100, 40), (0.0, 0.001, 100, 40), (0.1, 0.001, 100, 40), (1.0, 0.001, 100, 40)]
 
@@ -56,7 +56,7 @@ raw,5 6 7,normalise=false; split=one-batch,raw pixels on one batch
 
 
 def test_the_committed_variants_start_with_the_course_and_five_seeds():
-    variants = read_variants(ROOT / "variants.csv")
+    variants = parse_variants(committed_text("variants.csv"))
     assert variants[0].name == "course" and variants[0].seeds == (2022, 2023, 2024, 2025, 2026)
     assert {v.name for v in variants} >= {"course", "init-std-0.1", "init-std-0.001", "no-normalisation", "one-batch"}
     assert all(len(v.seeds) >= 3 for v in variants)

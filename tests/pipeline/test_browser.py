@@ -18,8 +18,6 @@ import pytest
 from pipeline import browser_check
 from pipeline.browser_check import BrowserMissing, PageCheckError, check_page, png_size
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-REPORT = ROOT / "report" / "index.html"
 CHECK_SCRIPT = Path(browser_check.__file__).resolve()
 
 
@@ -142,15 +140,6 @@ def test_command_line(chromium, request, tmp_path, which, code):
     assert len(out.strip().splitlines()) == 1, out
     assert out.startswith("browser check OK" if code == 0 else "browser check FAILED")
     assert_png(shot)
-
-
-@pytest.mark.skipif(not REPORT.is_file(),
-                    reason="report/index.html not built (`make report` makes it; CI checks the real report "
-                           "in a separate step)")
-def test_real_report(chromium, tmp_path):
-    result = check_page(REPORT, tmp_path / "report.png", timeout=60)
-    assert result["images"] > 0, "the report shows no figure"
-    assert_png(tmp_path / "report.png")
 
 
 def test_chromium_is_found_under_other_names_and_missing_is_one_clear_line(monkeypatch, tmp_path):

@@ -7,6 +7,7 @@ import pytest
 
 from pipeline.cli import main, parse_value
 from helpers.paths import ROOT
+from tests.conftest import committed_text
 
 
 def run_cli(*args, env=None, cwd=ROOT):
@@ -74,12 +75,13 @@ def test_validate_says_before_any_run_that_training_will_use_the_numpy_epoch(tmp
 
     env = {**os.environ, "CC": str(tmp_path / "no-cc"), "DD2424_KERNEL_DIR": str(tmp_path / "none"),
            "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    r = run_cli("validate", str(ROOT / "settings.csv"), str(ROOT / "variants.csv"), env=env)
+    (tmp_path / "s.csv").write_text(committed_text("settings.csv"))
+    (tmp_path / "v.csv").write_text(committed_text("variants.csv"))
+    r = run_cli("validate", str(tmp_path / "s.csv"), str(tmp_path / "v.csv"), env=env)
     assert r.returncode == 0, r.stderr
     assert r.stderr.startswith("notice: training needs a C compiler") and "NumPy epoch" in r.stderr
     assert "Traceback" not in r.stderr
-    r = run_cli("validate", str(ROOT / "settings.csv"), str(ROOT / "variants.csv"),
-                env={**env, "DD2424_EPOCH": "numpy"})
+    r = run_cli("validate", str(tmp_path / "s.csv"), str(tmp_path / "v.csv"), env={**env, "DD2424_EPOCH": "numpy"})
     assert r.returncode == 0 and r.stderr == ""     # asked for: no notice
 
 

@@ -425,3 +425,18 @@ def test_a_run_that_is_not_the_one_make_asked_for_fails_its_rule_with_one_line(t
     errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "is not the run make asked for: normalise = False, not True" in errors[0], r.stderr
     assert not list((out / "results").rglob("summary.json"))
+
+
+def test_a_dry_run_with_another_settings_file_writes_nothing_and_leaks_into_nothing(tmp_path, data_dir):
+    out = project(tmp_path / "p")
+    (out / "mine.csv").write_text("lam,eta,n_batch,n_epochs\n0.5,0.05,10,1\n")
+    mine = make_args(out, data_dir, "-n", "report")
+    mine[mine.index(f"SETTINGS={out / 'settings.csv'}")] = f"SETTINGS={out / 'mine.csv'}"
+    r = subprocess.run(mine, capture_output=True, text=True, timeout=300, env=ENV)
+    assert r.returncode == 0 and "lam0.5_eta0.05_nb10_ep1" in r.stdout, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["mine.csv", "settings.csv", "variants.csv"]   # nothing written
+    plain = make(out, data_dir, "-n", "report", check=True)
+    assert "lam0.5_eta0.05" not in plain.stdout
+    ids = {s.setting_id for s in parse_settings(GOOD)}
+    trained = set(re.findall(r"results/course/(\S+?)/summary\.json", plain.stdout))
+    assert trained == ids
