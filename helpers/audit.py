@@ -51,27 +51,29 @@ HOLDS, PARTLY, FAILS = "holds", "partly", "does not hold"
 CHAOTIC_ETA = 0.1
 
 
-def run_record(variant, params, doc, W=None, setting_label=None, overrides=None):
-    """One run as the audit reads it: variant, setting, seed, test metrics, history (and W).
+def run_record(variant, params, doc, W=None, row=None, overrides=None):
+    """One run as the audit reads it: variant, its settings row, seed, test metrics, history (and W).
 
     Parameters
     ----------
     variant : str
     params : helpers.params.TrainParams
-        The run's parameters (the variant's overrides included).
+        The run's parameters as its ``results.json`` records them (the variant's overrides included).
     doc : dict
         The run's results document (:func:`helpers.results.load_run`).
-    setting_label : str or None
-        The label of the setting's row in ``settings.csv`` (default: ``params.label``), the same
-        for every variant.
+    row : helpers.params.TrainParams or None
+        The row of ``settings.csv`` the run was trained for (default: ``params``): its id, label and
+        whether it is one of the original's settings are the same in every variant.
     overrides : dict or None
         The choices the variant changes from the course setup (``{"init_std": 0.1}``; none for the
         baseline).
     """
+    row = row or params
     return {"variant": variant, "lam": float(params.lam), "eta": float(params.eta), "n_batch": params.n_batch,
-            "n_epochs": params.n_epochs, "init_std": float(params.init_std), "seed": params.seed, "label": setting_label or params.label,
-            "original_setting": params.is_original_setting, "test": doc["test"], "history": doc["history"],
-            "diverged_at": doc.get("diverged_at"), "W": W, "overrides": dict(overrides or {})}
+            "n_epochs": params.n_epochs, "init_std": float(params.init_std), "seed": params.seed,
+            "setting_id": row.setting_id, "label": row.label, "original_setting": row.is_original_setting,
+            "test": doc["test"], "history": doc["history"], "diverged_at": doc.get("diverged_at"), "W": W,
+            "overrides": dict(overrides or {})}
 
 
 def verdict(text, values):

@@ -13,6 +13,10 @@ from dataclasses import asdict, dataclass, fields
 from helpers.errors import ParameterError
 
 
+#: W and b are drawn from N(0, DEFAULT_INIT_STD²) unless a setting or variant says otherwise: the course's value.
+DEFAULT_INIT_STD = 0.01
+
+
 @dataclass(frozen=True)
 class TrainParams:
     """Hyperparameters of one training run.
@@ -28,7 +32,7 @@ class TrainParams:
     n_epochs : int
         Number of epochs, >= 1.
     init_std : float
-        W and b are drawn from N(0, init_std**2); > 0. The course uses 0.01.
+        W and b are drawn from N(0, init_std**2); > 0. The course uses :data:`DEFAULT_INIT_STD`.
     seed : int
         Seed of the run's generator (initialisation and shuffling), >= 0.
     """
@@ -37,7 +41,7 @@ class TrainParams:
     eta: float
     n_batch: int = 100
     n_epochs: int = 40
-    init_std: float = 0.01
+    init_std: float = DEFAULT_INIT_STD
     seed: int = 2022
 
     def as_dict(self):
@@ -45,11 +49,11 @@ class TrainParams:
 
     @property
     def setting_id(self):
-        """A file-name-safe identifier of the setting: λ, η, n_batch, epochs (and init_std if not 0.01).
+        """A file-name-safe identifier of the setting: λ, η, n_batch, epochs (and init_std if not the default).
 
         The seed is not part of it: a setting's runs with several seeds share it.
         """
-        std = "" if self.init_std == 0.01 else f"_std{_fmt(self.init_std)}"
+        std = "" if self.init_std == DEFAULT_INIT_STD else f"_std{_fmt(self.init_std)}"
         return f"lam{_fmt(self.lam)}_eta{_fmt(self.eta)}_nb{self.n_batch}_ep{self.n_epochs}{std}"
 
     @property
@@ -64,8 +68,8 @@ class TrainParams:
 
     @property
     def is_original_setting(self):
-        """True when n_batch and n_epochs are the original report's (100 and 40)."""
-        return self.n_batch == 100 and self.n_epochs == 40
+        """True when n_batch, n_epochs and init_std are the original report's (100, 40 and the course's 0.01)."""
+        return self.n_batch == 100 and self.n_epochs == 40 and self.init_std == DEFAULT_INIT_STD
 
 
 def _fmt(x):
@@ -94,7 +98,7 @@ def _integer(name, value, low, high=None, allowed=""):
     return value
 
 
-def validate_params(lam, eta, n_batch=100, n_epochs=40, init_std=0.01, seed=2022, n_train=None):
+def validate_params(lam, eta, n_batch=100, n_epochs=40, init_std=DEFAULT_INIT_STD, seed=2022, n_train=None):
     """Check every training parameter and return them as :class:`TrainParams`.
 
     Parameters

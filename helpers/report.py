@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 from helpers import audit, original
+from helpers.params import DEFAULT_INIT_STD
 from helpers.results import load_group
 
 #: Modules documented in section 2: the ones the notebooks call, in the order of the data flow.
@@ -29,14 +30,15 @@ def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,),
     searched : sequence of (Variant, TrainParams)
         The deeper search's runs (``make search``): each variant trained in one setting.
     """
-    from dataclasses import replace
+    from helpers.params import TrainParams
+    from helpers.settings import run_setting
 
     pairs = [(v, s) for v in variants for s in settings] + list(searched)
     records = []
     for v, s in pairs:
-        for doc in load_group(results_dir, v.name, replace(s, **v.train), weights=v.name in weights_for):
-            params = replace(s, seed=doc["params"]["seed"], **v.train)
-            records.append(audit.run_record(v.name, params, doc, doc.get("W"), setting_label=s.label,
+        for doc in load_group(results_dir, v.name, run_setting(s, v), weights=v.name in weights_for):
+            # the run's parameters as its results.json records them, never rebuilt from the CSV
+            records.append(audit.run_record(v.name, TrainParams(**doc["params"]), doc, doc.get("W"), row=s,
                                             overrides={**v.train, **v.data}))
     return records
 
@@ -74,19 +76,15 @@ def _table(table_id, head, rows):
 
 
 def setting_groups(records, variant=audit.BASELINE):
-    """The records of one variant grouped by setting (in order): label -> list of records."""
+    """The records of one variant grouped by their settings row (in order): row's setting id -> records.
+
+    Two rows that differ only in init_std are two groups, never pooled.
+    """
     groups = {}
     for r in records:
         if r["variant"] == variant:
-            groups.setdefault((r["lam"], r["eta"], r["n_batch"], r["n_epochs"], r["label"]), []).append(r)
+            groups.setdefault(r["setting_id"], []).append(r)
     return groups
-
-
-def setting_key(lam, eta, n_batch, n_epochs):
-    """The id of a setting in the HTML (``data-run-id``), as in :attr:`TrainParams.setting_id`."""
-    from helpers.params import TrainParams
-
-    return TrainParams(lam, eta, n_batch, n_epochs).setting_id
 
 
 def table1_html(records, variant=audit.BASELINE):
@@ -96,9 +94,14 @@ def table1_html(records, variant=audit.BASELINE):
     hold the means). A run that diverged shows nan or inf, never a dash.
     """
     rows = []
-    for (lam, eta, nb, ep, _), runs in setting_groups(records, variant).items():
+    groups = setting_groups(records, variant)
+    with_std = any(runs[0]["init_std"] != DEFAULT_INIT_STD for runs in groups.values())
+    for setting_id, runs in groups.items():
+        lam, eta = runs[0]["lam"], runs[0]["eta"]
         printed = original.TABLE1.get((lam, eta)) if runs[0]["original_setting"] else None
-        cells = [_td("lam", f"{lam:g}"), _td("eta", f"{eta:g}"), _td("seeds", len(runs))]
+        cells = [_td("lam", f"{lam:g}"), _td("eta", f"{eta:g}")]
+        cells += [_td("init_std", f"{runs[0]['init_std']:g}")] if with_std else []
+        cells += [_td("seeds", len(runs))]
         for i, m in enumerate(audit.METRICS):
             s = audit.spread([r["test"][m] for r in runs])
             cells += [_td(m, f"{s['mean']:.4f}"), _td(f"{m}_std", f"± {s['std']:.4f}"),
@@ -107,8 +110,8 @@ def table1_html(records, variant=audit.BASELINE):
                       _td(f"verdict_{m}", audit.verdict(printed[i], [r["test"][m] for r in runs]) if printed else "—")]
         diverged = [r for r in runs if r["diverged_at"]]
         cells.append(_td("status", f"{len(diverged)} of {len(runs)} diverged" if diverged else "completed"))
-        rows.append(f'<tr data-run-id="{html.escape(setting_key(lam, eta, nb, ep))}">{"".join(cells)}</tr>')
-    head = ["λ", "η", "seeds"] + [h for m in audit.METRICS for h in (m, "std", "min–max", "original", "verdict")] + ["status"]
+        rows.append(f'<tr data-run-id="{html.escape(setting_id)}">{"".join(cells)}</tr>')
+    head = ["λ", "η"] + (["init_std"] if with_std else []) + ["seeds"] + [h for m in audit.METRICS for h in (m, "std", "min–max", "original", "verdict")] + ["status"]
     return _table("table1", head, rows)
 
 

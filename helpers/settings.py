@@ -1,7 +1,8 @@
 """The runs of the report: settings (λ, η, ...), variants (how the data and model are set up) and seeds.
 
 ``settings.csv`` has a header row and one row per setting. Required columns:
-``lam, eta, n_batch, n_epochs``; optional: ``init_std`` (default 0.01).
+``lam, eta, n_batch, n_epochs``; optional: ``init_std`` (a row may leave it blank: 0.01,
+the course's).
 
 ``variants.csv`` has one row per variant: ``name, seeds, overrides, description``.
 ``seeds`` is a space-separated list of training seeds; ``overrides`` is a
@@ -64,7 +65,8 @@ def _rows(text, source, required, optional, what):
         hint = "; the seeds are set per variant, in variants.csv" if "seed" in unknown else ""
         raise ParameterError(
             f"{source} line {header_no}: header must have columns {', '.join(required)} "
-            f"(optional: {', '.join(optional) or 'none'}); missing {missing or 'none'}, unknown {unknown or 'none'}{hint}"
+            f"(optional: {', '.join(optional) + ', which a row may leave blank' if optional else 'none'}); "
+            f"missing {missing or 'none'}, unknown {unknown or 'none'}{hint}"
         )
     rows = []
     for row_no, (line_no, line) in enumerate(lines[1:], 1):
@@ -93,8 +95,8 @@ def parse_settings(text, source="settings.csv"):
     """
     runs, seen = [], {}
     for row_no, where, row in _rows(text, source, REQUIRED, OPTIONAL, "settings"):
-        try:
-            params = validate_params(**{c: parse_number(v) for c, v in row.items()})
+        try:   # an optional column left blank: its default
+            params = validate_params(**{c: parse_number(v) for c, v in row.items() if c in REQUIRED or v.strip()})
         except ParameterError as exc:
             raise ParameterError(f"{where}: {exc}") from None
         if params.setting_id in seen:
@@ -280,6 +282,38 @@ def check_batch_sizes(settings, variants, n_val, n_images=50000):
                 raise ParameterError(
                     f"setting {s.label} with variant {v.name!r}: n_batch={s.n_batch} is out of range; "
                     f"allowed: an integer from 1 to {n_train} (its training set)")
+
+
+def run_setting(setting, variant):
+    """The setting a variant's runs of ``setting`` train: the row with the variant's overrides (e.g. init_std)."""
+    return replace(setting, **variant.train)
+
+
+def check_duplicate_runs(settings, variants):
+    """Refuse, before any run, two (row, variant) pairs of different variants that would train the same runs.
+
+    Two rows that one variant trains alike (a row with ``init_std`` 0.05 and one without, in a
+    variant that sets ``init_std``) are one run: make trains it once and the report shows it under
+    both rows. Across variants the runs live in each variant's folder, so the same parameters, data
+    and seed in two variants (a row with ``init_std`` 0.1 in ``course`` and the variant
+    ``init-std-0.1``) would be trained twice: refused, naming both.
+
+    Raises
+    ------
+    ParameterError
+    """
+    seen = {}
+    for v in variants:
+        for row_no, s in enumerate(settings, 1):
+            key = (run_setting(s, v), tuple(sorted(DataOptions(**v.data).__dict__.items())))
+            for other_v, other_row, other_s in seen.get(key, []):
+                common = sorted(set(v.seeds) & set(other_v.seeds))
+                if other_v.name != v.name and common:
+                    raise ParameterError(
+                        f"settings row {row_no} ({s.label}) in variant {v.name!r} is the run of settings row "
+                        f"{other_row} ({other_s.label}) in variant {other_v.name!r} (same parameters, data and "
+                        f"seeds {' '.join(map(str, common))}): remove the row or change one of the variants")
+            seen.setdefault(key, []).append((v, row_no, s))
 
 
 #: The finer scale of init_std the deeper search of Table 1 tries, beside the variants' own values.

@@ -89,7 +89,7 @@ def cmd_rules(args):
 
 def cmd_validate(args):
     from helpers.kernel import compiler_notice
-    from helpers.settings import check_batch_sizes, read_settings, read_variants
+    from helpers.settings import check_batch_sizes, check_duplicate_runs, read_settings, read_variants
 
     notice = compiler_notice()   # training compiles helpers/kernel.c: say so now, not in the first run
 
@@ -100,7 +100,9 @@ def cmd_validate(args):
         from helpers.cifar10 import count_training_images
 
         n_images = count_training_images(args.data_folder) or n_images
-    check_batch_sizes(read_settings(args.settings), read_variants(args.variants), args.n_val, n_images)
+    settings, variants = read_settings(args.settings), read_variants(args.variants)
+    check_batch_sizes(settings, variants, args.n_val, n_images)
+    check_duplicate_runs(settings, variants)
     if notice:
         print(notice, file=sys.stderr)
 

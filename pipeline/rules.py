@@ -12,11 +12,10 @@ Standard library only: it runs before the virtual environment exists.
 """
 
 import shlex
-from dataclasses import replace
 from pathlib import Path
 
 from helpers.params import DataOptions
-from helpers.settings import BASELINE
+from helpers.settings import BASELINE, run_setting
 
 #: Make variable prefix -> the notebook: ``TRAIN_DEPS`` lists the helper files ``train.ipynb`` depends on,
 #: ``TRAIN_NB`` is the stamp of its code (:func:`pipeline.deps.notebook_code_key`).
@@ -130,7 +129,9 @@ def make_rules(settings, variants, sources, root=None):
             params = {**s.as_dict(), **v.train}
             params.pop("seed")
             # the notebook names the folder after the setting it trains (with the variant's overrides)
-            group = f"$(RESULTS_DIR)/{v.name}/{replace(s, **v.train).setting_id}"
+            group = f"$(RESULTS_DIR)/{v.name}/{run_setting(s, v).setting_id}"
+            if f"{group}/summary.json" in groups:   # two rows the variant trains alike: one run, one rule
+                continue
             label = _q(f"{v.name}: lam={s.lam:g}, eta={s.eta:g} ({s.setting_id}, {len(v.seeds)} seeds)")
             args = " ".join(f"-p {k} {_q(val)}" for k, val in params.items())
             data = " ".join(f"-p {k} {_q(_flag(getattr(options, k)))}" for k in ("split", "normalise", "dtype"))

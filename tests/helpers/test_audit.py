@@ -365,8 +365,15 @@ def test_a_run_record_keeps_the_setting_the_seed_and_the_divergence():
     doc = {"test": {"accuracy": 0.4}, "history": {}, "diverged_at": 12}
     r = audit.run_record("v", params, doc)
     assert (r["n_batch"], r["n_epochs"], r["seed"], r["diverged_at"]) == (100, 40, 3, 12)
-    assert r["label"] == params.label
-    assert audit.run_record("v", params, doc, setting_label="row 3")["label"] == "row 3"
+    assert (r["label"], r["setting_id"], r["original_setting"]) == (params.label, params.setting_id, True)
+    # a variant that sets init_std 0.1: the run's own init_std, the row's id, label and original setting
+    row = validate_params(0.1, 0.001)
+    run = audit.run_record("v", validate_params(0.1, 0.001, init_std=0.1, seed=3), doc, row=row)
+    assert (run["init_std"], run["setting_id"], run["label"]) == (0.1, row.setting_id, row.label)
+    assert run["original_setting"]
+    # a row of its own init_std is not one of the original's settings, in any variant
+    own = validate_params(0.1, 0.001, init_std=0.05)
+    assert not audit.run_record("v", validate_params(0.1, 0.001, init_std=0.1), doc, row=own)["original_setting"]
 
 
 # --- explain and the per-number audits ----------------------------------------------------------

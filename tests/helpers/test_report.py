@@ -64,3 +64,55 @@ def test_api_documentation_shows_no_default_values():
 def test_a_figure_is_embedded_with_its_id():
     html = report.figure_html(b"\x89PNG fake", "fig-x", "caption")
     assert 'id="fig-x"' in html and "data:image/png;base64," in html
+
+
+def _save(results_dir, variant, row, seeds, accuracy, init_std=None):
+    """Runs of ``row`` in ``variant`` as the training notebook saves them (results.json, summary.json)."""
+    from dataclasses import replace
+
+    from helpers.results import group_dir, save_group, save_run
+    from helpers.train import TrainResult
+
+    setting = replace(row, init_std=init_std or row.init_std)
+    folder = group_dir(results_dir, variant, setting)
+    history = {k: [1.0, 0.5] for k in ("train_loss", "train_cost", "train_accuracy", "val_loss", "val_cost", "val_accuracy")}
+    tests = []
+    for seed in seeds:
+        test = {"loss": 1.8, "cost": 1.9, "accuracy": accuracy}
+        save_run(folder / f"seed{seed}", replace(setting, seed=seed), TrainResult(np.zeros((10, 3)), np.zeros(10), history),
+                 test, {})
+        tests.append(test)
+    save_group(folder, seeds, tests)
+
+
+def test_two_rows_that_differ_only_in_init_std_are_two_rows_of_table1_never_pooled(tmp_path):
+    from helpers.settings import parse_settings, parse_variants
+
+    settings = parse_settings("lam,eta,n_batch,n_epochs,init_std\n0,0.001,100,40,\n0,0.001,100,40,0.1\n")
+    variants = parse_variants("name,seeds,overrides,description\ncourse,1 2,,c\n")
+    _save(tmp_path, "course", settings[0], (1, 2), 0.30)
+    _save(tmp_path, "course", settings[1], (1, 2), 0.40)
+    records = report.load_records(tmp_path, settings, variants)
+    assert [(r["setting_id"], r["init_std"]) for r in records] == [(settings[0].setting_id, 0.01)] * 2 + \
+        [(settings[1].setting_id, 0.1)] * 2
+    html = report.table1_html(records)
+    assert f'<tr data-run-id="{settings[0].setting_id}">' in html and f'<tr data-run-id="{settings[1].setting_id}">' in html
+    assert '<td data-col="accuracy">0.3000</td>' in html and '<td data-col="accuracy">0.4000</td>' in html
+    assert '<td data-col="init_std">0.1</td>' in html and "<th>init_std</th>" in html
+    # the original's number is compared with the course setup only, not the row of its own init_std
+    numbers = audit.table1_numbers_audit(records)
+    accuracy = [n for n in numbers if n["metric"] == "accuracy"][0]
+    assert accuracy["spread"]["mean"] == 0.30 and accuracy["spread"]["n"] == 2
+
+
+def test_a_run_s_parameters_are_read_from_its_results_file(tmp_path):
+    """A variant that sets init_std: the record carries the run's init_std from results.json."""
+    from helpers.settings import parse_settings, parse_variants
+
+    settings = parse_settings("lam,eta,n_batch,n_epochs\n0,0.001,100,40\n")
+    variants = parse_variants("name,seeds,overrides,description\ncourse,1,,c\nwide,3,init_std=0.1,w\n")
+    _save(tmp_path, "course", settings[0], (1,), 0.30)
+    _save(tmp_path, "wide", settings[0], (3,), 0.35, init_std=0.1)
+    wide = [r for r in report.load_records(tmp_path, settings, variants) if r["variant"] == "wide"]
+    assert [(r["init_std"], r["seed"], r["setting_id"]) for r in wide] == [(0.1, 3, settings[0].setting_id)]
+    assert "<th>init_std</th>" not in report.table1_html(report.load_records(tmp_path, settings, variants))

@@ -131,3 +131,26 @@ def test_written_settings_and_variants_read_back_the_same():
     assert parse_variants(variants_csv(every)) == every
     settings = parse_settings("lam,eta,n_batch,n_epochs,init_std\n0,0.1,100,40,0.01\n0.1,0.001,50,3,0.3\n")
     assert parse_settings(settings_csv(settings)) == settings
+
+
+def test_init_std_may_be_left_blank_in_a_row():
+    rows = parse_settings("lam,eta,n_batch,n_epochs,init_std\n0,0.1,100,40,\n0,0.1,100,40,0.05\n")
+    assert [r.init_std for r in rows] == [0.01, 0.05]
+    assert rows[0].setting_id != rows[1].setting_id          # two settings, not one
+    with pytest.raises(ParameterError, match="optional: init_std, which a row may leave blank"):
+        parse_settings("lam,eta,n_batch,n_epochs,std\n0,0.1,100,40,0.1\n")
+
+
+def test_a_row_and_a_variant_that_train_the_same_runs_are_refused_naming_both():
+    from helpers.settings import check_duplicate_runs
+
+    settings = parse_settings("lam,eta,n_batch,n_epochs,init_std\n0,0.001,100,40,\n0,0.001,100,40,0.1\n")
+    variants = parse_variants("name,seeds,overrides,description\ncourse,1 2 3,,c\nwide,2 3,init_std=0.1,w\n")
+    with pytest.raises(ParameterError, match=r"settings row 1 \(λ = 0, η = 0.001\) in variant 'wide' is the run of "
+                                             r"settings row 2 \(.*init_std = 0.1\) in variant 'course' .*seeds 2 3"):
+        check_duplicate_runs(settings, variants)
+    # other seeds: no run in common
+    check_duplicate_runs(settings, parse_variants("name,seeds,overrides,description\ncourse,1,,c\nwide,2,init_std=0.1,w\n"))
+    # two rows one variant trains alike (init_std 0.05 and the default, both set to 0.1 by the variant): one run, allowed
+    alike = parse_settings("lam,eta,n_batch,n_epochs,init_std\n0,0.001,100,40,\n0,0.001,100,40,0.05\n")
+    check_duplicate_runs(alike, variants)

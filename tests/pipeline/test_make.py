@@ -440,3 +440,30 @@ def test_a_dry_run_with_another_settings_file_writes_nothing_and_leaks_into_noth
     ids = {s.setting_id for s in parse_settings(GOOD)}
     trained = set(re.findall(r"results/course/(\S+?)/summary\.json", plain.stdout))
     assert trained == ids
+
+
+def test_an_init_std_row_beside_the_same_setting_is_a_setting_of_its_own_end_to_end(tmp_path, data_dir):
+    """A row with init_std (another left blank) beside a variant that sets init_std: both rows' runs,
+    the variant's shared run trained once, no make warning; Table 1 has both rows; the check passes."""
+    settings = "lam,eta,n_batch,n_epochs,init_std\n0,0.1,20,2,\n0,0.1,20,2,0.05\n"
+    variants = "name,seeds,overrides,description\ncourse,1 2,,the course\nwide,3,init_std=0.1,wider\n"
+    out = project(tmp_path / "p", settings=settings, variants=variants)
+    r = make(out, data_dir, "report", jobs=2, check=True)
+    assert "warning" not in r.stderr.lower(), r.stderr
+    assert executed(r).count("notebooks/train.ipynb") == 3        # course x 2 rows, wide x 1 (shared)
+    html = (out / "report/index.html").read_text()
+    for s in parse_settings(settings):
+        assert f'<tr data-run-id="{s.setting_id}">' in html and f'id="fig1-{s.setting_id}"' in html
+    check = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "pipeline", "check", str(out / "report/index.html"),
+                            str(out / "settings.csv"), str(out / "variants.csv")], capture_output=True, text=True, cwd=ROOT)
+    assert check.returncode == 0 and "2 settings, 4 figures" in check.stdout, check.stderr
+
+
+def test_a_row_that_repeats_a_variant_s_runs_is_refused_before_any_run_naming_both(tmp_path, data_dir):
+    settings = "lam,eta,n_batch,n_epochs,init_std\n0,0.1,20,2,\n0,0.1,20,2,0.1\n"
+    variants = "name,seeds,overrides,description\ncourse,1 2,,the course\nwide,2,init_std=0.1,wider\n"
+    out = project(tmp_path / "p", settings=settings, variants=variants)
+    r = make(out, data_dir, "report")
+    assert r.returncode != 0 and not (out / "results").exists()
+    assert "settings row 1 (λ = 0, η = 0.1, n_batch = 20, n_epochs = 2) in variant 'wide' is the run of settings row 2" \
+        in r.stderr, r.stderr

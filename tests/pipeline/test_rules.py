@@ -70,3 +70,14 @@ def test_each_notebook_s_runs_depend_on_a_stamp_named_after_its_code():
         assert stamp, var
         assert f"$({var}_NB):\n\t@$(new_stamp)" in text
     assert "notebooks/train.ipynb $(TRAIN_DEPS)" not in text     # the file's time is not a prerequisite
+
+
+def test_two_rows_a_variant_trains_alike_are_one_rule():
+    settings = parse_settings("lam,eta,n_batch,n_epochs,init_std\n0,0.1,100,40,\n0,0.1,100,40,0.05\n")
+    variants = parse_variants("name,seeds,overrides,description\ncourse,1,,c\nwide,2,init_std=0.1,w\n")
+    text = make_rules(settings, variants, "s.csv")
+    assert text.count("$(RESULTS_DIR)/wide/lam0_eta0.1_nb100_ep40_std0.1/summary.json:") == 1
+    assert "$(RESULTS_DIR)/course/lam0_eta0.1_nb100_ep40/summary.json:" in text          # the course: two rows,
+    assert "$(RESULTS_DIR)/course/lam0_eta0.1_nb100_ep40_std0.05/summary.json:" in text   # two runs
+    groups = re.search(r"^RUN_GROUPS := (.*)$", text, re.M).group(1).split()
+    assert len(groups) == len(set(groups)) == 3
