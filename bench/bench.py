@@ -180,7 +180,8 @@ def notebook_blas():
 
 
 class Project:
-    """Contender 1: helpers.train.Trainer.step, i.e. one epoch of helpers.train.train."""
+    """Contender 1: helpers.train.Trainer.step, i.e. one epoch of helpers.train.train, in the compiled epoch
+    (``epoch="compiled"``) or the NumPy epoch training falls back to without a C compiler (``"numpy"``)."""
 
     def __init__(self, X, y, Xv, yv, seed, blas_context, name, epoch=None):
         from helpers.data import Split
@@ -191,9 +192,8 @@ class Project:
         self.blas_context = blas_context
         params = validate_params(LAM, ETA, N_BATCH, 1000, 0.01, seed, n_train=X.shape[0])
         with self.blas_context():
-            self.trainer = Trainer(Split(X, y, one_hot(y, X.dtype)), Split(Xv, yv, one_hot(yv, X.dtype)), params)
-        if epoch is not None:
-            self.trainer.run_epoch = epoch
+            self.trainer = Trainer(Split(X, y, one_hot(y, X.dtype)), Split(Xv, yv, one_hot(yv, X.dtype)), params,
+                                   epoch=epoch)
 
     def epoch(self):
         with self.blas_context():
@@ -208,29 +208,6 @@ class Project:
 
     def close(self):
         pass
-
-
-def blas_trainer():
-    """bench/blas_trainer.py, loaded by path (this file is also imported by path, by the tests)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("blas_trainer", Path(__file__).with_name("blas_trainer.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class BlasEpoch:
-    """The epoch of bench/blas_trainer.py (before the kernel) in place of the Trainer's run_epoch."""
-
-    def __init__(self, dim, dtype, prefetch, n_batch=N_BATCH):
-        self.module = blas_trainer()
-        self.ws = self.module.BlasWorkspace(n_batch, dim, K, dtype, prefetch=prefetch)
-
-    def __call__(self, X, y, W, b, perm, eta, lam, n_batch, ws, scores=None):
-        self.module.blas_epoch(X, y, W, b, perm, eta, lam, n_batch, self.ws, scores=scores)
-        ws.W0[...] = self.ws.W0
-        ws.b0[...] = self.ws.b0
 
 
 def same_workload_check(torch):
@@ -766,11 +743,8 @@ def run(out_dir, rounds, pause=0.3):
         from helpers.model import init_parameters
         W0, b0 = init_parameters(rng, K, DIM, 0.01, dtype)
         log(f"== {dname}: setting up the contenders")
-        contenders = [Project(X, y, Xv, yv, 1, blas_ctx, "project trainer"),
-                      Project(X, y, Xv, yv, 1, blas_ctx, "BLAS trainer (c719393), helper thread",
-                              BlasEpoch(DIM, dtype, prefetch=True)),
-                      Project(X, y, Xv, yv, 1, blas_ctx, "BLAS trainer (c719393), one thread",
-                              BlasEpoch(DIM, dtype, prefetch=False))]
+        contenders = [Project(X, y, Xv, yv, 1, blas_ctx, "project trainer", "compiled"),
+                      Project(X, y, Xv, yv, 1, blas_ctx, "project trainer, NumPy epoch (no compiler)", "numpy")]
         contenders.append(Textbook(X, y, Xv, yv, W0, b0, 1))
         if torch is not None:
             contenders.append(Torch(torch, X, y, Xv, yv, W0, b0, 1))
@@ -818,6 +792,7 @@ def table_rows(results):
         med = {name: float(np.median(v)) for name, v in d["seconds"].items()}
         torch_s = next((v for k, v in med.items() if k.startswith("PyTorch")), None)
         text_s = next(v for k, v in med.items() if k.startswith("textbook"))
+        project_s = med["project trainer"]
         core = d["limits_one_core"]["limit"]
 
         def row(name, s, timed=None):
@@ -827,7 +802,8 @@ def table_rows(results):
                     "epochs_timed": None if timed is None else len(timed),
                     "x_limit": s / d["limits"]["limit"], "x_limit_peak": s / d["limits"]["limit_peak"],
                     "x_limit_one_core": s / core,
-                    "x_pytorch": None if torch_s is None else s / torch_s, "x_textbook": s / text_s}
+                    "x_pytorch": None if torch_s is None else s / torch_s, "x_textbook": s / text_s,
+                    "x_project": s / project_s}
 
         rows += [row(name, s, d["seconds"][name]) for name, s in med.items()]
         rows += [row("limit (bytes/bandwidth, flops at the epoch's GEMM shapes)", d["limits"]["limit"]),
@@ -841,12 +817,12 @@ def format_table(results):
         return "-" if v is None else format(v, fmt)
 
     lines = [f"{'dtype':8s} {'contender':58s} {'s/epoch':>8s} {'min':>7s} {'x limit':>8s} {'x peak':>7s} "
-             f"{'x 1 core':>8s} {'x torch':>8s} {'x textbook':>10s}"]
+             f"{'x 1 core':>8s} {'x torch':>8s} {'x textbook':>10s} {'x compiled':>10s}"]
     for r in results["table"]:
         lines.append(f"{r['dtype']:8s} {r['contender']:58s} {f(r['median_s'], '.3f'):>8s} {f(r['min_s'], '.3f'):>7s} "
                      f"{f(r['x_limit'], '.2f'):>8s} {f(r['x_limit_peak'], '.2f'):>7s} {f(r['x_limit_one_core'], '.2f'):>8s} "
                      f"{f(r['x_pytorch'], '.2f'):>8s} "
-                     f"{f(r['x_textbook'], '.2f'):>10s}")
+                     f"{f(r['x_textbook'], '.2f'):>10s} {f(r['x_project'], '.2f'):>10s}")
     for dname, d in results["dtypes"].items():
         lines.append(f"{dname}: the project trainer also measures the training set once after its last epoch: "
                      f"{d['project_final_pass_seconds']:.3f} s per run")
@@ -854,7 +830,7 @@ def format_table(results):
     lines.append(format_memory(results["memory"]))
     lines.append(format_growth(results["growth"]))
     lines.append("s/epoch: median over the timed epochs; x limit: over the limit measured in this run; "
-                 "x peak: over the limit with square-GEMM throughput; x 1 core: over the limit with one thread's rates; x torch / x textbook: over that contender, same dtype")
+                 "x peak: over the limit with square-GEMM throughput; x 1 core: over the limit with one thread's rates; x torch / x textbook / x compiled: over that contender (compiled: the project trainer's compiled epoch), same dtype")
     return "\n".join(lines)
 
 

@@ -17,7 +17,6 @@ byte-reproducible PNG.
 
 import io
 import warnings
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure

@@ -200,7 +200,7 @@ def load_function(dtype):
     flags = compile_flags()
     try:
         try:
-            cc = find_compiler()
+            find_compiler()
         except KernelError:
             path = cached_library(dtype, (kernel_dir(), user_cache_dir()), flags)
             if path is None:

@@ -8,6 +8,8 @@ cross-entropy plus ``lam * sum(W**2)``; b is not penalised.
 
 import numpy as np
 
+from helpers.data import one_hot
+
 
 def init_parameters(rng, n_classes, dim, std, dtype=np.float64):
     """Draw W: (K, D), then b: (K,), from N(0, std**2) with the generator ``rng``."""
@@ -128,13 +130,6 @@ def compute_gradients(X, Y, P, W, lam):
     """
     G = (P - Y) / X.shape[0]
     return G.T @ X + 2 * lam * W, G.sum(axis=0)
-
-
-def one_hot(y, n_classes, dtype=np.float64):
-    """Y: (N, K) with a 1 at each row's label y: (N,) and 0 elsewhere."""
-    Y = np.zeros((y.shape[0], n_classes), dtype=dtype)
-    Y[np.arange(y.shape[0]), y] = 1.0
-    return Y
 
 
 def numpy_epoch(X, y, W, b, perm, eta, lam, n_batch, previous_scores=None):

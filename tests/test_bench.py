@@ -1,7 +1,6 @@
 """The benchmark's contenders compute what the trainer computes, and the trainer's
 one-pass evaluation equals the two-pass one. No timings here: `make bench` times."""
 
-import contextlib
 import importlib.util
 import math
 from pathlib import Path
@@ -9,13 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import train as train_module
 from helpers.blas import single_threaded_blas
 from helpers.data import Split, one_hot
 from helpers.model import evaluate
-from helpers.params import validate_params
 from helpers.model import init_parameters
-from helpers.train import HISTORY_KEYS, Trainer, run_epoch, train
+from helpers.train import HISTORY_KEYS, run_epoch
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
 
@@ -53,19 +50,17 @@ def test_bench_pytorch_loop_agrees_with_run_epoch(bench):
     assert values["accuracy"] == ref["accuracy"]
 
 
-@pytest.mark.parametrize("prefetch", [False, True], ids=["one thread", "helper thread"])
-def test_the_blas_trainer_it_compares_with_trains_as_the_kernel_does(bench, prefetch):
-    """The baseline contender (the BLAS epoch before the kernel) gives the project trainer's
-    history and weights up to rounding, with and without its helper thread."""
+def test_the_numpy_contender_trains_as_the_compiled_one(bench):
+    """The benchmark's two project contenders: the same history and weights up to rounding, each epoch as named."""
     tr, va = small_data(700, 3072, 1), small_data(200, 3072, 2)
-    params = validate_params(0.1, 0.02, 100, 3)
-    ours = train(tr, va, params)
-    with single_threaded_blas():
-        trainer = Trainer(tr, va, params)
-        trainer.run_epoch = bench.BlasEpoch(3072, np.float64, prefetch=prefetch)
-        while trainer.step() is not False and trainer.epoch < params.n_epochs:
-            pass
-        theirs = trainer.finish()
+    finished = {}
+    for kind in ("compiled", "numpy"):
+        p = bench.Project(tr.X, tr.y, va.X, va.y, 1, single_threaded_blas, kind, kind)
+        for _ in range(3):
+            p.epoch()
+        finished[kind] = p.trainer.finish()
+        assert finished[kind].epoch == kind
+    ours, theirs = finished["compiled"], finished["numpy"]
     assert np.abs(theirs.W - ours.W).max() < 1e-12 and np.abs(theirs.b - ours.b).max() < 1e-12
     for k in HISTORY_KEYS:
         assert theirs.history[k] == pytest.approx(ours.history[k], rel=1e-12)

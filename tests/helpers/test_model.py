@@ -141,3 +141,49 @@ def test_evaluate_sums_float32_values_in_float64(dtype):
     out = model.evaluate(X, np.array([1, 1]), W, np.zeros(2, dtype), 0.0)
     assert out["loss"] == pytest.approx((big + 1.0 + np.log1p(np.exp(-1.0))) / 2, abs=1e-3)
     assert out["accuracy"] == 0.0  # class 0 scores highest in both rows
+
+
+# Two images in one dimension, two classes: x = 1 (class 0) and x = -1 (class 1), W = 0, b = 0, eta = 1.
+X2 = np.array([[1.0], [-1.0]])
+Y2 = np.array([0, 1])
+
+
+def test_one_batch_of_the_numpy_epoch_is_one_gradient_step_by_hand():
+    # P = 1/2 everywhere; G = (P - Y) / 2 = [[-1/4, 1/4], [1/4, -1/4]];
+    # grad_W = G^T X = [[-1/4 - 1/4], [1/4 + 1/4]] = [[-1/2], [1/2]]; grad_b = column sums of G = 0
+    W, b = np.zeros((2, 1)), np.zeros(2)
+    scores = np.full((2, 2), np.nan)
+    model.numpy_epoch(X2, Y2, W, b, np.array([0, 1]), 1.0, 0.0, 2, previous_scores=scores)
+    np.testing.assert_array_equal(W, [[0.5], [-0.5]])
+    np.testing.assert_array_equal(b, [0.0, 0.0])
+    np.testing.assert_array_equal(scores, np.zeros((2, 2)))      # under the starting W = 0, b = 0
+
+
+@pytest.mark.parametrize("lam, W_end, b_end", [
+    # batch 1, image 1 (x = -1, class 1): G = P - Y = [1/2, -1/2], grad_W = -G = [-1/2, 1/2], grad_b = G
+    #   -> W = [[1/2], [-1/2]], b = [-1/2, 1/2]
+    # batch 2, image 0 (x = 1, class 0): scores W x + b = [0, 0], G = [-1/2, 1/2], grad_W = G, grad_b = G,
+    #   plus 2 lam W: lam = 0 -> W = [[1], [-1]]; lam = 1/2 -> 2 lam W = [[1/2], [-1/2]] cancels G: W stays
+    (0.0, [[1.0], [-1.0]], [0.0, 0.0]),
+    (0.5, [[0.5], [-0.5]], [0.0, 0.0]),
+])
+def test_batches_of_one_follow_the_visiting_order_and_the_penalty(lam, W_end, b_end):
+    W, b = np.zeros((2, 1)), np.zeros(2)
+    scores = np.full((2, 2), np.nan)
+    model.numpy_epoch(X2, Y2, W, b, np.array([1, 0]), 1.0, lam, 1, previous_scores=scores)
+    np.testing.assert_array_equal(W, W_end)
+    np.testing.assert_array_equal(b, b_end)
+    np.testing.assert_array_equal(scores, np.zeros((2, 2)))      # both under W0 = 0, not the updated W
+
+
+def test_a_last_batch_smaller_than_n_batch_is_trained_and_scored():
+    # perm of 3 with n_batch 2: batches [0, 1] and [0]; the last batch's scores are those of the start (b0 = 1)
+    W, b = np.zeros((2, 1)), np.ones(2)
+    scores = np.full((3, 2), np.nan)
+    model.numpy_epoch(X2, Y2, W, b, np.array([0, 1, 0]), 1.0, 0.0, 2, previous_scores=scores)
+    np.testing.assert_array_equal(scores, np.ones((3, 2)))
+    # batch 1 as the one-batch case (b stays 1: grad_b = 0): W = [[1/2], [-1/2]]; batch 2 (x = 1, class 0):
+    # scores [1.5, 0.5], P0 = 1 / (1 + e^-1), G = [P0 - 1, 1 - P0]: W0 += 1 - P0, b0 += 1 - P0
+    p0 = 1 / (1 + np.exp(-1.0))
+    np.testing.assert_allclose(W, [[0.5 + 1 - p0], [-0.5 - (1 - p0)]], rtol=1e-15)
+    np.testing.assert_allclose(b, [1 + 1 - p0, 1 - (1 - p0)], rtol=1e-15)

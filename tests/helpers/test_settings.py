@@ -2,8 +2,7 @@ import pytest
 
 from helpers.errors import ParameterError
 from tests.conftest import committed_text
-from helpers.settings import (check_batch_sizes, expand_runs, parse_settings, parse_variants, read_settings,
-                              read_variants)
+from helpers.settings import check_batch_sizes, expand_runs, parse_settings, parse_variants, read_settings
 
 
 def test_the_committed_settings_are_the_reports_four():

@@ -6,7 +6,6 @@ import pytest
 from helpers import train as train_module
 
 from helpers import model
-from helpers.data import Split, one_hot
 from helpers.params import validate_params
 from helpers.model import init_parameters
 from helpers.reference import textbook_epoch, textbook_train

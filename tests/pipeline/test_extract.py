@@ -4,7 +4,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from tests.conftest import batch_pickle, expected_for, make_batches, official_layout, write_archive
+from tests.conftest import expected_for, make_batches, official_layout, write_archive
 from helpers import cifar10 as archive
 from pipeline import extract
 from helpers.cifar10 import FOLDER_NAME, MARKER, read_marker
