@@ -38,9 +38,8 @@ import statistics
 import numpy as np
 
 from helpers import original
-from helpers.results import spread
+from helpers.results import METRICS, spread
 
-METRICS = ("loss", "cost", "accuracy")
 BASELINE = "course"
 REPRODUCED, ROUNDING, NOT_REPRODUCED = "reproduced", "within rounding", "not reproduced"
 EXPLAINED, UNEXPLAINED = "explained", "unexplained"

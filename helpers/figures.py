@@ -23,10 +23,10 @@ from matplotlib.figure import Figure
 
 from helpers.cifar10 import CLASS_NAMES
 from helpers.files import atomic_path
+from helpers.results import METRICS
 
 #: PNG metadata without the Software tag and timestamps: equal figures, equal bytes.
 PNG_METADATA = {"Software": None}
-METRICS = ("loss", "cost", "accuracy")
 
 
 def figure_png(fig, dpi=100):

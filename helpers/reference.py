@@ -1,40 +1,41 @@
 """The plain textbook training loop, as the course writes it: the reference the fast trainer is checked against.
 
 Images are columns here, as in the course's code: ``X: (D, N)``, ``Y: (K, N)``
-one-hot, ``W: (K, D)``, ``b: (K, 1)``. Every function is the formula, with no
-buffers and no tricks. The tests check :func:`helpers.train.run_epoch` and
+one-hot, ``W: (K, D)``, ``b: (K, 1)``. The functions carry the course's names
+and compute with the model's own (:mod:`helpers.model`, images as rows) on the
+transposed arrays: the formulas are written once. The loop is the course's,
+with no buffers and no tricks. The tests check :func:`helpers.train.run_epoch` and
 :func:`helpers.train.train` against :func:`textbook_epoch` and :func:`textbook_train`,
 and ``make bench`` times them against each other.
 """
 
 import numpy as np
 
+from helpers import model
+
 
 def EvaluateClassifier(X, W, b):
-    """P = softmax(W X + b): (K, N) for X: (D, N)."""
-    s = W @ X + b
-    e = np.exp(s - s.max(axis=0))
-    return e / e.sum(axis=0)
+    """P = softmax(W X + b): (K, N) for X: (D, N), b: (K, 1) (:func:`helpers.model.evaluate_classifier`)."""
+    return model.evaluate_classifier(X.T, W, b[:, 0]).T
 
 
 def ComputeCost(X, Y, W, b, lam):
-    """Loss (mean of -log(y^T p) over the columns) and cost (loss + lam * ||W||^2)."""
-    P = EvaluateClassifier(X, W, b)
-    loss = float(np.mean(-np.log(np.sum(Y * P, axis=0))))
-    return loss, loss + lam * float(np.sum(W * W))
+    """Loss (mean of -log(y^T p) over the columns) and cost (loss + lam * ||W||^2) (:mod:`helpers.model`)."""
+    y = np.argmax(Y, axis=0)
+    loss = model.compute_loss(X.T, y, W, b[:, 0])
+    return loss, model.compute_cost(X.T, y, W, b[:, 0], lam)
 
 
 def ComputeAccuracy(X, y, W, b):
     """Share of columns of X: (D, N) whose highest probability is the label y: (N,)."""
-    P = EvaluateClassifier(X, W, b)
-    return float(np.mean(np.argmax(P, axis=0) == y))
+    return model.compute_accuracy(X.T, y, W, b[:, 0])
 
 
 def ComputeGradients(X, Y, P, W, lam):
-    """Gradients of the cost: ``(P - Y) X^T / N + 2 lam W`` (K, D) and ``mean of P - Y`` (K, 1)."""
-    n = X.shape[1]
-    G = -(Y - P)
-    return G @ X.T / n + 2 * lam * W, G.sum(axis=1, keepdims=True) / n
+    """Gradients of the cost: ``(P - Y) X^T / N + 2 lam W`` (K, D) and ``mean of P - Y`` (K, 1)
+    (:func:`helpers.model.compute_gradients`)."""
+    grad_W, grad_b = model.compute_gradients(X.T, Y.T, P.T, W, lam)
+    return grad_W, grad_b[:, None]
 
 
 def textbook_epoch(Xd, Yd, W, b, perm, eta, lam, n_batch):
@@ -67,12 +68,10 @@ def textbook_train(train_split, val_split, params):
     history : dict
         ``train_loss``, ``train_cost``, ``train_accuracy``, ``val_*`` per epoch (epoch 0 first).
     """
-    from helpers.model import init_parameters
-
     Xd, Yd, y = np.ascontiguousarray(train_split.X.T), train_split.Y.T, train_split.y
     Xv, Yv, yv = np.ascontiguousarray(val_split.X.T), val_split.Y.T, val_split.y
     rng = np.random.default_rng(params.seed)
-    W, b = init_parameters(rng, Yd.shape[0], Xd.shape[0], params.init_std, Xd.dtype)
+    W, b = model.init_parameters(rng, Yd.shape[0], Xd.shape[0], params.init_std, Xd.dtype)
     b = b[:, None]
     history = {f"{s}_{m}": [] for s in ("train", "val") for m in ("loss", "cost", "accuracy")}
 

@@ -12,8 +12,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from helpers.errors import UserError
+from helpers.results import METRICS
 
-TABLE1_METRICS = ("loss", "cost", "accuracy")
 #: The audit's verdicts of a printed number (helpers.audit.VERDICTS; the checker reads only the page).
 VERDICTS = ("reproduced", "within rounding", "explained", "unexplained")
 _COUNTS = re.compile(r"Of the original's (\d+) printed numbers, (\d+) are reproduced .*?, (\d+) more within the "
@@ -103,7 +103,7 @@ def check_report(html_path, settings, variants=None):
         row = table1.get(sid)
         if row is None:
             raise UserError(f"{path}: Table 1 has no row for {sid}")
-        for metric in TABLE1_METRICS:
+        for metric in METRICS:
             try:
                 value = float(row.get(metric, "").strip())
             except ValueError:
