@@ -218,6 +218,21 @@ def load_function(dtype):
                           f"set {DIR_ENV} to a writable folder on a file system that allows executables") from exc
 
 
+def build_info(dtype="float64"):
+    """What the compiled epoch for ``dtype`` is built with: compiler command and version, flags, library name.
+
+    For a library found without a compiler, the compiler is unknown (None); its name still hashes it.
+    """
+    flags = compile_flags()
+    try:
+        cc = find_compiler()
+    except KernelError:
+        path = cached_library(dtype, (kernel_dir(), user_cache_dir()), flags)
+        return {"compiler": None, "version": None, "flags": list(flags), "library": path.name if path else None}
+    return {"compiler": shlex.join(cc), "version": _compiler_version(cc), "flags": list(flags),
+            "library": library_name(dtype, cc, flags)}
+
+
 def epoch_choice():
     """``$DD2424_EPOCH``: auto (the default), compiled or numpy."""
     choice = os.environ.get(EPOCH_ENV, "").strip().lower() or "auto"

@@ -3,8 +3,9 @@
 A run's folder ``results/<variant>/<setting_id>/seed<N>/`` holds
 
 * ``results.json``: parameters, data options, history, test loss/cost/accuracy,
-  divergence, which epoch trained (compiled or NumPy), package versions and data hashes. It depends only on the inputs,
-  so equal runs give byte-identical files;
+  divergence, which epoch trained (compiled or NumPy), package versions, provenance (commit, CPU,
+  compiler and flags, BLAS: :mod:`helpers.provenance`) and data hashes. It depends only on the inputs,
+  the code and the machine, so equal runs give byte-identical files;
 * ``weights.npz``: ``W: (K, D)`` and ``b: (K,)``;
 * ``timing.json``: wall times, kept apart because they differ on every run.
 
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.files import write_json, write_npz
+from helpers.provenance import run_provenance
 
 PACKAGES = ("numpy", "matplotlib", "pandas", "nbconvert", "papermill")
 METRICS = ("loss", "cost", "accuracy")
@@ -98,6 +100,7 @@ def save_run(folder, params, result, test_metrics, data_sha256, options=None, va
         "epoch": result.epoch,
         "test": test_metrics,
         "versions": package_versions(),
+        "provenance": run_provenance(result.epoch, result.W.dtype.name),
         "data_sha256": data_sha256,
     }
     write_json(folder / "results.json", _clean(doc))

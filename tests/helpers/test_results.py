@@ -68,6 +68,7 @@ def test_save_run_writes_every_field_and_three_files(tmp_path, options):
     assert doc["data_sha256"] == {"data_batch_1": "abc"} and doc["test"] == test
     assert doc["epochs_run"] == 2 and doc["diverged_at"] is None  # 3 history entries: before and after 2 epochs
     assert doc["epoch"] == "numpy"                                # which epoch trained, as the result says
+    assert doc["provenance"]["compiled_epoch"] is None and doc["provenance"]["cpu"]["model"]   # where it ran
     assert doc["versions"] == results.package_versions()
     np.testing.assert_array_equal(doc["b"], np.arange(10.0))
 
