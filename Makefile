@@ -39,7 +39,8 @@ DATA_STAMP := $(DATA_DIR)/cifar-10-batches-py/VERIFIED.json
 BUILD_START := $(shell date +%s)
 NVAL_STAMP := $(BUILD_DIR)/n_val/$(N_VAL)
 # Notebook runs: matplotlib without a display, BLAS on one thread when make runs several at once.
-EXECUTE = MPLBACKEND=Agg $(BLAS_THREADS) $(PY) -m pipeline execute --all-parameters
+EXECUTE = MPLBACKEND=Agg $(BLAS_THREADS) $(PY) -m pipeline execute --all-parameters \
+	$(if $(PROGRESS_LOG),--progress $(PROGRESS_LOG):$(PROGRESS_TOTAL):$(BUILD_START))
 DATA_PARAMS := -p data_dir $(DATA_DIR) -p results_dir $(RESULTS_DIR) -p n_val $(N_VAL)
 # Recursive (=): MAKEFLAGS shows -jN only when recipes are expanded, not while parsing.
 BLAS_THREADS = $(if $(filter-out -j1,$(filter -j%,$(MAKEFLAGS))),OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1)
@@ -122,6 +123,16 @@ _ := $(shell rm -rf $(RULES_TMP))
 else
 include $(RULES_MK)
 endif
+endif
+
+# Progress of the whole build: make counts the notebook runs it will execute (a dry run of the same goals,
+# which writes nothing), when the first run starts (after any restart to remake the rules), and each run,
+# when done, says "k of N runs; about T left" (pipeline/progress.py). Not in a dry run (-n) or a question (-q).
+ifeq ($(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS))),)
+PROGRESS_LOG := $(BUILD_DIR)/progress/$(BUILD_START)-$(MAKELEVEL).log
+PROGRESS_TOTAL ?= $(eval PROGRESS_TOTAL := $$(shell $(MAKE) --no-print-directory -n $(MAKECMDGOALS) $(MAKEOVERRIDES) PROGRESS_TOTAL=0 \
+	2>/dev/null | grep -c -- '-m pipeline execute'))$(shell mkdir -p $(BUILD_DIR)/progress && \
+	rm -f $(BUILD_DIR)/progress/*-$(MAKELEVEL).log)$(info == $(PROGRESS_TOTAL) notebook runs to do)$(PROGRESS_TOTAL)
 endif
 
 # N_VAL changes what every run computes.

@@ -159,7 +159,13 @@ def cmd_execute(args):
         for path in args.expect:
             if Path(path).name == "summary.json":
                 check_group(path, params)
-    say(f"[{label}] done in {time.perf_counter() - start:.1f} s")
+    done = f"[{label}] done in {time.perf_counter() - start:.1f} s"
+    if args.progress:   # LOG:TOTAL:START from make: this run's place in the whole build
+        from pipeline.progress import record_done
+
+        log, total, build_start = args.progress.rsplit(":", 2)
+        done += f" ({record_done(log, int(total), float(build_start))})"
+    say(done)
 
 
 def cmd_render(args):
@@ -232,6 +238,8 @@ def build_parser():
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--all-parameters", action="store_true",
                    help="refuse to run unless every parameter of the notebook is given (make's runs)")
+    p.add_argument("--progress", metavar="LOG:TOTAL:START",
+                   help="count this run in the build's progress file and print k of N runs and the time left")
     p.add_argument("--expect", action="append", default=[], metavar="FILE",
                    help="a file the run must write (a training group's summary.json: also checked to be that run)")
     p.set_defaults(func=cmd_execute)

@@ -183,3 +183,52 @@ def terminal_line(text, stream):
     if tty and os.environ.get("TERM") != "dumb":
         return f"\r{text}\x1b[K\n"
     return f"{text}\n"
+
+
+# --- the whole build: k of N runs and the time left -------------------------------------------------
+
+def record_done(log, total, start, now=None):
+    """Count one finished run of a build in ``log`` and say how far the build is.
+
+    Parameters
+    ----------
+    log : path-like
+        The build's progress file: one line per finished run, appended in one write each, so
+        parallel runs (``make -j``) never lose a count.
+    total : int
+        The runs the build will execute (make counts them before the first one starts).
+    start : float
+        When the build started (seconds since the epoch).
+
+    Returns
+    -------
+    str
+        ``"3 of 26 runs; about 4 min left"`` (the time left from the build's pace so far).
+    """
+    now = time.time() if now is None else now
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, b"done\n")
+    finally:
+        os.close(fd)
+    with open(log, "rb") as f:
+        done = f.read().count(b"\n")
+    return progress_text(done, total, now - start)
+
+
+def progress_text(done, total, elapsed):
+    """``"k of N runs"``, and the time left at the pace so far (``elapsed / k`` per run), while runs remain."""
+    total = max(total, done)
+    text = f"{done} of {total} runs"
+    if done < total and done > 0 and elapsed > 0:
+        left = elapsed / done * (total - done)
+        text += f"; about {_duration(left)} left"
+    return text
+
+
+def _duration(seconds):
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -466,3 +466,14 @@ def test_a_row_that_repeats_a_variant_s_runs_is_refused_before_any_run_naming_bo
     assert r.returncode != 0 and not (out / "results").exists()
     assert "settings row 1 (λ = 0, η = 0.1, n_batch = 20, n_epochs = 2) in variant 'wide' is the run of settings row 2" \
         in r.stderr, r.stderr
+
+
+def test_make_report_says_how_many_runs_there_are_and_counts_them_with_the_time_left(built_once):
+    out, r = built_once
+    assert r.stdout.count("notebook runs to do") == 1, r.stdout
+    total = int(re.search(r"^== (\d+) notebook runs to do$", r.stdout, re.M).group(1))
+    assert total == len(re.findall(r"\] done in ", r.stdout)) == 4 + 2 + 2    # train 4, figures 2, gradcheck, report
+    counts = [int(k) for k in re.findall(rf"\] done in [\d.]+ s \((\d+) of {total} runs", r.stdout)]
+    assert sorted(counts) == list(range(1, total + 1))                          # -j2: every run counted once
+    assert re.search(rf"\(1 of {total} runs; about \d+ (s|min) left\)", r.stdout)
+    assert re.search(rf"\({total} of {total} runs\)", r.stdout)
