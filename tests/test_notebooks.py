@@ -114,7 +114,17 @@ def test_the_training_notebook_shows_images_and_curves_inline(pipeline):
     out, settings, _ = pipeline
     nb = nbformat.read(str(out / f"executed/train_course_{settings[0].setting_id}.ipynb"), as_version=4)
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(images) == 2  # a few training images with labels, then the curves
+    assert len(images) == 3  # a few training images with labels, the curves, the rows of W
+
+
+def test_the_training_notebook_shows_one_mini_batch_step_before_training(pipeline):
+    out, settings, _ = pipeline
+    nb = nbformat.read(str(out / f"executed/train_course_{settings[0].setting_id}.ipynb"), as_version=4)
+    step = next(c for c in nb.cells if c.get("id") == "train-step")
+    text = "".join(o.get("text", "") for o in step.outputs)
+    assert re.search(r"X \(100, 3072\), W \(10, 3072\), b \(10,\) -> S \(100, 10\), P \(100, 10\)", text), text
+    before, after = map(float, re.search(r"cost of this mini-batch: ([\d.]+) before the step, ([\d.]+) after", text).groups())
+    assert after < before          # one step of gradient descent lowers the mini-batch's cost
 
 
 def test_a_diverged_run_is_shown_not_a_crash(pipeline):
