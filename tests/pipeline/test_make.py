@@ -357,6 +357,10 @@ def project_copy(tmp):
     shutil.copytree(ROOT, dst, symlinks=True, ignore=shutil.ignore_patterns(
         ".venv", ".git", "data", "results", "build", "report", "figures", "mutants", "scratch", "__pycache__",
         "*.egg-info", ".pytest_cache", ".ipynb_checkpoints"))
+    # The copy uses the checkout's .venv: its environment files must never look newer than it, or its make
+    # would reinstall the checkout's venv from the copy (and point the editable install at a temporary folder).
+    for name in ("requirements.txt", "pyproject.toml"):
+        os.utime(dst / name, (0, 0))
     return dst
 
 
@@ -405,6 +409,10 @@ def test_a_notebook_saved_in_jupyterlab_retrains_nothing_and_a_code_change_rerun
     figures.write_text(json.dumps(nb, indent=1))
     r = make_in(root, out, data_dir, "report")
     assert sorted(executed(r)) == ["notebooks/figures.ipynb"] * 2 + ["notebooks/report.ipynb"], r.stdout
+    # and the checkout's environment still imports the checkout's helpers, not the copy's
+    where = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", "import helpers; print(helpers.__file__)"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert where.stdout.startswith(str(ROOT / "helpers")), where.stdout + where.stderr
 
 
 def test_a_run_that_is_not_the_one_make_asked_for_fails_its_rule_with_one_line(tmp_path, data_dir):
