@@ -139,7 +139,7 @@ def make_rules(settings, variants, sources, root=None):
                     f"{group}/summary.json: $(TRAIN_NB) $(TRAIN_DEPS) {cache_marker(v)} "
                     f"{variant_stamp(v)} $(NVAL_STAMP) | $(VENV_STAMP)",
                     f"\t@$(EXECUTE) notebooks/train.ipynb {group}/train.ipynb --label {label} {args} "
-                    f"-p seeds {_q(list(v.seeds))} -p variant {v.name} {data} -p quick False $(DATA_PARAMS) --expect $@"]
+                    f"-p seeds {_q(list(v.seeds))} -p variant {v.name} {data} -p quick false $(DATA_PARAMS) --expect $@"]
             groups.append(f"{group}/summary.json")
             if v.name == BASELINE:
                 fig = f"$(FIGURES_DIR)/{s.setting_id}"

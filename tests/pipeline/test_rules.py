@@ -25,7 +25,7 @@ def test_one_training_target_per_setting_and_variant_and_figures_for_the_baselin
     # a notebook that ran without error must also have written its target (and a group be that run)
     assert text.count("--expect $@") == 9 and text.count("--expect $(FIGURES_DIR)/") == 3 * 2
     # make passes every parameter: a notebook's defaults never reach a build
-    assert text.count("-p quick False") == 9 and text.count("-p init_std 0.01") == 9 + 3
+    assert text.count("-p quick false") == 9 and text.count("-p init_std 0.01") == 9 + 3
     assert "-p seeds '[1, 2]' -p variant course" in text and "-p normalise false" in text
     # one cache per data variant, each a prerequisite of its runs
     assert "$(DATA_DIR)/cache/course-val$(N_VAL)-norm-float64/CACHE.json:" in text
@@ -81,3 +81,30 @@ def test_two_rows_a_variant_trains_alike_are_one_rule():
     assert "$(RESULTS_DIR)/course/lam0_eta0.1_nb100_ep40_std0.05/summary.json:" in text   # two runs
     groups = re.search(r"^RUN_GROUPS := (.*)$", text, re.M).group(1).split()
     assert len(groups) == len(set(groups)) == 3
+
+
+def test_every_value_make_passes_has_the_type_of_the_notebook_s_default():
+    """`-p quick False` would reach the notebook as the string "False", which is true: each value make passes
+    must parse (as `pipeline execute` parses it) to the type of the parameter's default in the notebook."""
+    import ast
+    import json
+    import shlex
+
+    from pipeline.cli import parse_value
+
+    settings = parse_settings("lam,eta,n_batch,n_epochs,init_std\n0,0.1,100,40,\n0.5,0.01,10,1,0.05\n")
+    text = make_rules(settings, parse_variants(VARIANTS), "s.csv")
+    for stem in ("train", "figures"):
+        nb = json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text())
+        cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+        defaults = {t.id: ast.literal_eval(node.value) for node in ast.parse("".join(cell["source"])).body
+                    for t in node.targets}
+        lines = [ln for ln in text.splitlines() if f"$(EXECUTE) notebooks/{stem}.ipynb" in ln]
+        assert lines
+        for line in lines:
+            words = shlex.split(line.replace("$(DATA_PARAMS)", ""))
+            for i, word in enumerate(words):
+                if word == "-p" and not words[i + 2].startswith("$("):
+                    name, value = words[i + 1], parse_value(words[i + 2])
+                    expected = type(defaults[name])
+                    assert isinstance(value, (int, float) if expected is float else expected), (stem, name, value)
