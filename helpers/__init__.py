@@ -3,7 +3,7 @@
 Data flow, one way::
 
     cifar10 (read and verify the batches) -> data (splits, variants, cache)
-        -> model, gradcheck -> train (its epoch: the C kernel of kernel; reference: the textbook loop)
+        -> model, gradcheck -> train (its epoch: model.numpy_epoch, or compiled_epoch; reference: the textbook loop)
         -> results (files) -> figures, audit -> report (tables for the report notebook)
 
 with ``params`` and ``settings`` (the runs: settings, variants, seeds), ``original``

@@ -38,7 +38,7 @@ import statistics
 import numpy as np
 
 from helpers import original
-from helpers.results import METRICS, spread
+from helpers.results import spread
 
 BASELINE = "course"
 REPRODUCED, ROUNDING, NOT_REPRODUCED = "reproduced", "within rounding", "not reproduced"

@@ -8,7 +8,7 @@ def single_threaded_blas():
     which changes the last bits of the result. Training and the gradient check
     run on one BLAS thread so that a run gives bitwise-identical numbers
     whatever ``make -jN`` or the machine's BLAS settings are (the training
-    epochs themselves run in the compiled kernel of :mod:`helpers.kernel`; BLAS
+    epochs themselves run in the compiled epoch of :mod:`helpers.compiled_epoch`; BLAS
     evaluates the validation and test sets).
     """
     from threadpoolctl import threadpool_limits

@@ -136,7 +136,7 @@ def numpy_epoch(X, y, W, b, perm, eta, lam, n_batch, previous_scores=None):
     """One epoch of mini-batch gradient descent in plain NumPy, updating W and b in place.
 
     This is the course's update, step by step; the compiled epoch
-    (:mod:`helpers.kernel`) computes the same and is tested against it, and
+    (:mod:`helpers.compiled_epoch`) computes the same and is tested against it, and
     training falls back to it where no C compiler is found.
 
     Parameters

@@ -72,7 +72,7 @@ def blas_info():
 
 def run_provenance(epoch="compiled", dtype="float64"):
     """Everything :mod:`helpers.provenance` records for a run trained by ``epoch`` in ``dtype``."""
-    from helpers.kernel import build_info
+    from helpers.compiled_epoch import build_info
 
     return {"git": git_commit(), "cpu": cpu_info(),
             "compiled_epoch": build_info(dtype) if epoch == "compiled" else None, "blas": blas_info()}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from helpers import audit, original
 from helpers.params import DEFAULT_INIT_STD
-from helpers.results import load_group
+from helpers.results import METRICS, load_group
 
 #: Modules documented in section 2: the ones the notebooks call, in the order of the data flow.
 DOCUMENTED = ("cifar10", "data", "params", "settings", "model", "gradcheck", "train", "reference",
@@ -102,7 +102,7 @@ def table1_html(records, variant=audit.BASELINE):
         cells = [_td("lam", f"{lam:g}"), _td("eta", f"{eta:g}")]
         cells += [_td("init_std", f"{runs[0]['init_std']:g}")] if with_std else []
         cells += [_td("seeds", len(runs))]
-        for i, m in enumerate(audit.METRICS):
+        for i, m in enumerate(METRICS):
             s = audit.spread([r["test"][m] for r in runs])
             cells += [_td(m, f"{s['mean']:.4f}"), _td(f"{m}_std", f"± {s['std']:.4f}"),
                       _td(f"{m}_range", f"{s['min']:.4f}–{s['max']:.4f}"),
@@ -111,7 +111,7 @@ def table1_html(records, variant=audit.BASELINE):
         diverged = [r for r in runs if r["diverged_at"]]
         cells.append(_td("status", f"{len(diverged)} of {len(runs)} diverged" if diverged else "completed"))
         rows.append(f'<tr data-run-id="{html.escape(setting_id)}">{"".join(cells)}</tr>')
-    head = ["λ", "η"] + (["init_std"] if with_std else []) + ["seeds"] + [h for m in audit.METRICS for h in (m, "std", "min–max", "original", "verdict")] + ["status"]
+    head = ["λ", "η"] + (["init_std"] if with_std else []) + ["seeds"] + [h for m in METRICS for h in (m, "std", "min–max", "original", "verdict")] + ["status"]
     return _table("table1", head, rows)
 
 

@@ -2,7 +2,7 @@
 
 An epoch is the course's update, :func:`helpers.model.numpy_epoch`. Where a C
 compiler is found (or a library was built before) it runs in the compiled
-kernel of :mod:`helpers.kernel` instead, which computes the same in one pass:
+epoch of :mod:`helpers.compiled_epoch` instead, which computes the same in one pass:
 each mini-batch's rows are read in place from the training set (no shuffled
 copy, no gathered batch), and its scores, probabilities, gradient and update are
 computed while the rows are in cache. The tests check one against the other.
@@ -10,7 +10,7 @@ computed while the rows are in cache. The tests check one against the other.
 Loss, cost and accuracy are measured on the full training and validation sets
 before training and after every epoch. The validation set is evaluated in one
 chunked pass (:func:`helpers.model.evaluate`). The training set is not read a
-second time: while epoch ``e + 1`` has a mini-batch in cache, the kernel also
+second time: while epoch ``e + 1`` has a mini-batch in cache, the compiled epoch also
 computes its scores under the weights epoch ``e`` ended with, so the
 training-set values of epoch ``e`` are known once epoch ``e + 1`` has visited
 every example. Only the weights of the last epoch need a separate pass over the
@@ -32,7 +32,7 @@ import numpy as np
 
 from helpers import PROGRESS_TTY_ENV
 from helpers.blas import single_threaded_blas
-from helpers.kernel import compiled_epoch, fused_epoch, load_function
+from helpers.compiled_epoch import epoch_function, fused_epoch, load_function
 from helpers.model import evaluate, init_parameters, metrics, numpy_epoch, score_totals
 
 HISTORY_KEYS = tuple(f"{split}_{m}" for split in ("train", "val") for m in ("loss", "cost", "accuracy"))
@@ -72,7 +72,7 @@ class Workspace:
     ----------
     Wc : ndarray, (2K, D)
         Rows ``:K``: the weights being trained during an epoch; rows ``K:``
-        (``W0``): the weights the epoch started from. The kernel computes a
+        (``W0``): the weights the epoch started from. The compiled epoch computes a
         mini-batch's scores under both in one pass over its rows.
     W0 : ndarray, (K, D)
         The weights the epoch started from (a view of ``Wc``).
@@ -87,8 +87,8 @@ class Workspace:
 
 
 def epoch_name(dtype):
-    """The epoch that trains ``dtype`` in this process: "compiled" or "numpy" (:func:`helpers.kernel.compiled_epoch`)."""
-    return "numpy" if compiled_epoch(np.dtype(dtype)) is None else "compiled"
+    """The epoch that trains ``dtype`` in this process: "compiled" or "numpy" (:func:`helpers.compiled_epoch.epoch_function`)."""
+    return "numpy" if epoch_function(np.dtype(dtype)) is None else "compiled"
 
 
 def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None, epoch=None):
@@ -113,8 +113,8 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None, epoch=N
     epoch : {None, "compiled", "numpy"}
         Which epoch runs; None: this process's (:func:`epoch_name`).
 
-    The epoch runs in the compiled kernel (:func:`helpers.kernel.fused_epoch`)
-    where there is one, else in :func:`helpers.model.numpy_epoch`. The kernel
+    The epoch runs compiled (:func:`helpers.compiled_epoch.fused_epoch`)
+    where there is one, else in :func:`helpers.model.numpy_epoch`. The compiled epoch
     computes each mini-batch's scores under W and W0 with or without ``scores``:
     W and b get the same bits either way.
     """
@@ -125,7 +125,7 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None, epoch=N
     ws.b0[...] = b
     labels = np.ascontiguousarray(y, dtype=np.int64)
     perm = np.ascontiguousarray(perm, dtype=np.int64)
-    function = None if epoch == "numpy" else compiled_epoch(X.dtype) if epoch is None else load_function(X.dtype)
+    function = None if epoch == "numpy" else epoch_function(X.dtype) if epoch is None else load_function(X.dtype)
     if function is None:
         numpy_epoch(X, labels, W, b, perm, eta, lam, n_batch, previous_scores=scores)
         return

@@ -88,10 +88,10 @@ def cmd_rules(args):
 
 
 def cmd_validate(args):
-    from helpers.kernel import compiler_notice
+    from helpers.compiled_epoch import compiler_notice
     from helpers.settings import check_batch_sizes, check_duplicate_runs, read_settings, read_variants
 
-    notice = compiler_notice()   # training compiles helpers/kernel.c: say so now, not in the first run
+    notice = compiler_notice()   # training compiles helpers/compiled_epoch.c: say so now, not in the first run
 
     # The data's own size once they are verified (CIFAR-10's 50000 before the first `make data`).
     # Verified data imply the virtual environment, hence numpy; before it, standard library only.

@@ -100,7 +100,7 @@ def module_closure(modules, package_dir):
     -------
     list of Path
         Sorted module files (plus ``__init__.py``), and the C source a module
-        compiles (``helpers/kernel.c`` beside ``helpers/kernel.py``).
+        compiles (``helpers/compiled_epoch.c`` beside ``helpers/compiled_epoch.py``).
     """
     package_dir = Path(package_dir)
     seen, todo = set(), list(modules)

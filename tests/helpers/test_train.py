@@ -278,15 +278,15 @@ def test_the_test_cost_is_the_loss_plus_lam_times_the_squared_weights():
 @pytest.fixture
 def use_epoch(monkeypatch):
     """use_epoch("numpy") or use_epoch("compiled"): the epoch this test's training runs in."""
-    from helpers import kernel
+    from helpers import compiled_epoch as compiled
 
     def use(name):
-        monkeypatch.setenv(kernel.EPOCH_ENV, name)
-        kernel.compiled_epoch.cache_clear()
+        monkeypatch.setenv(compiled.EPOCH_ENV, name)
+        compiled.epoch_function.cache_clear()
 
     yield use
-    monkeypatch.delenv(kernel.EPOCH_ENV, raising=False)
-    kernel.compiled_epoch.cache_clear()
+    monkeypatch.delenv(compiled.EPOCH_ENV, raising=False)
+    compiled.epoch_function.cache_clear()
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 1e-4)], ids=["float64", "float32"])

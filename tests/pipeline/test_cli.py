@@ -73,7 +73,7 @@ def test_validate_refuses_a_batch_larger_than_a_variants_training_set(tmp_path):
 def test_validate_says_before_any_run_that_training_will_use_the_numpy_epoch(tmp_path):
     import os
 
-    env = {**os.environ, "CC": str(tmp_path / "no-cc"), "DD2424_KERNEL_DIR": str(tmp_path / "none"),
+    env = {**os.environ, "CC": str(tmp_path / "no-cc"), "DD2424_COMPILED_DIR": str(tmp_path / "none"),
            "XDG_CACHE_HOME": str(tmp_path / "cache")}
     (tmp_path / "s.csv").write_text(committed_text("settings.csv"))
     (tmp_path / "v.csv").write_text(committed_text("variants.csv"))

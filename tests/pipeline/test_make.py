@@ -335,7 +335,7 @@ def test_make_report_without_a_c_compiler_trains_with_the_numpy_epoch(tmp_path, 
     out = project(tmp_path / "p", settings="lam,eta,n_batch,n_epochs\n0,0.1,20,2\n",
                   variants="name,seeds,overrides,description\ncourse,1 2,,the course\n")
     env = {k: v for k, v in ENV.items() if k != "CC"}
-    env.update(PATH=path_without_compilers(tmp_path / "bin"), DD2424_KERNEL_DIR=str(tmp_path / "kernel"),
+    env.update(PATH=path_without_compilers(tmp_path / "bin"), DD2424_COMPILED_DIR=str(tmp_path / "kernel"),
                XDG_CACHE_HOME=str(tmp_path / "cache"))
     r = subprocess.run(make_args(out, data_dir, "report"), capture_output=True, text=True, timeout=900, env=env)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

@@ -1,4 +1,4 @@
-"""The compiled training epoch (``helpers/kernel.c``), built on first use.
+"""The compiled training epoch (``helpers/compiled_epoch.c``), built on first use.
 
 One call trains a whole epoch: each mini-batch's rows are read straight from
 ``X`` (no gathered copy), their scores under the current and the starting
@@ -11,7 +11,7 @@ against the plain loop of :mod:`helpers.reference`.
 The C source is compiled with the machine's C compiler (``$CC``, else ``cc`` or
 ``gcc``) the first time a process needs it, for this CPU (``-march=native``;
 ``$DD2424_CFLAGS`` replaces the flags), and the library is kept in
-``build/kernel/`` (or ``$DD2424_KERNEL_DIR``; the user's cache folder when the
+``build/compiled/`` (or ``$DD2424_COMPILED_DIR``; the user's cache folder when the
 project's is not writable) under a name that hashes the source, the flags, the
 compiler command and version, and the CPU: another machine, compiler or source
 builds its own, never a stale one. A library built before is used without a
@@ -39,14 +39,14 @@ from pathlib import Path
 from helpers.errors import UserError
 from helpers.paths import project_path
 
-SOURCE = Path(__file__).with_name("kernel.c")
+SOURCE = Path(__file__).with_name("compiled_epoch.c")
 #: -ffp-contract=fast (GCC's default, stated): the vector loops' multiply-adds are fused where the CPU
-#: can, as the scalar loops' muladd() are (see the comment at the top of kernel.c).
+#: can, as the scalar loops' muladd() are (see the comment at the top of compiled_epoch.c).
 FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-std=gnu11", "-fPIC", "-shared", "-Wall", "-Wno-psabi")
 #: C type and function-name suffix per NumPy dtype name. (NumPy is imported where it is
 #: used: `python -m pipeline validate` checks for a compiler before the environment exists.)
 TYPES = {"float64": ("double", "f64"), "float32": ("float", "f32")}
-DIR_ENV = "DD2424_KERNEL_DIR"
+DIR_ENV = "DD2424_COMPILED_DIR"
 #: Replaces :data:`FLAGS` when set (e.g. "-O3 -march=x86-64-v2 -fPIC -shared" on a CPU Apple's clang or
 #: an older compiler does not know); the library's name hashes them, so it is built again.
 FLAGS_ENV = "DD2424_CFLAGS"
@@ -55,8 +55,8 @@ EPOCH_ENV = "DD2424_EPOCH"
 EPOCHS = ("auto", "compiled", "numpy")
 
 
-class KernelError(UserError):
-    """The training kernel could not be compiled or loaded."""
+class CompileError(UserError):
+    """The compiled epoch could not be built or loaded."""
 
 
 def find_compiler():
@@ -69,13 +69,13 @@ def find_compiler():
 
     Raises
     ------
-    KernelError
+    CompileError
         If there is none.
     """
     cc = shlex.split(os.environ.get("CC", ""))
     found = shutil.which(cc[0]) if cc else (shutil.which("cc") or shutil.which("gcc"))
     if not found:
-        raise KernelError(f"training needs a C compiler for {SOURCE.name} and found "
+        raise CompileError(f"training needs a C compiler for {SOURCE.name} and found "
                           f"{'none at CC=' + shlex.join(cc) if cc else 'no cc or gcc'}: install one "
                           "(Debian/Ubuntu: apt-get install gcc; conda: the c-compiler package) or set CC")
     return (found, *cc[1:])
@@ -122,18 +122,18 @@ def code_key(dtype, flags=FLAGS):
 def library_name(dtype, cc, flags=FLAGS):
     """File name of the compiled library for ``dtype``: it hashes everything that changes the code.
 
-    ``kernel-<type>-<code key>-<compiler key>.so``: the compiler's key covers the
+    ``epoch-<type>-<code key>-<compiler key>.so``: the compiler's key covers the
     whole command (arguments given in ``CC`` included) and its version, so a
     library is found again without a compiler (:func:`cached_library`).
     """
     _, suffix = TYPES[_type_name(dtype)]
-    return f"kernel-{suffix}-{code_key(dtype, flags)}-{_digest(shlex.join(cc), _compiler_version(cc))}.so"
+    return f"epoch-{suffix}-{code_key(dtype, flags)}-{_digest(shlex.join(cc), _compiler_version(cc))}.so"
 
 
 def cached_library(dtype, folders, flags=FLAGS):
     """The newest library already built from this source, flags and CPU by any compiler, or None."""
     _, suffix = TYPES[_type_name(dtype)]
-    found = [p for folder in folders for p in Path(folder).glob(f"kernel-{suffix}-{code_key(dtype, flags)}-*.so")]
+    found = [p for folder in folders for p in Path(folder).glob(f"epoch-{suffix}-{code_key(dtype, flags)}-*.so")]
     return max(found, key=lambda p: p.stat().st_mtime_ns, default=None)
 
 
@@ -143,20 +143,20 @@ def compile_flags():
     return tuple(shlex.split(text)) if text else FLAGS
 
 
-def kernel_dir():
-    """Where compiled libraries are kept: ``$DD2424_KERNEL_DIR`` (relative: to the project's root)
-    or ``build/kernel`` of the project."""
-    return project_path(os.environ.get(DIR_ENV) or "build/kernel")
+def library_dir():
+    """Where compiled libraries are kept: ``$DD2424_COMPILED_DIR`` (relative: to the project's root)
+    or ``build/compiled`` of the project."""
+    return project_path(os.environ.get(DIR_ENV) or "build/compiled")
 
 
 def user_cache_dir():
     """The fallback when the project's folder is not writable: the user's own cache folder."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "dd2424-a1" / "kernel"
+    return Path(base) / "dd2424-a1" / "compiled"
 
 
 def compile_library(dtype, folder, flags=FLAGS):
-    """Compile the kernel for ``dtype`` into ``folder`` (if not there yet) and return its path.
+    """Compile the epoch for ``dtype`` into ``folder`` (if not there yet) and return its path.
 
     ``flags``: the compiler's flags (the tests also build it for other instruction sets).
     Parallel processes may compile at once: each writes under a temporary name
@@ -176,7 +176,7 @@ def compile_library(dtype, folder, flags=FLAGS):
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             last = " | ".join((out.stderr or out.stdout).strip().splitlines()[-3:])
-            raise KernelError(f"compiling {SOURCE.name} with {shlex.join(cc)} failed: {last}")
+            raise CompileError(f"compiling {SOURCE.name} with {shlex.join(cc)} failed: {last}")
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o755 & ~umask)   # mkstemp made it private; a library is read like any build output
@@ -192,29 +192,29 @@ def load_function(dtype):
     """The compiled ``fused_epoch_f64`` or ``fused_epoch_f32``: a library built before, else compiled now.
 
     A library already built from this source, flags and CPU is used without
-    looking for a compiler. Raises :class:`KernelError` where none can be built or loaded.
+    looking for a compiler. Raises :class:`CompileError` where none can be built or loaded.
     """
     name = _type_name(dtype)
     if name not in TYPES:
-        raise KernelError(f"the training kernel works in float64 or float32, not {name}")
+        raise CompileError(f"the compiled epoch works in float64 or float32, not {name}")
     flags = compile_flags()
     try:
         try:
             find_compiler()
-        except KernelError:
-            path = cached_library(dtype, (kernel_dir(), user_cache_dir()), flags)
+        except CompileError:
+            path = cached_library(dtype, (library_dir(), user_cache_dir()), flags)
             if path is None:
                 raise
         else:
             try:
-                path = compile_library(dtype, kernel_dir(), flags)
+                path = compile_library(dtype, library_dir(), flags)
             except OSError as exc:   # the project's folder is not writable or read-only: the user's own cache
                 if not (isinstance(exc, PermissionError) or exc.errno == errno.EROFS):
                     raise
                 path = compile_library(dtype, user_cache_dir(), flags)
         return library_function(path, dtype)
     except OSError as exc:
-        raise KernelError(f"the training kernel could not be built or loaded ({exc}); "
+        raise CompileError(f"the compiled epoch could not be built or loaded ({exc}); "
                           f"set {DIR_ENV} to a writable folder on a file system that allows executables") from exc
 
 
@@ -226,8 +226,8 @@ def build_info(dtype="float64"):
     flags = compile_flags()
     try:
         cc = find_compiler()
-    except KernelError:
-        path = cached_library(dtype, (kernel_dir(), user_cache_dir()), flags)
+    except CompileError:
+        path = cached_library(dtype, (library_dir(), user_cache_dir()), flags)
         return {"compiler": None, "version": None, "flags": list(flags), "library": path.name if path else None}
     return {"compiler": shlex.join(cc), "version": _compiler_version(cc), "flags": list(flags),
             "library": library_name(dtype, cc, flags)}
@@ -250,27 +250,27 @@ def compiler_notice(dtype="float64"):
         return None
     try:
         find_compiler()
-    except KernelError as exc:
-        if cached_library(dtype, (kernel_dir(), user_cache_dir()), compile_flags()) is None:
+    except CompileError as exc:
+        if cached_library(dtype, (library_dir(), user_cache_dir()), compile_flags()) is None:
             return (f"notice: {exc}. Training will use the NumPy epoch, 1.5 to 2 times slower than the compiled one "
                     f"(`make bench`).")
     return None
 
 
 @functools.lru_cache(maxsize=None)
-def compiled_epoch(dtype):
+def epoch_function(dtype):
     """The compiled epoch for ``dtype``, or None to train with :func:`helpers.model.numpy_epoch`.
 
-    With ``DD2424_EPOCH=auto`` (the default), a kernel that cannot be built or
+    With ``DD2424_EPOCH=auto`` (the default), an epoch that cannot be built or
     loaded prints one notice (on stderr, once per process) and gives None;
-    ``compiled`` raises :class:`KernelError` instead; ``numpy`` always gives None.
+    ``compiled`` raises :class:`CompileError` instead; ``numpy`` always gives None.
     """
     choice = epoch_choice()
     if choice == "numpy":
         return None
     try:
         return load_function(dtype)
-    except KernelError as exc:
+    except CompileError as exc:
         if choice == "compiled":
             raise
         print(f"notice: training with the NumPy epoch, 1.5 to 2 times slower: {exc}. For the compiled one, install "
@@ -291,7 +291,7 @@ def library_function(path, dtype):
 
 
 def _check(name, a, dtype, shape, writeable=False):
-    """Refuse an array the kernel cannot use in place (a copy of X would cost a second data set)."""
+    """Refuse an array the compiled epoch cannot use in place (a copy of X would cost a second data set)."""
     if a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous or (writeable and not a.flags.writeable):
         raise ValueError(f"{name}: expected a C-contiguous{' writeable' if writeable else ''} {dtype} array "
                          f"of shape {shape}, got {a.dtype} {a.shape}"
@@ -346,8 +346,8 @@ def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None, function
     n_batch = min(int(n_batch), max(n, 1))   # larger: one batch of all rows (and no overflow in C)
     fn = function or load_function(X.dtype)
     if getattr(fn, "dtype_name", X.dtype.name) != X.dtype.name:
-        raise ValueError(f"function: a {fn.dtype_name} kernel cannot train {X.dtype.name} arrays")
+        raise ValueError(f"function: a {fn.dtype_name} epoch cannot train {X.dtype.name} arrays")
     status = fn(X.ctypes.data, D, labels.ctypes.data, perm.ctypes.data, n, n_batch, Wc.ctypes.data,
                 b.ctypes.data, K, float(eta), float(lam), None if scores is None else scores.ctypes.data)
     if status != 0:
-        raise MemoryError("the training kernel could not allocate its work buffers")
+        raise MemoryError("the compiled epoch could not allocate its work buffers")

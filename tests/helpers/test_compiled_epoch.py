@@ -7,17 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import kernel
+from helpers import compiled_epoch as compiled
 from helpers.errors import UserError
 from helpers.paths import ROOT
-from helpers.kernel import KernelError, compile_library, fused_epoch, library_name, load_function
+from helpers.compiled_epoch import CompileError, compile_library, fused_epoch, library_name, load_function
 from helpers.model import numpy_epoch
 
 
 def plain_epoch(X, y, W, b, perm, eta, lam, n_batch):
-    """The course's epoch (helpers.model.numpy_epoch) on copies: what the kernel must compute.
+    """The course's epoch (helpers.model.numpy_epoch) on copies: what the compiled epoch must compute.
 
-    The scores are returned without the bias, as the kernel computes them.
+    The scores are returned without the bias, as the compiled epoch computes them.
     """
     W, b0 = W.copy(), b.copy()
     b = b0.copy()
@@ -63,16 +63,16 @@ def _cpu_flags():
         return []
 
 
-@pytest.mark.skipif(platform.machine() != "x86_64", reason="builds the kernel for other x86-64 instruction sets")
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="builds the compiled epoch for other x86-64 instruction sets")
 @pytest.mark.parametrize("march,needs", [("x86-64", "sse2"), ("haswell", "avx2"), ("native", "sse2")])
-def test_the_kernel_builds_and_agrees_for_each_instruction_set(tmp_path, march, needs):
+def test_the_compiled_epoch_builds_and_agrees_for_each_instruction_set(tmp_path, march, needs):
     """Its vector width and register blocks follow the target (SSE2, AVX2, AVX-512): each build
     computes the plain epoch, an example's scores have the same bits wherever it falls in a batch, and
     a gradient column the same bits in the blocked and the plain loop."""
     if needs not in _cpu_flags():
         pytest.skip(f"this CPU lacks {needs}")
-    flags = tuple(f"-march={march}" if f == "-march=native" else f for f in kernel.FLAGS)
-    fn = kernel.library_function(compile_library(np.float64, tmp_path, flags), np.float64)
+    flags = tuple(f"-march={march}" if f == "-march=native" else f for f in compiled.FLAGS)
+    fn = compiled.library_function(compile_library(np.float64, tmp_path, flags), np.float64)
     n, D, K = 230, 3072 + 3, 10
     X, y, W, b, perm = inputs(n, D, K, np.float64, seed=3)
     W_ref, b_ref, scores_ref = plain_epoch(X, y, W, b, perm, 0.05, 0.1, 30)
@@ -153,27 +153,27 @@ def test_fused_epoch_refuses_arrays_it_cannot_use_in_place(change, message):
         fused_epoch(args["X"], args["labels"], args["Wc"], args["b"], args["perm"], 0.1, 0.0, 5)
 
 
-def test_a_kernel_of_another_dtype_is_refused():
+def test_a_compiled_epoch_of_another_dtype_is_refused():
     X, y, W, b, perm = inputs(20, 8, 3, np.float32)
-    with pytest.raises(ValueError, match="a float64 kernel cannot train float32"):
+    with pytest.raises(ValueError, match="a float64 epoch cannot train float32"):
         fused_epoch(X, y, np.concatenate([W, W]), b, perm, 0.1, 0.0, 5, function=load_function(np.float64))
 
 
 def test_an_unsupported_dtype_is_a_clear_error():
-    with pytest.raises(KernelError, match="float64 or float32, not int32"):
+    with pytest.raises(CompileError, match="float64 or float32, not int32"):
         load_function(np.int32)
 
 
 def test_no_compiler_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
-    with pytest.raises(KernelError, match="needs a C compiler"):
+    with pytest.raises(CompileError, match="needs a C compiler"):
         compile_library(np.float64, tmp_path)
 
 
 def test_cc_may_be_a_command_with_arguments_and_the_library_is_readable_by_others(monkeypatch, tmp_path):
-    monkeypatch.setenv("CC", f"env {Path(kernel.find_compiler()[0]).name}")   # as CC="ccache gcc"
+    monkeypatch.setenv("CC", f"env {Path(compiled.find_compiler()[0]).name}")   # as CC="ccache gcc"
     path = compile_library(np.float64, tmp_path)
-    assert kernel.find_compiler()[0].endswith("env")
+    assert compiled.find_compiler()[0].endswith("env")
     old = os.umask(0o022)
     os.umask(old)
     if old & 0o044 == 0:
@@ -181,41 +181,41 @@ def test_cc_may_be_a_command_with_arguments_and_the_library_is_readable_by_other
 
 
 def test_an_unwritable_project_folder_falls_back_to_the_user_s_cache(monkeypatch, tmp_path):
-    real = kernel.compile_library
+    real = compiled.compile_library
     folders = []
 
-    def compile_or_refuse(dtype, folder, flags=kernel.FLAGS):
+    def compile_or_refuse(dtype, folder, flags=compiled.FLAGS):
         folders.append(Path(folder))
         if len(folders) == 1:
             raise PermissionError(13, "Permission denied", str(folder))
         return real(dtype, folder, flags)
 
-    monkeypatch.setattr(kernel, "compile_library", compile_or_refuse)
+    monkeypatch.setattr(compiled, "compile_library", compile_or_refuse)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    kernel.load_function.cache_clear()
+    compiled.load_function.cache_clear()
     try:
-        assert kernel.load_function(np.float64) is not None
+        assert compiled.load_function(np.float64) is not None
     finally:
-        kernel.load_function.cache_clear()
-    assert folders[1] == tmp_path / "cache" / "dd2424-a1" / "kernel"
+        compiled.load_function.cache_clear()
+    assert folders[1] == tmp_path / "cache" / "dd2424-a1" / "compiled"
 
 
 def test_a_library_that_cannot_be_loaded_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(kernel, "compile_library", lambda dtype, folder, flags=kernel.FLAGS: tmp_path / "missing.so")
-    kernel.load_function.cache_clear()
+    monkeypatch.setattr(compiled, "compile_library", lambda dtype, folder, flags=compiled.FLAGS: tmp_path / "missing.so")
+    compiled.load_function.cache_clear()
     try:
-        with pytest.raises(KernelError, match="could not be built or loaded"):
-            kernel.load_function(np.float64)
+        with pytest.raises(CompileError, match="could not be built or loaded"):
+            compiled.load_function(np.float64)
     finally:
-        kernel.load_function.cache_clear()
+        compiled.load_function.cache_clear()
 
 
 def test_a_compile_error_is_a_clear_error_and_leaves_no_file(monkeypatch, tmp_path):
-    broken = tmp_path / "kernel.c"
+    broken = tmp_path / "compiled_epoch.c"
     broken.write_text("int f( {\n")
-    monkeypatch.setattr(kernel, "SOURCE", broken)
+    monkeypatch.setattr(compiled, "SOURCE", broken)
     out = tmp_path / "lib"
-    with pytest.raises(KernelError, match="compiling kernel.c with .* failed"):
+    with pytest.raises(CompileError, match="compiling compiled_epoch.c with .* failed"):
         compile_library(np.float64, out)
     assert list(out.iterdir()) == []
 
@@ -224,19 +224,19 @@ def test_the_library_is_built_once_and_named_after_what_it_is_built_from(monkeyp
     path = compile_library(np.float64, tmp_path)
     stamp = path.stat().st_mtime_ns
     assert compile_library(np.float64, tmp_path) == path and path.stat().st_mtime_ns == stamp
-    cc = kernel.find_compiler()
+    cc = compiled.find_compiler()
     assert library_name(np.float32, cc) != path.name
-    edited = tmp_path / "kernel.c"
-    edited.write_text(kernel.SOURCE.read_text() + "\n/* edited */\n")
-    monkeypatch.setattr(kernel, "SOURCE", edited)
+    edited = tmp_path / "compiled_epoch.c"
+    edited.write_text(compiled.SOURCE.read_text() + "\n/* edited */\n")
+    monkeypatch.setattr(compiled, "SOURCE", edited)
     assert library_name(np.float64, cc) != path.name
-    monkeypatch.setattr(kernel, "cpu_signature", lambda: "another CPU")
-    monkeypatch.setattr(kernel, "SOURCE", Path(kernel.__file__).with_name("kernel.c"))
+    monkeypatch.setattr(compiled, "cpu_signature", lambda: "another CPU")
+    monkeypatch.setattr(compiled, "SOURCE", Path(compiled.__file__).with_name("compiled_epoch.c"))
     assert library_name(np.float64, cc) != path.name
 
 
 def test_parallel_processes_compile_into_one_folder_without_harm(tmp_path):
-    code = ("import sys, numpy as np; from helpers.kernel import compile_library; "
+    code = ("import sys, numpy as np; from helpers.compiled_epoch import compile_library; "
             "print(compile_library(np.float64, sys.argv[1]))")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
              for _ in range(3)]
@@ -246,82 +246,82 @@ def test_parallel_processes_compile_into_one_folder_without_harm(tmp_path):
     assert [f.name for f in tmp_path.iterdir()] == [Path(paths.pop()).name]   # no temporary file left
 
 
-def test_the_kernel_folder_follows_the_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv(kernel.DIR_ENV, str(tmp_path))
-    assert kernel.kernel_dir() == tmp_path
-    monkeypatch.delenv(kernel.DIR_ENV)
-    assert kernel.kernel_dir() == ROOT / "build" / "kernel"
-    monkeypatch.setenv(kernel.DIR_ENV, "relative/k")
-    assert kernel.kernel_dir() == ROOT / "relative" / "k"   # relative to the project, not the cwd
-    assert os.path.basename(kernel.SOURCE) == "kernel.c"
+def test_the_library_folder_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(compiled.DIR_ENV, str(tmp_path))
+    assert compiled.library_dir() == tmp_path
+    monkeypatch.delenv(compiled.DIR_ENV)
+    assert compiled.library_dir() == ROOT / "build" / "compiled"
+    monkeypatch.setenv(compiled.DIR_ENV, "relative/k")
+    assert compiled.library_dir() == ROOT / "relative" / "k"   # relative to the project, not the cwd
+    assert os.path.basename(compiled.SOURCE) == "compiled_epoch.c"
 
 
 @pytest.fixture
 def fresh_choice():
     """Forget which epoch this process chose, before and after the test."""
-    kernel.compiled_epoch.cache_clear()
-    kernel.load_function.cache_clear()
+    compiled.epoch_function.cache_clear()
+    compiled.load_function.cache_clear()
     yield
-    kernel.compiled_epoch.cache_clear()
-    kernel.load_function.cache_clear()
+    compiled.epoch_function.cache_clear()
+    compiled.load_function.cache_clear()
 
 
 def _no_compiler(monkeypatch, tmp_path):
     monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
-    monkeypatch.setenv(kernel.DIR_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv(compiled.DIR_ENV, str(tmp_path / "empty"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
 def test_without_a_compiler_or_a_library_training_falls_back_to_numpy_with_one_notice(monkeypatch, tmp_path, capsys,
                                                                                       fresh_choice):
     _no_compiler(monkeypatch, tmp_path)
-    assert kernel.compiled_epoch(np.dtype(np.float64)) is None
-    assert kernel.compiled_epoch(np.dtype(np.float64)) is None
+    assert compiled.epoch_function(np.dtype(np.float64)) is None
+    assert compiled.epoch_function(np.dtype(np.float64)) is None
     err = capsys.readouterr().err
     assert err.count("notice: training with the NumPy epoch") == 1 and "needs a C compiler" in err and "set CC" in err
 
 
 def test_the_compiled_epoch_can_be_required_or_refused(monkeypatch, tmp_path, fresh_choice):
     _no_compiler(monkeypatch, tmp_path)
-    monkeypatch.setenv(kernel.EPOCH_ENV, "compiled")
-    with pytest.raises(KernelError, match="needs a C compiler"):
-        kernel.compiled_epoch(np.dtype(np.float64))
+    monkeypatch.setenv(compiled.EPOCH_ENV, "compiled")
+    with pytest.raises(CompileError, match="needs a C compiler"):
+        compiled.epoch_function(np.dtype(np.float64))
     monkeypatch.delenv("CC")
-    monkeypatch.setenv(kernel.EPOCH_ENV, "numpy")
-    kernel.compiled_epoch.cache_clear()
-    assert kernel.compiled_epoch(np.dtype(np.float64)) is None     # a compiler is there, numpy was asked for
-    monkeypatch.setenv(kernel.EPOCH_ENV, "fast")
-    kernel.compiled_epoch.cache_clear()
+    monkeypatch.setenv(compiled.EPOCH_ENV, "numpy")
+    compiled.epoch_function.cache_clear()
+    assert compiled.epoch_function(np.dtype(np.float64)) is None     # a compiler is there, numpy was asked for
+    monkeypatch.setenv(compiled.EPOCH_ENV, "fast")
+    compiled.epoch_function.cache_clear()
     with pytest.raises(UserError, match="DD2424_EPOCH='fast': expected one of auto, compiled, numpy"):
-        kernel.compiled_epoch(np.dtype(np.float64))
+        compiled.epoch_function(np.dtype(np.float64))
 
 
 def test_a_library_built_before_is_used_without_a_compiler(monkeypatch, tmp_path, fresh_choice):
-    monkeypatch.setenv(kernel.DIR_ENV, str(tmp_path / "lib"))
+    monkeypatch.setenv(compiled.DIR_ENV, str(tmp_path / "lib"))
     built = compile_library(np.float64, tmp_path / "lib")
     monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
-    assert kernel.cached_library(np.float64, [tmp_path / "lib"]) == built
-    assert kernel.compiled_epoch(np.dtype(np.float64)) is not None
-    assert kernel.cached_library(np.float32, [tmp_path / "lib"]) is None          # another type: not that one
-    monkeypatch.setattr(kernel, "cpu_signature", lambda: "another CPU")
-    assert kernel.cached_library(np.float64, [tmp_path / "lib"]) is None          # another CPU: not that one
+    assert compiled.cached_library(np.float64, [tmp_path / "lib"]) == built
+    assert compiled.epoch_function(np.dtype(np.float64)) is not None
+    assert compiled.cached_library(np.float32, [tmp_path / "lib"]) is None          # another type: not that one
+    monkeypatch.setattr(compiled, "cpu_signature", lambda: "another CPU")
+    assert compiled.cached_library(np.float64, [tmp_path / "lib"]) is None          # another CPU: not that one
 
 
 def test_the_library_s_name_covers_the_arguments_given_in_cc_and_the_flags(monkeypatch):
-    cc = kernel.find_compiler()
+    cc = compiled.find_compiler()
     plain = library_name(np.float64, cc)
     assert library_name(np.float64, (*cc, "-mno-fma")) != plain
-    assert library_name(np.float64, cc, (*kernel.FLAGS, "-mno-fma")) != plain
-    assert plain.startswith(f"kernel-f64-{kernel.code_key(np.float64)}-")
+    assert library_name(np.float64, cc, (*compiled.FLAGS, "-mno-fma")) != plain
+    assert plain.startswith(f"epoch-f64-{compiled.code_key(np.float64)}-")
 
 
 def test_the_flags_can_be_replaced_by_one_environment_variable(monkeypatch, tmp_path):
-    assert kernel.compile_flags() == kernel.FLAGS
-    monkeypatch.setenv(kernel.FLAGS_ENV, "-O2 -march=x86-64 -fPIC -shared")
-    assert kernel.compile_flags() == ("-O2", "-march=x86-64", "-fPIC", "-shared")
+    assert compiled.compile_flags() == compiled.FLAGS
+    monkeypatch.setenv(compiled.FLAGS_ENV, "-O2 -march=x86-64 -fPIC -shared")
+    assert compiled.compile_flags() == ("-O2", "-march=x86-64", "-fPIC", "-shared")
     if platform.machine() == "x86_64":
-        path = compile_library(np.float64, tmp_path, kernel.compile_flags())
-        fn = kernel.library_function(path, np.float64)
+        path = compile_library(np.float64, tmp_path, compiled.compile_flags())
+        fn = compiled.library_function(path, np.float64)
         X, y, W, b, perm = inputs(60, 40, 3, np.float64)
         W_ref, b_ref, _ = plain_epoch(X, y, W, b, perm, 0.05, 0.1, 7)
         Wc, bk = np.concatenate([W, W]), b.copy()
@@ -332,16 +332,16 @@ def test_the_flags_can_be_replaced_by_one_environment_variable(monkeypatch, tmp_
 def test_a_read_only_project_folder_falls_back_to_the_user_s_cache(monkeypatch, tmp_path, fresh_choice):
     import errno
 
-    real = kernel.compile_library
+    real = compiled.compile_library
     folders = []
 
-    def read_only_first(dtype, folder, flags=kernel.FLAGS):
+    def read_only_first(dtype, folder, flags=compiled.FLAGS):
         folders.append(Path(folder))
         if len(folders) == 1:
             raise OSError(errno.EROFS, "Read-only file system", str(folder))
         return real(dtype, folder, flags)
 
-    monkeypatch.setattr(kernel, "compile_library", read_only_first)
+    monkeypatch.setattr(compiled, "compile_library", read_only_first)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert kernel.load_function(np.float64) is not None
-    assert folders[1] == tmp_path / "cache" / "dd2424-a1" / "kernel"
+    assert compiled.load_function(np.float64) is not None
+    assert folders[1] == tmp_path / "cache" / "dd2424-a1" / "compiled"

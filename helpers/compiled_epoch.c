@@ -1,6 +1,6 @@
 /*
  * One epoch of mini-batch gradient descent for the softmax classifier, fused:
- * the C side of helpers/kernel.py (which compiles it on first use and documents
+ * the C side of helpers/compiled_epoch.py (which compiles it on first use and documents
  * the arguments). Compiled once per floating-point type: -DREAL=double or
  * -DREAL=float.
  *
@@ -36,7 +36,7 @@
 #include <string.h>
 
 #if !defined(REAL) || !defined(SUFFIX)
-#error "compile with -DREAL=double -DSUFFIX=f64 or -DREAL=float -DSUFFIX=f32 (helpers/kernel.py does)"
+#error "compile with -DREAL=double -DSUFFIX=f64 or -DREAL=float -DSUFFIX=f32 (helpers/compiled_epoch.py does)"
 #endif
 
 /* The vector width and the register blocks follow the instruction set the compiler targets
@@ -241,7 +241,7 @@ static void batch_softmax(REAL *S, int64_t C, int64_t K, int64_t m, const REAL *
 
 /*
  * One epoch over the rows perm[0..n) in mini-batches of n_batch; see
- * helpers/kernel.py. Returns 0, or -1 if the work buffers could not be allocated.
+ * helpers/compiled_epoch.py. Returns 0, or -1 if the work buffers could not be allocated.
  */
 int CONCAT(fused_epoch_, SUFFIX)(const REAL *X, int64_t D, const int64_t *labels, const int64_t *perm,
                                  int64_t n, int64_t n_batch, REAL *Wc, REAL *b, int64_t K,
