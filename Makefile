@@ -181,11 +181,12 @@ search: results ## the deeper search of Table 1 for the numbers no single varian
 test: $(VENV_STAMP) ## run the test suite (browser tests run where Chromium is found, see README)
 	$(PY) -m pytest -q -rfEs tests
 
-browser: ## install Debian's chromium for the browser tests (needs root or sudo; apt-get)
+browser: $(VENV_STAMP) ## Debian's chromium (root or sudo; apt-get) and Playwright (the browser extra) for the browser tests
 	@command -v chromium > /dev/null || { \
 		echo "== installing Debian's chromium for the browser test"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; }
+	@PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e '.[browser]'
 
 browser-check: $(REPORT_DIR)/index.html ## open the report in headless Chromium, offline; screenshot
 	$(PY) -m pipeline.browser_check $(REPORT_DIR)/index.html $(REPORT_DIR)/screenshot.png
