@@ -72,7 +72,7 @@ def run_record(variant, params, doc, W=None, row=None, overrides=None):
             "n_epochs": params.n_epochs, "init_std": float(params.init_std), "seed": params.seed,
             "setting_id": row.setting_id, "label": row.label, "original_setting": row.is_original_setting,
             "test": doc["test"], "history": doc["history"], "diverged_at": doc.get("diverged_at"), "W": W,
-            "overrides": dict(overrides or {})}
+            "overrides": dict(overrides or {}), "epoch": doc.get("epoch"), "provenance": doc.get("provenance") or {}}
 
 
 def verdict(text, values):

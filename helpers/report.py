@@ -8,19 +8,12 @@ computes the numbers and tables that go between them. HTML tables carry ids
 
 import base64
 import html
-import importlib
-import inspect
 import math
 from pathlib import Path
 
 from helpers import audit, original
 from helpers.params import DEFAULT_INIT_STD
 from helpers.results import METRICS, load_group
-
-#: Modules documented in section 2: the ones the notebooks call, in the order of the data flow.
-DOCUMENTED = ("cifar10", "data", "params", "settings", "model", "gradcheck", "train", "reference",
-              "results", "figures", "audit")
-
 
 def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,), searched=()):
     """Every run's record (:func:`helpers.audit.run_record`), weights only for ``weights_for`` variants.
@@ -315,37 +308,6 @@ def original_gradcheck_html():
                                          "std g_num"], body)
 
 
-def signature(obj):
-    """A function's parameters without their default values: ``(X, y, W, b, lam, chunk=…)``."""
-    parts = []
-    for p in inspect.signature(obj).parameters.values():
-        name = {p.VAR_POSITIONAL: f"*{p.name}", p.VAR_KEYWORD: f"**{p.name}"}.get(p.kind, p.name)
-        parts.append(name + ("=…" if p.default is not p.empty else ""))
-    return f"({', '.join(parts)})"
-
-
-def api_markdown(modules=DOCUMENTED):
-    """A Markdown list of the public functions and classes of the science package.
-
-    Each entry shows the parameters (defaults elided) and the first line of the docstring, so the
-    documentation is generated from the code and cannot drift from it.
-    """
-    lines = []
-    for name in modules:
-        module = importlib.import_module(f"helpers.{name}")
-        summary = (inspect.getdoc(module) or "").splitlines()[0]
-        lines.append(f"- **`helpers.{name}`**: {summary}")
-        for attr, obj in vars(module).items():
-            if attr.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
-                continue
-            if not (inspect.isfunction(obj) or inspect.isclass(obj)):
-                continue
-            doc = (inspect.getdoc(obj) or "").splitlines()
-            sig = signature(obj) if inspect.isfunction(obj) else ""
-            lines.append(f"    - `{attr}{sig}`: {doc[0] if doc else ''}")
-    return "\n".join(lines)
-
-
 def variants_markdown(variants):
     """The variants as a Markdown list: name, overrides, seeds, description."""
     return "\n".join(f"- `{v.name}` ({v.overrides_text}; seeds {', '.join(map(str, v.seeds))}): {v.description}"
@@ -381,10 +343,37 @@ def _letters():
 
 
 def run_facts(records, results_dir, settings, variants):
-    """Facts of the baseline's first run for section 2: split sizes, data hashes, package versions."""
+    """Facts of the baseline's first run for section 2 and the appendix: split sizes, data hashes, package
+    versions, provenance (commit, CPU, compiler, BLAS), and the commits and epochs of every run."""
     first = load_group(results_dir, variants[0].name, settings[0])[0]
     return {"n_train": first["n_train"], "n_val": first["n_val"], "data_sha256": first["data_sha256"],
-            "versions": first["versions"], "runs": len(records)}
+            "versions": first["versions"], "runs": len(records), "provenance": first.get("provenance") or {},
+            "commits": sorted({(r["provenance"].get("git") or {}).get("commit") or "unknown" for r in records}),
+            "dirty": any((r["provenance"].get("git") or {}).get("dirty") for r in records),
+            "epochs": sorted({r["epoch"] or "unknown" for r in records})}
+
+
+def folded(summary, html_text):
+    """Long detail folded away (``<details>``), so the reading flow stays short; opened by a click."""
+    return f"<details><summary>{html.escape(summary)}</summary>{html_text}</details>"
+
+
+def provenance_markdown(facts):
+    """The appendix: the commit(s), the machine, the compiled epoch's build, the BLAS, the packages, the data."""
+    prov = facts["provenance"]
+    cpu, build, blas = prov.get("cpu") or {}, prov.get("compiled_epoch") or {}, prov.get("blas") or []
+    commits = ", ".join(f"`{c[:12]}`" for c in facts["commits"])
+    lines = [f"- **Code**: commit {commits}" + (" with uncommitted changes in the working tree" if facts["dirty"] else "")
+             + f" ({facts['runs']} runs; epoch: {', '.join(facts['epochs'])}).",
+             f"- **CPU**: {cpu.get('model') or 'unknown'} ({cpu.get('machine') or '?'}, {cpu.get('isa_level') or 'level unknown'}).",
+             "- **Compiled epoch**: " + (f"{build.get('version') or build.get('compiler') or 'a library built before'}, "
+                                        f"flags `{' '.join(build.get('flags') or [])}`." if build else "not used (the NumPy epoch)."),
+             "- **BLAS**: " + ("; ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')} kernel)"
+                                         for b in blas) or "unknown") + ".",
+             "- **Packages**: " + ", ".join(f"{k} {v}" for k, v in sorted(facts["versions"].items())) + ".",
+             "- **Data**: the content hashes (sha256) of the batches:"]
+    lines += [f"  - `{k}`: `{v}`" for k, v in sorted(facts["data_sha256"].items())]
+    return "\n".join(lines)
 
 
 def hyperparameters_markdown(settings):

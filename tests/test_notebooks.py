@@ -2,6 +2,7 @@
 
 import json
 import re
+from urllib.parse import unquote
 
 import nbformat
 import pytest
@@ -105,7 +106,11 @@ def test_pipeline_writes_results_figures_and_a_checked_report(pipeline):
     assert summary.startswith("report ok: 2 settings") and "2 variants" in summary
     assert external_references(html) == []
     assert "Implementation Documentation" in html and "helpers.train" in html and "3 Reproduction audit" in html
-    assert "pipeline." not in html.split("2.6 The science package")[1].split("3 Reproduction audit")[0]
+    assert "pipeline." not in html.split("2.6 The data flow")[1].split("3 Reproduction audit")[0]
+    assert "helpers.data.load_dataset(" not in html and "Appendix: provenance" in html     # no API listing
+    for anchor in re.findall(r'href="#([^"]+)"', html.split("Contents.")[1].split("1 Assignment Report</h2>")[0]):
+        assert f'id="{unquote(anchor)}"' in html, anchor                                # every contents link lands
+    assert html.count("<details>") == 2
     assert "report.load_records(" not in html  # no code shown
     assert "hl-ipython3" not in html  # no highlighted code cell
 

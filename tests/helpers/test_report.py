@@ -55,10 +55,25 @@ def test_an_explanation_names_its_choice_and_the_configurations_tried():
     assert '<td data-col="verdict">explained</td>' in html
 
 
-def test_api_documentation_shows_no_default_values():
-    text = report.api_markdown(("data", "train"))
-    assert "helpers.data" in text and "load_dataset(data_dir=…, options=…, **kwargs)" in text
-    assert "pipeline" not in text and "{" not in text
+def test_long_detail_is_folded_with_a_summary_that_says_what_it_holds():
+    html = report.folded("Every run (20)", "<table><tr><td>x</td></tr></table>")
+    assert html.startswith("<details><summary>Every run (20)</summary><table>") and html.endswith("</details>")
+
+
+def test_the_provenance_appendix_names_commit_machine_build_blas_packages_and_data():
+    facts = {"runs": 68, "commits": ["0123456789abcdef0123"], "dirty": True, "epochs": ["compiled"],
+             "versions": {"numpy": "2.4.6", "python": "3.11.7"}, "data_sha256": {"data_batch_1": "ab12"},
+             "provenance": {"cpu": {"model": "Some CPU", "machine": "x86_64", "isa_level": "x86-64-v3"},
+                            "compiled_epoch": {"version": "gcc 12.2", "flags": ["-O3", "-march=native"]},
+                            "blas": [{"internal_api": "openblas", "version": "0.3.31", "architecture": "Haswell"}]}}
+    text = report.provenance_markdown(facts)
+    assert "commit `0123456789ab` with uncommitted changes in the working tree (68 runs; epoch: compiled)" in text
+    assert "Some CPU (x86_64, x86-64-v3)" in text and "gcc 12.2, flags `-O3 -march=native`" in text
+    assert "openblas 0.3.31 (Haswell kernel)" in text and "numpy 2.4.6, python 3.11.7" in text
+    assert "`data_batch_1`: `ab12`" in text
+    clean = report.provenance_markdown({**facts, "dirty": False, "provenance": {**facts["provenance"], "compiled_epoch": None},
+                                        "epochs": ["numpy"]})
+    assert "uncommitted" not in clean and "not used (the NumPy epoch)" in clean
 
 
 def test_a_figure_is_embedded_with_its_id():
