@@ -55,7 +55,7 @@ NO_RUNS := help clean clean-venv venv test lab browser bench profile mutation
 CLEAN_GOALS := $(filter clean clean-venv,$(MAKECMDGOALS))
 OTHER_GOALS := $(filter-out clean clean-venv,$(MAKECMDGOALS))
 
-.PHONY: help report search venv data results figures test browser browser-check bench mutation profile lab clean clean-venv
+.PHONY: help report search pdf venv data results figures test browser browser-check bench mutation profile lab clean clean-venv
 
 ifneq ($(and $(CLEAN_GOALS),$(OTHER_GOALS)),)
 # `make clean report`, `make -j4 clean report`: clean first and alone, then a fresh make builds the
@@ -187,6 +187,11 @@ browser: $(VENV_STAMP) ## Debian's chromium (root or sudo; apt-get) and Playwrig
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; }
 	@PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e '.[browser]'
+
+pdf: $(REPORT_DIR)/report.pdf ## the report as an A4 PDF beside the original's (Chromium via Playwright: make browser)
+
+$(REPORT_DIR)/report.pdf: $(REPORT_DIR)/index.html pipeline/pdf.py
+	@$(PY) -m pipeline.pdf $< $@
 
 browser-check: $(REPORT_DIR)/index.html ## open the report in headless Chromium, offline; screenshot
 	$(PY) -m pipeline.browser_check $(REPORT_DIR)/index.html $(REPORT_DIR)/screenshot.png

@@ -81,10 +81,11 @@ def setting_groups(records, variant=audit.BASELINE):
 
 
 def table1_html(records, variant=audit.BASELINE):
-    """Table 1: test loss, cost and accuracy per setting (mean ± std, min–max over seeds) beside the original.
+    """Table 1: test loss, cost and accuracy per setting (mean ± std over seeds) beside the original and the verdict.
 
-    Rows carry ``data-run-id`` (the setting id); cells ``data-col`` (``loss``, ``cost``, ``accuracy``
-    hold the means). A run that diverged shows nan or inf, never a dash.
+    Narrow enough for the page: one cell per metric ("mean ± std", the min–max over seeds in its
+    tooltip). Rows carry ``data-run-id`` (the setting id); cells ``data-col`` (``loss``, ``cost``,
+    ``accuracy``). A run that diverged shows nan or inf, never a dash.
     """
     rows = []
     groups = setting_groups(records, variant)
@@ -97,14 +98,15 @@ def table1_html(records, variant=audit.BASELINE):
         cells += [_td("seeds", len(runs))]
         for i, m in enumerate(METRICS):
             s = audit.spread([r["test"][m] for r in runs])
-            cells += [_td(m, f"{s['mean']:.4f}"), _td(f"{m}_std", f"± {s['std']:.4f}"),
-                      _td(f"{m}_range", f"{s['min']:.4f}–{s['max']:.4f}"),
+            cells += [f'<td data-col="{m}" title="min–max over seeds: {s["min"]:.4f}–{s["max"]:.4f}">'
+                      f'{s["mean"]:.4f} ± {s["std"]:.4f}</td>',
                       _td(f"original_{m}", printed[i] if printed else "—"),
                       _td(f"verdict_{m}", audit.verdict(printed[i], [r["test"][m] for r in runs]) if printed else "—")]
         diverged = [r for r in runs if r["diverged_at"]]
         cells.append(_td("status", f"{len(diverged)} of {len(runs)} diverged" if diverged else "completed"))
         rows.append(f'<tr data-run-id="{html.escape(setting_id)}">{"".join(cells)}</tr>')
-    head = ["λ", "η"] + (["init_std"] if with_std else []) + ["seeds"] + [h for m in METRICS for h in (m, "std", "min–max", "original", "verdict")] + ["status"]
+    head = ["λ", "η"] + (["init_std"] if with_std else []) + ["seeds"] + [h for m in METRICS
+                                                                        for h in (f"{m}, mean ± std", "original", "verdict")] + ["status"]
     return _table("table1", head, rows)
 
 

@@ -103,11 +103,10 @@ def check_report(html_path, settings, variants=None):
         row = table1.get(sid)
         if row is None:
             raise UserError(f"{path}: Table 1 has no row for {sid}")
-        for metric in METRICS:
-            try:
-                value = float(row.get(metric, "").strip())
-            except ValueError:
-                raise UserError(f"{path}: Table 1 {metric} of {sid} is not a number: {row.get(metric)!r}") from None
+        for metric in METRICS:   # "mean ± std": the mean
+            value = _first_number(row.get(metric))
+            if value is None:
+                raise UserError(f"{path}: Table 1 {metric} of {sid} is not a number: {row.get(metric)!r}")
             if not math.isfinite(value):
                 raise UserError(f"{path}: Table 1 {metric} of {sid} is {value}")
     if variants is None:

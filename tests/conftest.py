@@ -146,3 +146,25 @@ def committed_text(name):
     except (OSError, subprocess.TimeoutExpired):
         out = None
     return out.stdout if out is not None and out.returncode == 0 else (ROOT / name).read_text()
+
+
+def require_playwright_chromium(what):
+    """Chromium's path for a test that drives it with Playwright; skipped with the reason where either is
+    missing, or failed when ``BROWSER_TESTS=required`` (CI)."""
+    import os
+
+    from pipeline.browser_check import BrowserMissing, find_chromium
+
+    def missing(reason):
+        if os.environ.get("BROWSER_TESTS") == "required":
+            pytest.fail(f"{what}: {reason}", pytrace=False)
+        pytest.skip(f"{what} skipped: {reason}")
+
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing("Playwright is not installed (`make browser` installs it)")
+    try:
+        return find_chromium()
+    except BrowserMissing as exc:
+        missing(str(exc))

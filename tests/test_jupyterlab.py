@@ -20,24 +20,14 @@ VENV_BIN = ROOT / ".venv" / "bin"
 TOKEN = "dd2424-test"
 
 
-def _require(what, reason):
-    if os.environ.get("BROWSER_TESTS") == "required":
-        pytest.fail(f"{what}: {reason}", pytrace=False)
-    pytest.skip(f"{what} skipped: {reason}")
-
-
 @pytest.fixture(scope="module")
 def browser():
-    from pipeline.browser_check import CHROMIUM_FLAGS, BrowserMissing, find_chromium
+    from pipeline.browser_check import CHROMIUM_FLAGS
+    from tests.conftest import require_playwright_chromium
 
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _require("JupyterLab test", "Playwright is not installed (`make browser` installs it)")
-    try:
-        chromium = find_chromium()
-    except BrowserMissing as exc:
-        _require("JupyterLab test", str(exc))
+    chromium = require_playwright_chromium("JupyterLab test")
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         # the report check's flags, but JupyterLab is on loopback: no proxy (Playwright adds its own pipe)
         flags = [f for f in CHROMIUM_FLAGS if not f.startswith(("--headless", "--remote-debugging", "--proxy", "--host-resolver"))]

@@ -123,8 +123,11 @@ def test_every_table1_number_must_be_finite(tmp_path, metric, value, message):
 
 
 def test_a_table1_number_may_carry_spaces(tmp_path):
-    table1 = {p.setting_id: {"loss": " 1.7 ", "cost": "\n1.8", "accuracy": "0.39 "} for p in SETTINGS}
+    table1 = {p.setting_id: {"loss": " 1.7 ", "cost": "\n1.8", "accuracy": "0.39 ± 0.01"} for p in SETTINGS}
     assert check(tmp_path, page(table1=table1)).startswith("report ok")
+    table1[SETTINGS[0].setting_id]["loss"] = "nan ± 0.1"              # the mean is what counts
+    with pytest.raises(UserError, match=f"Table 1 loss of {SETTINGS[0].setting_id} is nan"):
+        check(tmp_path, page(table1=table1))
 
 
 @pytest.mark.parametrize("table", ["audit-glance", "variant-ranking", "claims"])

@@ -1,0 +1,38 @@
+"""make pdf: the report printed by Chromium, folded detail opened, a page break where the print CSS asks."""
+
+import pytest
+
+from helpers.errors import UserError
+from pipeline.pdf import page_count, write_pdf
+from tests.conftest import require_playwright_chromium
+
+PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><style>
+@media print {{ h2 {{ break-before: page; }} }}</style></head><body>
+<h1>Report</h1><p>Answer first.</p>{details}<h2>2 Section</h2><p>More.</p></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    return require_playwright_chromium("PDF test")
+
+
+def test_the_print_css_breaks_before_each_top_level_section(chromium, tmp_path):
+    (tmp_path / "a.html").write_text(PAGE.format(details=""))
+    assert write_pdf(tmp_path / "a.html", tmp_path / "a.pdf") == 2
+    assert (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF")
+    assert not list(tmp_path.glob(".*.tmp"))                       # written whole, under its name
+
+
+def test_folded_detail_is_printed_open(chromium, tmp_path):
+    tall = '<details><summary>every run</summary><div style="height:2500px">rows</div></details>'
+    (tmp_path / "b.html").write_text(PAGE.format(details=tall))
+    assert write_pdf(tmp_path / "b.html", tmp_path / "b.pdf") >= 4     # 2500 px of rows: 2 pages more, at least
+
+
+def test_no_report_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="no report at .*; run `make report`"):
+        write_pdf(tmp_path / "none.html", tmp_path / "x.pdf")
+
+
+def test_pages_are_counted_without_the_page_tree():
+    assert page_count(b"<< /Type /Pages /Count 2 >> << /Type /Page >> << /Type /Page >>") == 2
