@@ -160,6 +160,7 @@ $(REPORT_DIR)/index.html: $(REPORT_NB) $(SETTINGS) $(VARIANTS) $(RESULTS_DIR)/gr
 	@$(EXECUTE) notebooks/report.ipynb $(RESULTS_DIR)/executed/report.ipynb --label report \
 		-p settings_file $(SETTINGS) -p variants_file $(VARIANTS) -p results_dir $(RESULTS_DIR) \
 		-p figures_dir $(FIGURES_DIR) -p gradcheck_file $(RESULTS_DIR)/gradcheck.json
+	@$(PY) -m pipeline render-runs $(RESULTS_DIR) $(REPORT_DIR)/runs $(SETTINGS)
 	@$(PY) -m pipeline render $(RESULTS_DIR)/executed/report.ipynb $@
 	@mkdir -p $(BUILD_DIR) && echo '{"start": $(BUILD_START), "end": '"$$(date +%s)"', "jobs": "$(JOBS)"}' > $(BUILD_DIR)/report-wall.json
 

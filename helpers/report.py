@@ -104,9 +104,10 @@ def table1_html(records, variant=audit.BASELINE):
                       _td(f"verdict_{m}", audit.verdict(printed[i], [r["test"][m] for r in runs]) if printed else "—")]
         diverged = [r for r in runs if r["diverged_at"]]
         cells.append(_td("status", f"{len(diverged)} of {len(runs)} diverged" if diverged else "completed"))
+        cells.append(f'<td data-col="run">{run_link(f"train_{setting_id}.html", "training")}</td>')
         rows.append(f'<tr data-run-id="{html.escape(setting_id)}">{"".join(cells)}</tr>')
     head = ["λ", "η"] + (["init_std"] if with_std else []) + ["seeds"] + [h for m in METRICS
-                                                                        for h in (f"{m}, mean ± std", "original", "verdict")] + ["status"]
+                                                                        for h in (f"{m}, mean ± std", "original", "verdict")] + ["status", "made by"]
     return _table("table1", head, rows)
 
 
@@ -283,13 +284,24 @@ def original_accuracies(records):
     return out
 
 
-def figure_html(png, fig_id, caption):
-    """An HTML ``<figure>`` with a PNG (bytes or a file path) embedded as base64."""
+#: Where the report's provenance links point, relative to the page: the executed notebooks, rendered with
+#: their code (``python -m pipeline render-runs``, run by ``make report``).
+RUNS_DIR = "runs"
+
+
+def run_link(page, text="the notebook run"):
+    """A link to an executed notebook rendered under :data:`RUNS_DIR` (e.g. ``train_<setting>.html``)."""
+    return f'<a href="{RUNS_DIR}/{html.escape(page)}">{html.escape(text)}</a>'
+
+
+def figure_html(png, fig_id, caption, link=None):
+    """An HTML ``<figure>`` with a PNG (bytes or a file path) embedded as base64; ``link``: its provenance."""
     data = png if isinstance(png, bytes) else Path(png).read_bytes()
     b64 = base64.b64encode(data).decode("ascii")
+    source = f" · made by {link}" if link else ""
     return (f'<figure id="{html.escape(fig_id)}" style="margin:0 0 1em 0">'
             f'<img src="data:image/png;base64,{b64}" alt="{html.escape(caption)}" style="max-width:100%">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+            f"<figcaption>{html.escape(caption)}{source}</figcaption></figure>")
 
 
 def gradcheck_html(rows, table_id="gradcheck"):
@@ -331,7 +343,8 @@ def setting_figures(settings, figures_dir, kind):
 
     fig_id = {"curves": "fig1", "weights": "fig2"}[kind]
     return [figure_html(project_path(figures_dir) / f"{s.setting_id}_{kind}.png", f"{fig_id}-{s.setting_id}",
-                        f"({letter}) {s.label}") for letter, s in zip(_letters(), settings)]
+                        f"({letter}) {s.label}", run_link(f"figures_{s.setting_id}.html"))
+            for letter, s in zip(_letters(), settings)]
 
 
 def _letters():

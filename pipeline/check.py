@@ -1,4 +1,5 @@
-"""Check a rendered report: every setting present with both figures, finite Table 1, the audit complete.
+"""Check a rendered report: every setting present with both figures, finite Table 1, every local link leads
+to a file, the audit complete.
 
 The report notebook marks its parts with ids: ``<table id="table1">`` with a
 ``data-run-id`` (the setting id) on each row; ``<figure id="fig1-SETTING">`` /
@@ -26,6 +27,7 @@ class _ReportParser(HTMLParser):
     def __init__(self):
         super().__init__()
         self.figures = {}        # figure id -> list of img srcs
+        self.links = []          # every href
         self.tables = {}         # table id -> list of rows ({column: text}, plus "_id")
         self.text = []
         self._figure = None
@@ -35,6 +37,8 @@ class _ReportParser(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
         if tag == "figure" and a.get("id"):
             self._figure = a["id"]
             self.figures.setdefault(self._figure, [])
@@ -109,6 +113,10 @@ def check_report(html_path, settings, variants=None):
                 raise UserError(f"{path}: Table 1 {metric} of {sid} is not a number: {row.get(metric)!r}")
             if not math.isfinite(value):
                 raise UserError(f"{path}: Table 1 {metric} of {sid} is {value}")
+    broken = [h for h in parser.links if not h.startswith(("#", "http:", "https:", "data:", "mailto:"))
+              and not (path.parent / h.split("#")[0]).is_file()]
+    if broken:
+        raise UserError(f"{path}: {len(broken)} links lead nowhere, the first {broken[0]!r}")
     if variants is None:
         return f"report ok: {len(settings)} settings, {2 * len(settings)} figures, finite Table 1 ({path})"
     for table in AUDIT_TABLES:

@@ -174,6 +174,13 @@ def cmd_render(args):
     render_html(args.notebook, args.output)
 
 
+def cmd_render_runs(args):
+    from helpers.settings import read_settings
+    from pipeline.render import render_runs
+
+    render_runs(args.results_dir, args.out_dir, read_settings(args.settings))
+
+
 def cmd_check(args):
     from helpers.settings import read_settings, read_variants
     from pipeline.check import check_report
@@ -248,6 +255,12 @@ def build_parser():
     p.add_argument("notebook")
     p.add_argument("output")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("render-runs", help="render the executed notebooks the report links to (code shown)")
+    p.add_argument("results_dir")
+    p.add_argument("out_dir")
+    p.add_argument("settings")
+    p.set_defaults(func=cmd_render_runs)
 
     p = sub.add_parser("check", help="check a rendered report")
     p.add_argument("html")

@@ -48,8 +48,8 @@ def normalise_notebook(nb):
     return nb
 
 
-def render_html(notebook, output):
-    """Render ``notebook`` to ``output`` (HTML), atomically.
+def render_html(notebook, output, show_code=False):
+    """Render ``notebook`` to ``output`` (HTML), atomically; with its code cells when ``show_code``.
 
     Raises
     ------
@@ -63,7 +63,7 @@ def render_html(notebook, output):
     exporter = HTMLExporter(
         template_name="offline",
         extra_template_basedirs=[str(TEMPLATES)],
-        exclude_input=True,
+        exclude_input=not show_code,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
         embed_images=True,
@@ -74,3 +74,29 @@ def render_html(notebook, output):
         raise UserError(f"the rendered report would load from the network: {found[0]}...")
     write_text(output, html)
     return Path(output)
+
+
+def run_pages(results_dir, settings, baseline="course"):
+    """The executed notebooks the report links to, as (notebook, page name): the gradient check, and the
+    training and figures runs of every setting in the baseline variant."""
+    results_dir = Path(results_dir)
+    pages = [(results_dir / "executed" / "gradient_check.ipynb", "gradient_check.html")]
+    for s in settings:
+        group = results_dir / baseline / s.setting_id
+        pages += [(group / "train.ipynb", f"train_{s.setting_id}.html"), (group / "figures.ipynb", f"figures_{s.setting_id}.html")]
+    return pages
+
+
+def render_runs(results_dir, out_dir, settings):
+    """Render :func:`run_pages` (code shown) into ``out_dir``, where the report's provenance links point.
+
+    Returns
+    -------
+    list of Path
+    """
+    written = []
+    for notebook, name in run_pages(results_dir, settings):
+        if not notebook.is_file():
+            raise UserError(f"no executed notebook at {notebook}; run `make report`")
+        written.append(render_html(notebook, Path(out_dir) / name, show_code=True))
+    return written

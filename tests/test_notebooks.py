@@ -13,7 +13,7 @@ from helpers.settings import parse_settings, parse_variants, read_settings, read
 from tests.conftest import committed_text
 from pipeline.check import check_report
 from pipeline.execute import NotebookError, execute, notebook_parameters
-from pipeline.render import external_references, render_html
+from pipeline.render import external_references, render_html, render_runs
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SETTINGS = "lam,eta,n_batch,n_epochs\n0,0.1,100,40\n0.1,0.001,100,40\n0,1e305,20,3\n"
@@ -65,7 +65,8 @@ def pipeline(tmp_path_factory, tiny_data_dir):
     (out / "settings.csv").write_text(SETTINGS)
     (out / "variants.csv").write_text(VARIANTS)
     settings, variants = read_settings(out / "settings.csv"), read_variants(out / "variants.csv")
-    execute(ROOT / "notebooks/gradient_check.ipynb", out / "executed/gradient_check.ipynb",
+    # executed notebooks where make keeps them, so that the report's provenance pages can be rendered
+    execute(ROOT / "notebooks/gradient_check.ipynb", out / "results/executed/gradient_check.ipynb",
             {"data_dir": str(tiny_data_dir), "output": str(out / "results/gradcheck.json"),
              "n_images": 5, "n_dims": 6, "n_val": 50, "search": "small"}, progress=False)
     for v in variants:
@@ -73,16 +74,17 @@ def pipeline(tmp_path_factory, tiny_data_dir):
             params = {"lam": s.lam, "eta": s.eta, "n_batch": s.n_batch, "n_epochs": s.n_epochs, "seeds": list(v.seeds),
                       "variant": v.name, "data_dir": str(tiny_data_dir), "results_dir": str(out / "results"), "n_val": 50,
                       **v.train, **v.data}
-            execute(ROOT / "notebooks/train.ipynb", out / f"executed/train_{v.name}_{s.setting_id}.ipynb", params,
+            execute(ROOT / "notebooks/train.ipynb", out / f"results/{v.name}/{s.setting_id}/train.ipynb", params,
                     progress=False)
     for s in settings:
-        execute(ROOT / "notebooks/figures.ipynb", out / f"executed/figures_{s.setting_id}.ipynb",
+        execute(ROOT / "notebooks/figures.ipynb", out / f"results/course/{s.setting_id}/figures.ipynb",
                 {"lam": s.lam, "eta": s.eta, "n_batch": s.n_batch, "n_epochs": s.n_epochs,
                  "results_dir": str(out / "results"), "figures_dir": str(out / "figures")}, progress=False)
     execute(ROOT / "notebooks/report.ipynb", out / "executed/report.ipynb",
             {"settings_file": str(out / "settings.csv"), "variants_file": str(out / "variants.csv"),
              "results_dir": str(out / "results"), "figures_dir": str(out / "figures"),
              "gradcheck_file": str(out / "results/gradcheck.json")}, progress=False)
+    render_runs(out / "results", out / "report/runs", settings)
     render_html(out / "executed/report.ipynb", out / "report/index.html")
     return out, settings, variants
 
@@ -111,20 +113,24 @@ def test_pipeline_writes_results_figures_and_a_checked_report(pipeline):
     for anchor in re.findall(r'href="#([^"]+)"', html.split("Contents.")[1].split("1 Assignment Report</h2>")[0]):
         assert f'id="{unquote(anchor)}"' in html, anchor                                # every contents link lands
     assert html.count("<details>") == 2
+    for s in settings[:2]:   # provenance one click away: the runs behind Table 1 and the figures, with their code
+        assert f'href="runs/train_{s.setting_id}.html"' in html and f'href="runs/figures_{s.setting_id}.html"' in html
+        page = (out / "report/runs" / f"train_{s.setting_id}.html").read_text()
+        assert "train_seeds" in page and external_references(page) == []   # the code, offline
     assert "report.load_records(" not in html  # no code shown
     assert "hl-ipython3" not in html  # no highlighted code cell
 
 
 def test_the_training_notebook_shows_images_and_curves_inline(pipeline):
     out, settings, _ = pipeline
-    nb = nbformat.read(str(out / f"executed/train_course_{settings[0].setting_id}.ipynb"), as_version=4)
+    nb = nbformat.read(str(out / f"results/course/{settings[0].setting_id}/train.ipynb"), as_version=4)
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) == 3  # a few training images with labels, the curves, the rows of W
 
 
 def test_the_training_notebook_shows_one_mini_batch_step_before_training(pipeline):
     out, settings, _ = pipeline
-    nb = nbformat.read(str(out / f"executed/train_course_{settings[0].setting_id}.ipynb"), as_version=4)
+    nb = nbformat.read(str(out / f"results/course/{settings[0].setting_id}/train.ipynb"), as_version=4)
     step = next(c for c in nb.cells if c.get("id") == "train-step")
     text = "".join(o.get("text", "") for o in step.outputs)
     assert re.search(r"X \(100, 3072\), W \(10, 3072\), b \(10,\) -> S \(100, 10\), P \(100, 10\)", text), text
@@ -159,6 +165,8 @@ def _tampered(out, tmp_path, old, new, count=1):
     assert old in html, old
     path = tmp_path / "index.html"
     path.write_text(html.replace(old, new, count))
+    if not (tmp_path / "runs").exists():
+        (tmp_path / "runs").symlink_to(out / "report/runs")      # the pages its links lead to
     return path
 
 

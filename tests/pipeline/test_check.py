@@ -316,3 +316,13 @@ def test_a_variant_without_the_original_s_settings_does_not_end_the_score_checks
     ranking = {"raw": {"reproduced": "0 of 0", "score": "-"}, "course": {"reproduced": "3 of 24", "score": "nan"}}
     with pytest.raises(UserError, match="the agreement score of course is not finite"):
         check(tmp_path, page(ranking=ranking))
+
+
+def test_every_local_link_must_lead_to_a_file(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "train_a.html").write_text("<html></html>")
+    links = '<a href="runs/train_a.html">the run</a><a href="#1-Section">up</a><a href="https://example.org">x</a>'
+    html = page().replace("<h1>Report</h1>", "<h1>Report</h1>" + links)
+    assert check(tmp_path, html).startswith("report ok")
+    with pytest.raises(UserError, match="1 links lead nowhere, the first 'runs/train_b.html'"):
+        check(tmp_path, html.replace("runs/train_a.html", "runs/train_b.html"))
