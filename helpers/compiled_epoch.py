@@ -137,10 +137,19 @@ def cached_library(dtype, folders, flags=FLAGS):
     return max(found, key=lambda p: p.stat().st_mtime_ns, default=None)
 
 
+def default_flags(system=None, machine=None):
+    """:data:`FLAGS` for this platform: on arm64 macOS, ``-mcpu=apple-m1`` instead of ``-march=native``,
+    which Apple's clang refuses on arm64 (and ``-Wno-psabi``, a GCC option, left out)."""
+    system, machine = system or platform.system(), machine or platform.machine()
+    if system == "Darwin" and machine in ("arm64", "aarch64"):
+        return tuple("-mcpu=apple-m1" if f == "-march=native" else f for f in FLAGS if f != "-Wno-psabi")
+    return FLAGS
+
+
 def compile_flags():
-    """The compiler's flags: :data:`FLAGS`, or ``$DD2424_CFLAGS`` (split like a shell) when set."""
+    """The compiler's flags: :func:`default_flags`, or ``$DD2424_CFLAGS`` (split like a shell) when set."""
     text = os.environ.get(FLAGS_ENV, "").strip()
-    return tuple(shlex.split(text)) if text else FLAGS
+    return tuple(shlex.split(text)) if text else default_flags()
 
 
 def library_dir():

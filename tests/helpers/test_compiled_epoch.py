@@ -345,3 +345,31 @@ def test_a_read_only_project_folder_falls_back_to_the_user_s_cache(monkeypatch, 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert compiled.load_function(np.float64) is not None
     assert folders[1] == tmp_path / "cache" / "dd2424-a1" / "compiled"
+
+
+@pytest.mark.parametrize("compiler", ["gcc", "clang"])
+def test_it_builds_and_agrees_with_gcc_and_with_clang(monkeypatch, tmp_path, compiler):
+    """Both compilers build the epoch with the default flags, and it computes the course's epoch.
+    A missing clang is a skip, or a failure where CI asks for it (CLANG_TESTS=required)."""
+    import shutil
+
+    if not shutil.which(compiler):
+        if os.environ.get("CLANG_TESTS") == "required":
+            pytest.fail(f"{compiler} is not installed (CI installs Debian's clang package)", pytrace=False)
+        pytest.skip(f"{compiler} is not installed")
+    monkeypatch.setenv("CC", compiler)
+    path = compile_library(np.float64, tmp_path, compiled.compile_flags())
+    assert compiler in compiled.build_info()["version"].lower()          # the library is this compiler's
+    fn = compiled.library_function(path, np.float64)
+    X, y, W, b, perm = inputs(203, 3072 + 5, 10, np.float64, seed=5)
+    W_ref, b_ref, scores_ref = plain_epoch(X, y, W, b, perm, 0.05, 0.1, 30)
+    Wc, bk, scores = np.concatenate([W, W]), b.copy(), np.empty((203, 10))
+    fused_epoch(X, y, Wc, bk, perm, 0.05, 0.1, 30, scores=scores, function=fn)
+    assert np.abs(Wc[:10] - W_ref).max() < 1e-12 * max(1.0, np.abs(W_ref).max())
+    assert np.abs(bk - b_ref).max() < 1e-12 and np.abs(scores - scores_ref).max() < 1e-12 * np.abs(scores_ref).max()
+
+
+def test_apple_s_clang_on_arm64_gets_flags_it_accepts():
+    flags = compiled.default_flags("Darwin", "arm64")
+    assert "-mcpu=apple-m1" in flags and "-march=native" not in flags and "-Wno-psabi" not in flags
+    assert compiled.default_flags("Linux", "x86_64") == compiled.FLAGS
