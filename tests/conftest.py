@@ -168,3 +168,15 @@ def require_playwright_chromium(what):
         return find_chromium()
     except BrowserMissing as exc:
         missing(str(exc))
+
+
+@pytest.fixture
+def c_compiler():
+    """A test of the compiled epoch itself: skipped, with the reason, where no C compiler is found
+    (training then uses the NumPy epoch, which the other tests cover)."""
+    from helpers.compiled_epoch import CompileError, find_compiler
+
+    try:
+        return find_compiler()
+    except CompileError as exc:
+        pytest.skip(f"the compiled epoch's tests need a C compiler: {exc}")

@@ -50,7 +50,7 @@ def test_bench_pytorch_loop_agrees_with_run_epoch(bench):
     assert values["accuracy"] == ref["accuracy"]
 
 
-def test_the_numpy_contender_trains_as_the_compiled_one(bench):
+def test_the_numpy_contender_trains_as_the_compiled_one(c_compiler, bench):
     """The benchmark's two project contenders: the same history and weights up to rounding, each epoch as named."""
     tr, va = small_data(700, 3072, 1), small_data(200, 3072, 2)
     finished = {}

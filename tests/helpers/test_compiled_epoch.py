@@ -13,6 +13,9 @@ from helpers.paths import ROOT
 from helpers.compiled_epoch import CompileError, compile_library, fused_epoch, library_name, load_function
 from helpers.model import numpy_epoch
 
+# Every test here builds or loads the compiled epoch (or simulates its absence beside a real compiler).
+pytestmark = pytest.mark.usefixtures("c_compiler")
+
 
 def plain_epoch(X, y, W, b, perm, eta, lam, n_batch):
     """The course's epoch (helpers.model.numpy_epoch) on copies: what the compiled epoch must compute.

@@ -48,7 +48,7 @@ def test_the_cpu_model_is_read_from_cpuinfo(tmp_path):
         assert cpu["isa_level"] == "x86-64"
 
 
-def test_a_run_records_the_compiled_epoch_s_build_only_when_it_ran():
+def test_a_run_records_the_compiled_epoch_s_build_only_when_it_ran(c_compiler):
     compiled = provenance.run_provenance("compiled")
     assert compiled["compiled_epoch"]["library"].startswith("epoch-f64-")
     assert compiled["compiled_epoch"]["flags"] and compiled["blas"][0]["internal_api"]

@@ -147,7 +147,7 @@ def test_a_training_set_divergence_found_one_epoch_late_is_undone(monkeypatch):
 
 
 @pytest.mark.parametrize("n_batch", [25, 30, 100])
-def test_a_score_has_the_same_bits_wherever_its_example_falls_in_a_batch(n_batch):
+def test_a_score_has_the_same_bits_wherever_its_example_falls_in_a_batch(c_compiler, n_batch):
     """The starting weights' scores of an example do not depend on the training order: the
     kernel's register-blocked rows and its leftover rows give the same bits."""
     tr = synth(1000, 3072, 5)
@@ -290,7 +290,7 @@ def use_epoch(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 1e-4)], ids=["float64", "float32"])
-def test_the_compiled_and_the_numpy_epoch_train_the_same_run(use_epoch, dtype, tol):
+def test_the_compiled_and_the_numpy_epoch_train_the_same_run(c_compiler, use_epoch, dtype, tol):
     """The same run with each epoch: the same weights and every recorded value, up to rounding (the
     sums run in another order); results.json says which ran."""
     tr, va = synthetic_split(500, 1, dim=3077, dtype=dtype), synthetic_split(100, 2, dim=3077, dtype=dtype)
