@@ -247,3 +247,51 @@ def plot_sensitivity(levels, course, printed, half_unit, choice, title):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+#: Colours of the audit's four verdicts (helpers.audit.VERDICTS), from agreeing to not.
+VERDICT_COLOURS = {"reproduced": "#2ca02c", "within rounding": "#98df8a", "explained": "#ff7f0e", "unexplained": "#d62728"}
+
+
+def plot_glance(rows, limit=10.0, title="Every number the original printed, against ours"):
+    """One row per printed number: how far it is from ours under the course setup, in spreads (z, a dot
+    coloured by its verdict), and from the configuration that explains it (a ring). 2 spreads: reproduced.
+
+    Parameters
+    ----------
+    rows : list of dict
+        ``name``, ``verdict``, ``z`` (course setup) and ``z_best`` (the explanation's, or None).
+    limit : float
+        z beyond it is drawn at it, with an arrow.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = Figure(figsize=(9, 1.4 + 0.24 * len(rows)))
+    ax = fig.subplots()
+    y = np.arange(len(rows))[::-1]
+    for yi, r in zip(y, rows):
+        z = min(r["z"], limit) if np.isfinite(r["z"]) else limit
+        colour = VERDICT_COLOURS.get(r["verdict"], "grey")
+        ax.plot([z], [yi], "o", color=colour, markersize=7, zorder=3)
+        if r["z"] > limit or not np.isfinite(r["z"]):
+            ax.annotate("", xy=(limit + 0.6, yi), xytext=(limit, yi), arrowprops={"arrowstyle": "->", "color": colour})
+        if r.get("z_best") is not None:
+            zb = min(r["z_best"], limit)
+            ax.plot([zb], [yi], "o", color=colour, markerfacecolor="none", markersize=9, zorder=3)
+            ax.plot([zb, z], [yi, yi], color=colour, lw=0.8, alpha=0.6)
+    ax.axvline(2, color="grey", ls="--", lw=1)
+    ax.text(2.1, len(rows) - 0.4, "2 spreads", fontsize=7, color="grey", va="top")
+    ax.set_yticks(y, [r["name"] for r in rows], fontsize=7)
+    ax.set_xlim(-0.2, limit + 1)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel("z: distance from our mean in spreads (dot: the course setup; ring: the explaining configuration)",
+                  fontsize=8)
+    for verdict, colour in VERDICT_COLOURS.items():
+        ax.plot([], [], "o", color=colour, label=verdict)
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig

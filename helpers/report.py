@@ -161,6 +161,13 @@ def glance_html(numbers):
                                    "explained by, or closest configuration"], rows)
 
 
+def glance_rows(numbers):
+    """The rows of the at-a-glance figure (:func:`helpers.figures.plot_glance`): name, verdict, the course
+    setup's z and the explaining configuration's z (None when nothing explains it)."""
+    return [{"name": n["name"], "verdict": n["verdict"], "z": n["z"],
+             "z_best": n["explanation"]["z"] if n.get("explanation") else None} for n in numbers]
+
+
 def counts_sentence(counts):
     """The four verdicts' counts in one sentence (:func:`helpers.audit.verdict_counts`)."""
     text = (f"Of the original's {counts['total']} printed numbers, {counts[audit.REPRODUCED]} are reproduced by the "

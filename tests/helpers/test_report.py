@@ -132,3 +132,10 @@ def test_a_run_s_parameters_are_read_from_its_results_file(tmp_path):
     wide = [r for r in report.load_records(tmp_path, settings, variants) if r["variant"] == "wide"]
     assert [(r["init_std"], r["seed"], r["setting_id"]) for r in wide] == [(0.1, 3, settings[0].setting_id)]
     assert "<th>init_std</th>" not in report.table1_html(report.load_records(tmp_path, settings, variants))
+
+
+def test_glance_rows_carry_the_course_setup_s_z_and_the_explanation_s():
+    numbers = [{"name": "n1", "verdict": "explained", "z": 5.0, "explanation": {"z": 0.7}},
+               {"name": "n2", "verdict": "reproduced", "z": 0.3, "explanation": None}]
+    assert report.glance_rows(numbers) == [{"name": "n1", "verdict": "explained", "z": 5.0, "z_best": 0.7},
+                                           {"name": "n2", "verdict": "reproduced", "z": 0.3, "z_best": None}]
