@@ -55,7 +55,7 @@ NO_RUNS := help clean clean-venv venv test lab browser bench profile mutation
 CLEAN_GOALS := $(filter clean clean-venv,$(MAKECMDGOALS))
 OTHER_GOALS := $(filter-out clean clean-venv,$(MAKECMDGOALS))
 
-.PHONY: help report search pdf venv data results figures test browser browser-check bench mutation profile lab clean clean-venv
+.PHONY: help report search pdf layout-check venv data results figures test browser browser-check bench mutation profile lab clean clean-venv
 
 ifneq ($(and $(CLEAN_GOALS),$(OTHER_GOALS)),)
 # `make clean report`, `make -j4 clean report`: clean first and alone, then a fresh make builds the
@@ -193,6 +193,9 @@ pdf: $(REPORT_DIR)/report.pdf ## the report as an A4 PDF beside the original's (
 
 $(REPORT_DIR)/report.pdf: $(REPORT_DIR)/index.html pipeline/pdf.py
 	@$(PY) -m pipeline.pdf $< $@
+
+layout-check: $(REPORT_DIR)/index.html ## the report at 1024 and 1280 px: its height, anything too wide, links that land nowhere
+	$(PY) -m pipeline.layout_check $(REPORT_DIR)/index.html
 
 browser-check: $(REPORT_DIR)/index.html ## open the report in headless Chromium, offline; screenshot
 	$(PY) -m pipeline.browser_check $(REPORT_DIR)/index.html $(REPORT_DIR)/screenshot.png

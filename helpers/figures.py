@@ -183,7 +183,7 @@ def plot_accuracy_audit(points, original, title="Test accuracy per setting"):
     """
     settings = list(dict.fromkeys(p["setting"] for p in points))
     variants = list(dict.fromkeys(p["variant"] for p in points))
-    fig = Figure(figsize=(2.2 * len(settings) + 2.5, 4))
+    fig = Figure(figsize=(2.2 * len(settings) + 2.5, 2.8))
     ax = fig.subplots()
     width = 0.7
     for j, variant in enumerate(variants):
@@ -225,7 +225,7 @@ def plot_sensitivity(levels, course, printed, half_unit, choice, title):
     -------
     matplotlib.figure.Figure
     """
-    fig = Figure(figsize=(6.5, 3.6))
+    fig = Figure(figsize=(6.5, 2.3))
     ax = fig.subplots()
     labels = [f"{v:g}" if isinstance(v, float) else str(v) for v, _ in levels]
     values = [np.asarray(vals, dtype=float) for _, vals in levels]
@@ -268,7 +268,7 @@ def plot_glance(rows, limit=10.0, title="Every number the original printed, agai
     -------
     matplotlib.figure.Figure
     """
-    fig = Figure(figsize=(9, 1.4 + 0.24 * len(rows)))
+    fig = Figure(figsize=(9, 1.1 + 0.13 * len(rows)))
     ax = fig.subplots()
     y = np.arange(len(rows))[::-1]
     for yi, r in zip(y, rows):

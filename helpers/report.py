@@ -237,11 +237,16 @@ def sensitivity_figure(numbers):
     return plot_sensitivity(s["levels"], s["course"], n["original"], original.half_unit(n["text"]), name, n["name"])
 
 
-def ranking_html(records, variants):
-    """The variants ranked by agreement with the original's Table 1 (best first), with their Table 1."""
+def ranking_html(records, variants, table_id="variant-ranking"):
+    """``variants`` ranked by their distance to the original's Table 1 (closest first), with their Table 1.
+
+    The rank is by distance (the mean z), not by the count of numbers reproduced, which the table also
+    gives: a variant a little further on average can reproduce more numbers.
+    """
     described = {v.name: v for v in variants}
     rows = []
-    for rank, v in enumerate(audit.rank_variants(records), 1):
+    ranked = [v for v in audit.rank_variants(records) if v["variant"] in described]
+    for rank, v in enumerate(ranked, 1):
         var = described.get(v["variant"])
         table = "; ".join(f"λ={r['lam']:g} η={r['eta']:g} {r['metric'][:3]} {pm(r['spread'], '.3f')}"
                           for r in v["rows"] if r["metric"] == "accuracy")
@@ -251,9 +256,8 @@ def ranking_html(records, variants):
             _td("score", f"{v['score']:.2f}" if v["n"] else "— (no setting of the original)"),
             _td("chaotic_score", "—" if math.isnan(v["chaotic_score"]) else f"{v['chaotic_score']:.2f}"),
             _td("reproduced", f"{v['reproduced']} of {v['n']}"), _td("accuracy", table)]) + "</tr>")
-    return _table("variant-ranking", ["rank", "variant", "overrides", "what it tests", "seeds",
-                                      "distance (η < 0.1 rows)", "distance (η = 0.1 row)", "numbers reproduced",
-                                      "test accuracy (mean ± std)"], rows)
+    return _table(table_id, ["rank", "variant", "overrides", "what it tests", "seeds", "distance (η < 0.1)",
+                             "distance (η = 0.1)", "reproduced", "test accuracy (mean ± std)"], rows)
 
 
 def variant_tables_html(records):
@@ -375,9 +379,20 @@ def run_facts(records, results_dir, settings, variants):
             "epochs": sorted({r["epoch"] or "unknown" for r in records})}
 
 
+def figure_grid(figures, min_width=460):
+    """Figures side by side, as many per row as the page has room for (one on a narrow screen)."""
+    return (f'<div class="figure-grid" style="display:grid;grid-template-columns:repeat(auto-fit,minmax({min_width}px,1fr));'
+            f'gap:0.5em 1em">{"".join(figures)}</div>')
+
+
 def folded(summary, html_text):
     """Long detail folded away (``<details>``), so the reading flow stays short; opened by a click."""
     return f"<details><summary>{html.escape(summary)}</summary>{html_text}</details>"
+
+
+def folded_markdown(summary, markdown_text):
+    """:func:`folded` for Markdown (blank lines around it, so that it is still rendered as Markdown)."""
+    return f"<details><summary>{html.escape(summary)}</summary>\n\n{markdown_text}\n\n</details>"
 
 
 def provenance_markdown(facts):

@@ -1,0 +1,99 @@
+"""The report as a reader's screen shows it: its height, anything wider than the screen, links that land nowhere.
+
+``make layout-check`` (CI runs it) opens the rendered report in Chromium through Playwright (the
+``browser`` extra), offline, at 1024 and 1280 px wide, and prints one line per width: the page's height,
+the widest element and whether it fits, the contents links and "section x.y" references that resolve,
+the images that decode. It fails when an element is wider than the viewport, a link lands nowhere or
+an image does not decode.
+"""
+
+import sys
+from pathlib import Path
+
+from helpers.errors import UserError
+
+#: Runs in the page: height, elements wider than the viewport, internal links without a target, images
+#: that did not decode.
+MEASURE_JS = r"""
+() => {
+  const vw = window.innerWidth;
+  const describe = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+        (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').filter(Boolean).slice(0, 2).join('.') : '');
+  let widest = null, widestRight = 0;
+  const over = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    if (r.right > widestRight) { widestRight = r.right; widest = describe(el); }
+    if (r.right > vw + 1) over.push(describe(el) + ' ' + Math.round(r.right) + ' px');
+  }
+  const anchors = [...document.querySelectorAll('a[href^="#"]')].map(a => decodeURIComponent(a.getAttribute('href').slice(1)));
+  const broken = anchors.filter(id => id && !document.getElementById(id));
+  const undecoded = [...document.images].filter(img => !(img.complete && img.naturalWidth > 0)).length;
+  return {height: document.documentElement.scrollHeight, pageWidth: document.documentElement.scrollWidth, viewport: vw,
+          widest: widest, widestRight: Math.round(widestRight), over: over.slice(0, 5), overCount: over.length,
+          anchors: anchors.length, broken: broken, images: document.images.length, undecoded: undecoded};
+}
+"""
+
+
+def measure(html_path, widths=(1024, 1280)):
+    """:data:`MEASURE_JS` at each width, the report opened offline (no request leaves the machine)."""
+    from playwright.sync_api import sync_playwright
+
+    from pipeline.browser_check import CHROMIUM_FLAGS, find_chromium
+
+    html_path = Path(html_path).resolve()
+    if not html_path.is_file():
+        raise UserError(f"no report at {html_path}; run `make report`")
+    flags = [f for f in CHROMIUM_FLAGS if not f.startswith(("--headless", "--remote-debugging", "--window-size"))]
+    results = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=find_chromium(), args=flags)
+        try:
+            for width in widths:
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+                           else route.abort())
+                page.goto(html_path.as_uri(), wait_until="load")
+                results[width] = page.evaluate(MEASURE_JS)
+                page.close()
+        finally:
+            browser.close()
+    return results
+
+
+def problems(m):
+    """What fails the check at one width."""
+    out = []
+    if m["overCount"]:
+        out.append(f"{m['overCount']} elements wider than the {m['viewport']} px viewport, e.g. {m['over'][0]}")
+    if m["broken"]:
+        out.append(f"{len(m['broken'])} links land nowhere, e.g. #{m['broken'][0]}")
+    if m["undecoded"]:
+        out.append(f"{m['undecoded']} images do not decode")
+    return out
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m pipeline.layout_check REPORT.html", file=sys.stderr)
+        return 2
+    try:
+        results = measure(argv[0])
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = False
+    for width, m in results.items():
+        found = problems(m)
+        failed |= bool(found)
+        print(f"layout at {width} px: page {m['height']} px tall, widest element {m['widest']} to {m['widestRight']} px; "
+              f"{m['anchors']} internal links resolve: {'no' if m['broken'] else 'all'}; {m['images']} images"
+              + ("; " + "; ".join(found) if found else "; fits"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The report as a reader's screen shows it: too-wide elements and links that land nowhere fail the check."""
+
+import pytest
+
+from pipeline.layout_check import main, measure, problems
+from tests.conftest import require_playwright_chromium
+
+PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body style="margin:0">
+<h1 id="top">Report</h1><p><a href="#top">up</a> <a href="#3.3-The-original%27s-claims">claims</a></p>
+<h2 id="3.3-The-original's-claims">claims</h2>{extra}<div style="height:2000px">text</div></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    return require_playwright_chromium("layout test")
+
+
+def test_a_page_that_fits_reports_its_height_and_passes(chromium, tmp_path, capsys):
+    (tmp_path / "a.html").write_text(PAGE.format(extra=""))
+    m = measure(tmp_path / "a.html", widths=(1024,))[1024]
+    assert m["height"] >= 2000 and m["anchors"] == 2 and m["broken"] == [] and problems(m) == []
+    assert main([str(tmp_path / "a.html")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["layout at 1024 px", "layout at 1280 px"] and "fits" in out[0]
+
+
+def test_an_element_wider_than_the_screen_or_a_link_to_nowhere_fails(chromium, tmp_path):
+    wide = '<table id="t1"><tr><td style="white-space:nowrap">' + "wide " * 250 + '</td></tr></table><a href="#nowhere">x</a>'
+    (tmp_path / "b.html").write_text(PAGE.format(extra=wide))
+    m = measure(tmp_path / "b.html", widths=(1024,))[1024]
+    found = problems(m)
+    assert any("wider than the 1024 px viewport" in p and "table#t1" in p for p in found), found
+    assert any("1 links land nowhere, e.g. #nowhere" in p for p in found), found
+    assert measure(tmp_path / "b.html", widths=(1280,))[1280]["overCount"] > 0          # 250 words do not fit either
+    assert main([str(tmp_path / "b.html")]) == 1
