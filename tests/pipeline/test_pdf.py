@@ -36,3 +36,21 @@ def test_no_report_is_a_clear_error(tmp_path):
 
 def test_pages_are_counted_without_the_page_tree():
     assert page_count(b"<< /Type /Pages /Count 2 >> << /Type /Page >> << /Type /Page >>") == 2
+
+
+def test_the_pdf_s_text_holds_the_section_titles_and_the_table_s_numbers(chromium, tmp_path):
+    """Read back with pdftotext (Debian's poppler-utils; CI installs it): what a reader searches for is text."""
+    import os
+    import shutil
+    import subprocess
+
+    if not shutil.which("pdftotext"):
+        if os.environ.get("BROWSER_TESTS") == "required":
+            pytest.fail("pdftotext is not installed (Debian: apt-get install poppler-utils)", pytrace=False)
+        pytest.skip("pdftotext is not installed (Debian: apt-get install poppler-utils)")
+    table = ('<table id="table1"><tr><th>λ</th><th>accuracy, mean ± std</th></tr>'
+             '<tr><td>0.1</td><td>0.4085 ± 0.0013</td></tr></table>')
+    (tmp_path / "c.html").write_text(PAGE.format(details=f"<details><summary>Table 1</summary>{table}</details>"))
+    write_pdf(tmp_path / "c.html", tmp_path / "c.pdf")
+    text = subprocess.run(["pdftotext", str(tmp_path / "c.pdf"), "-"], capture_output=True, text=True).stdout
+    assert "Report" in text and "2 Section" in text and "0.4085 ± 0.0013" in text
