@@ -126,11 +126,12 @@ endif
 endif
 
 # Progress of the whole build: make counts the notebook runs it will execute (a dry run of the same goals,
-# which writes nothing), when the first run starts (after any restart to remake the rules), and each run,
+# which writes nothing; COUNTING=1 keeps the search's sub-makes out of it), when the first run starts (after any
+# restart to remake the rules), and each run,
 # when done, says "k of N runs; about T left" (pipeline/progress.py). Not in a dry run (-n) or a question (-q).
 ifeq ($(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS))),)
 PROGRESS_LOG := $(BUILD_DIR)/progress/$(BUILD_START)-$(MAKELEVEL).log
-PROGRESS_TOTAL ?= $(eval PROGRESS_TOTAL := $$(shell $(MAKE) --no-print-directory -n $(MAKECMDGOALS) $(MAKEOVERRIDES) PROGRESS_TOTAL=0 \
+PROGRESS_TOTAL ?= $(eval PROGRESS_TOTAL := $$(shell $(MAKE) --no-print-directory -n $(MAKECMDGOALS) $(MAKEOVERRIDES) PROGRESS_TOTAL=0 COUNTING=1 \
 	2>/dev/null | grep -c -- '-m pipeline execute'))$(shell mkdir -p $(BUILD_DIR)/progress && \
 	rm -f $(BUILD_DIR)/progress/*-$(MAKELEVEL).log)$(info == $(PROGRESS_TOTAL) notebook runs to do)$(PROGRESS_TOTAL)
 endif
@@ -172,10 +173,10 @@ report: $(REPORT_DIR)/index.html ## regenerate every figure and table and render
 SEARCH_DIR := $(BUILD_DIR)/search
 search: results ## the deeper search of Table 1 for the numbers no single variant explains; then the report
 	@$(PY) -m pipeline search plan --settings $(SETTINGS) --variants $(VARIANTS) --results-dir $(RESULTS_DIR) --out $(SEARCH_DIR)
-	+@if [ -f $(SEARCH_DIR)/settings.csv ]; then $(MAKE) --no-print-directory results \
+	+@if [ -z "$(COUNTING)" ] && [ -f $(SEARCH_DIR)/settings.csv ]; then $(MAKE) --no-print-directory results \
 		SETTINGS=$(SEARCH_DIR)/settings.csv VARIANTS=$(SEARCH_DIR)/variants.csv; fi
 	@$(PY) -m pipeline search record --out $(SEARCH_DIR) --record $(SEARCH_RECORD)
-	+@$(MAKE) --no-print-directory report
+	+@[ -n "$(COUNTING)" ] || $(MAKE) --no-print-directory report
 
 # --- development -------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.data import one_hot
 from helpers.reference import ComputeAccuracy, ComputeCost, textbook_epoch
 
 HERE = Path(__file__).resolve().parent
@@ -66,12 +67,6 @@ def synthetic_data(n_train=N_TRAIN, n_val=N_VAL, dim=DIM, seed=DATA_SEED, dtype=
     return X, y, Xv, yv
 
 
-def one_hot(y, dtype):
-    Y = np.zeros((y.shape[0], K), dtype=dtype)
-    Y[np.arange(y.shape[0]), y] = 1
-    return Y
-
-
 # --- contender 2: the textbook loop, as the course writes it (helpers.reference) ----------
 
 class Textbook:
@@ -81,8 +76,8 @@ class Textbook:
 
     def __init__(self, X, y, Xv, yv, W0, b0, seed):
         dt = X.dtype
-        self.Xd, self.y, self.Yd = np.ascontiguousarray(X.T), y, one_hot(y, dt).T.copy()
-        self.Xvd, self.yv, self.Yvd = np.ascontiguousarray(Xv.T), yv, one_hot(yv, dt).T.copy()
+        self.Xd, self.y, self.Yd = np.ascontiguousarray(X.T), y, one_hot(y, K, dt).T.copy()
+        self.Xvd, self.yv, self.Yvd = np.ascontiguousarray(Xv.T), yv, one_hot(yv, K, dt).T.copy()
         self.W, self.b = W0.copy(), b0.copy()[:, None]
         self.rng = np.random.default_rng(seed)
 
@@ -192,7 +187,7 @@ class Project:
         self.blas_context = blas_context
         params = validate_params(LAM, ETA, N_BATCH, 1000, 0.01, seed, n_train=X.shape[0])
         with self.blas_context():
-            self.trainer = Trainer(Split(X, y, one_hot(y, X.dtype)), Split(Xv, yv, one_hot(yv, X.dtype)), params,
+            self.trainer = Trainer(Split(X, y, one_hot(y, K, X.dtype)), Split(Xv, yv, one_hot(yv, K, X.dtype)), params,
                                    epoch=epoch)
 
     def epoch(self):
@@ -222,7 +217,7 @@ def same_workload_check(torch):
     perm = rng.permutation(n)
     W, b = W0.copy(), b0.copy()
     run_epoch(X, y, W, b, perm, ETA * 10, LAM, N_BATCH)
-    Wt, bt = textbook_epoch(np.ascontiguousarray(X.T), one_hot(y, X.dtype).T, W0.copy(), b0.copy()[:, None],
+    Wt, bt = textbook_epoch(np.ascontiguousarray(X.T), one_hot(y, K, X.dtype).T, W0.copy(), b0.copy()[:, None],
                             perm, ETA * 10, LAM, N_BATCH)
     out = {"textbook": float(max(np.abs(Wt - W).max(), np.abs(bt[:, 0] - b).max()))}
     if torch is not None:

@@ -5,7 +5,7 @@ One call trains a whole epoch: each mini-batch's rows are read straight from
 weights come from register-blocked dot products, and the gradient is summed
 over the batch's rows while they are still in cache. No BLAS call and no Python
 per mini-batch. ``make bench`` measures it against the machine's limit and
-against the NumPy/BLAS epoch it replaced (bench/README.md); the tests check it
+against the NumPy epoch it stands in for (bench/README.md); the tests check it
 against the plain loop of :mod:`helpers.reference`.
 
 The C source is compiled with the machine's C compiler (``$CC``, else ``cc`` or
@@ -16,7 +16,7 @@ project's is not writable) under a name that hashes the source, the flags, the
 compiler command and version, and the CPU: another machine, compiler or source
 builds its own, never a stale one. A library built before is used without a
 compiler. Where none can be built or loaded, training uses the NumPy epoch of
-:func:`helpers.model.numpy_epoch` (:func:`compiled_epoch`), which the tests
+:func:`helpers.model.numpy_epoch` (:func:`epoch_function`), which the tests
 check the compiled one against. Every number is
 computed by one fixed sequence of operations (see the comment at the top of the
 C file), so a run gives the same bits every time on one machine, whatever runs
@@ -282,9 +282,7 @@ def epoch_function(dtype):
     except CompileError as exc:
         if choice == "compiled":
             raise
-        print(f"notice: training with the NumPy epoch, 1.5 to 2 times slower: {exc}. For the compiled one, install "
-              f"a C compiler (Debian/Ubuntu: apt-get install gcc; conda: the c-compiler package) or set CC.",
-              file=sys.stderr, flush=True)
+        print(f"notice: training with the NumPy epoch, 1.5 to 2 times slower: {exc}", file=sys.stderr, flush=True)
         return None
 
 

@@ -19,7 +19,7 @@ X86_LEVELS = (("x86-64-v2", {"cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "s
 
 
 def git_commit(root=ROOT):
-    """``{"commit": sha, "dirty": bool}`` of the project's checkout, or None outside a git checkout."""
+    """``{"commit": sha, "dirty": bool}`` of the project's checkout, or None where ``root`` is not the top of one."""
     def git(*args):
         out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
         if out.returncode != 0:
@@ -27,6 +27,8 @@ def git_commit(root=ROOT):
         return out.stdout.strip()
 
     try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != Path(root).resolve():
+            return None   # a copy without its own .git, inside another repository
         commit = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.TimeoutExpired):

@@ -5,7 +5,7 @@ A run's folder ``results/<variant>/<setting_id>/seed<N>/`` holds
 * ``results.json``: parameters, data options, history, test loss/cost/accuracy,
   divergence, which epoch trained (compiled or NumPy), package versions, provenance (commit, CPU,
   compiler and flags, BLAS: :mod:`helpers.provenance`) and data hashes. It depends only on the inputs,
-  the code and the machine, so equal runs give byte-identical files;
+  the commit and the machine, so equal runs of one commit give byte-identical files;
 * ``weights.npz``: ``W: (K, D)`` and ``b: (K,)``;
 * ``timing.json``: wall times, kept apart because they differ on every run.
 

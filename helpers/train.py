@@ -125,6 +125,8 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None, epoch=N
     ws.b0[...] = b
     labels = np.ascontiguousarray(y, dtype=np.int64)
     perm = np.ascontiguousarray(perm, dtype=np.int64)
+    if epoch not in (None, "compiled", "numpy"):
+        raise ValueError(f"epoch: expected None, 'compiled' or 'numpy', got {epoch!r}")
     function = None if epoch == "numpy" else epoch_function(X.dtype) if epoch is None else load_function(X.dtype)
     if function is None:
         numpy_epoch(X, labels, W, b, perm, eta, lam, n_batch, previous_scores=scores)

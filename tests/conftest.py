@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import compiled_epoch as compiled
 from helpers.cifar10 import FOLDER_NAME, TEST_BATCH, TRAIN_BATCHES, Expected, sha256_bytes
 
 def synthetic_split(n, seed, dim=20, dtype=np.float64):
@@ -180,3 +181,19 @@ def c_compiler():
         return find_compiler()
     except CompileError as exc:
         pytest.skip(f"the compiled epoch's tests need a C compiler: {exc}")
+
+
+@pytest.fixture
+def fresh_choice():
+    """Forget which epoch this process chose, before and after the test."""
+    compiled.epoch_function.cache_clear()
+    compiled.load_function.cache_clear()
+    yield
+    compiled.epoch_function.cache_clear()
+    compiled.load_function.cache_clear()
+
+
+def no_compiler(monkeypatch, tmp_path):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    monkeypatch.setenv(compiled.DIR_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -12,6 +12,7 @@ from helpers.errors import UserError
 from helpers.paths import ROOT
 from helpers.compiled_epoch import CompileError, compile_library, fused_epoch, library_name, load_function
 from helpers.model import numpy_epoch
+from tests.conftest import no_compiler
 
 # Every test here builds or loads the compiled epoch (or simulates its absence beside a real compiler).
 pytestmark = pytest.mark.usefixtures("c_compiler")
@@ -162,17 +163,6 @@ def test_a_compiled_epoch_of_another_dtype_is_refused():
         fused_epoch(X, y, np.concatenate([W, W]), b, perm, 0.1, 0.0, 5, function=load_function(np.float64))
 
 
-def test_an_unsupported_dtype_is_a_clear_error():
-    with pytest.raises(CompileError, match="float64 or float32, not int32"):
-        load_function(np.int32)
-
-
-def test_no_compiler_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
-    with pytest.raises(CompileError, match="needs a C compiler"):
-        compile_library(np.float64, tmp_path)
-
-
 def test_cc_may_be_a_command_with_arguments_and_the_library_is_readable_by_others(monkeypatch, tmp_path):
     monkeypatch.setenv("CC", f"env {Path(compiled.find_compiler()[0]).name}")   # as CC="ccache gcc"
     path = compile_library(np.float64, tmp_path)
@@ -259,33 +249,8 @@ def test_the_library_folder_follows_the_environment(monkeypatch, tmp_path):
     assert os.path.basename(compiled.SOURCE) == "compiled_epoch.c"
 
 
-@pytest.fixture
-def fresh_choice():
-    """Forget which epoch this process chose, before and after the test."""
-    compiled.epoch_function.cache_clear()
-    compiled.load_function.cache_clear()
-    yield
-    compiled.epoch_function.cache_clear()
-    compiled.load_function.cache_clear()
-
-
-def _no_compiler(monkeypatch, tmp_path):
-    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
-    monkeypatch.setenv(compiled.DIR_ENV, str(tmp_path / "empty"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-
-
-def test_without_a_compiler_or_a_library_training_falls_back_to_numpy_with_one_notice(monkeypatch, tmp_path, capsys,
-                                                                                      fresh_choice):
-    _no_compiler(monkeypatch, tmp_path)
-    assert compiled.epoch_function(np.dtype(np.float64)) is None
-    assert compiled.epoch_function(np.dtype(np.float64)) is None
-    err = capsys.readouterr().err
-    assert err.count("notice: training with the NumPy epoch") == 1 and "needs a C compiler" in err and "set CC" in err
-
-
 def test_the_compiled_epoch_can_be_required_or_refused(monkeypatch, tmp_path, fresh_choice):
-    _no_compiler(monkeypatch, tmp_path)
+    no_compiler(monkeypatch, tmp_path)
     monkeypatch.setenv(compiled.EPOCH_ENV, "compiled")
     with pytest.raises(CompileError, match="needs a C compiler"):
         compiled.epoch_function(np.dtype(np.float64))
@@ -372,7 +337,3 @@ def test_it_builds_and_agrees_with_gcc_and_with_clang(monkeypatch, tmp_path, com
     assert np.abs(bk - b_ref).max() < 1e-12 and np.abs(scores - scores_ref).max() < 1e-12 * np.abs(scores_ref).max()
 
 
-def test_apple_s_clang_on_arm64_gets_flags_it_accepts():
-    flags = compiled.default_flags("Darwin", "arm64")
-    assert "-mcpu=apple-m1" in flags and "-march=native" not in flags and "-Wno-psabi" not in flags
-    assert compiled.default_flags("Linux", "x86_64") == compiled.FLAGS
