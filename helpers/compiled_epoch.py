@@ -261,7 +261,7 @@ def compiler_notice(dtype="float64"):
         find_compiler()
     except CompileError as exc:
         if cached_library(dtype, (library_dir(), user_cache_dir()), compile_flags()) is None:
-            return (f"notice: {exc}. Training will use the NumPy epoch, 1.5 to 2 times slower than the compiled one "
+            return (f"notice: {exc}. Training will use the NumPy epoch, about 3 times slower than the compiled one "
                     f"(`make bench`).")
     return None
 
@@ -282,7 +282,7 @@ def epoch_function(dtype):
     except CompileError as exc:
         if choice == "compiled":
             raise
-        print(f"notice: training with the NumPy epoch, 1.5 to 2 times slower: {exc}", file=sys.stderr, flush=True)
+        print(f"notice: training with the NumPy epoch, about 3 times slower: {exc}", file=sys.stderr, flush=True)
         return None
 
 
