@@ -374,6 +374,11 @@ def test_a_run_record_keeps_the_setting_the_seed_and_the_divergence():
     # a row of its own init_std is not one of the original's settings, in any variant
     own = validate_params(0.1, 0.001, init_std=0.05)
     assert not audit.run_record("v", validate_params(0.1, 0.001, init_std=0.1), doc, row=own)["original_setting"]
+    # which epoch trained it and where, as its results.json says (the report's appendix reads them)
+    prov = {"git": {"commit": "abc", "dirty": False}}
+    with_prov = audit.run_record("v", params, {**doc, "epoch": "numpy", "provenance": prov})
+    assert (with_prov["epoch"], with_prov["provenance"]) == ("numpy", prov)
+    assert (r["epoch"], r["provenance"]) == (None, {})                  # an older results.json: none recorded
 
 
 # --- explain and the per-number audits ----------------------------------------------------------

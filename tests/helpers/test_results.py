@@ -173,3 +173,12 @@ def test_test_table_has_a_row_per_seed_with_its_status():
     assert list(df.columns) == ["loss", "cost", "accuracy", "epochs run", "status"]
     assert df.loc[5].tolist() == [1.0, 1.5, 0.25, 4, "completed"]
     assert df.loc[3].tolist() == [3.0, 3.5, 0.35, 2, "diverged at epoch 2"]
+
+
+def test_a_run_trained_by_the_compiled_epoch_records_its_build_for_its_dtype(c_compiler, tmp_path):
+    result = TrainResult(W=np.zeros((10, 3), dtype=np.float32), b=np.zeros(10, dtype=np.float32),
+                         history={k: [0.5, 0.4] for k in ("train_loss", "train_cost", "train_accuracy", "val_loss",
+                                                          "val_cost", "val_accuracy")}, epoch="compiled")
+    save_run(tmp_path, validate_params(0.1, 0.001, 100, 1), result, {"loss": 1, "cost": 1, "accuracy": 0.5}, {})
+    build = load_run(tmp_path, weights=False)["provenance"]["compiled_epoch"]
+    assert build["library"].startswith("epoch-f32-") and build["flags"]      # the float32 library, not float64's

@@ -321,8 +321,9 @@ def test_a_variant_without_the_original_s_settings_does_not_end_the_score_checks
 def test_every_local_link_must_lead_to_a_file(tmp_path):
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "train_a.html").write_text("<html></html>")
-    links = '<a href="runs/train_a.html">the run</a><a href="#1-Section">up</a><a href="https://example.org">x</a>'
+    links = ('<a href="runs/train_a.html#seed-1">the run</a><a href="#1-Section">up</a><a href="https://example.org">x</a>'
+             '<a href="http://example.org">y</a><a href="data:text/plain,z">z</a><a href="mailto:a@example.org">m</a>')
     html = page().replace("<h1>Report</h1>", "<h1>Report</h1>" + links)
     assert check(tmp_path, html).startswith("report ok")
     with pytest.raises(UserError, match="1 links lead nowhere, the first 'runs/train_b.html'"):
-        check(tmp_path, html.replace("runs/train_a.html", "runs/train_b.html"))
+        check(tmp_path, html.replace("runs/train_a.html#seed-1", "runs/train_b.html"))
