@@ -45,7 +45,9 @@ def executed(r):
 def result_files(out):
     files = {}
     for path in sorted(out.rglob("*")):
-        if path.is_file() and path.name not in ("timing.json",) and path.suffix != ".ipynb" and "build" not in path.parts:
+        # not the executed notebooks nor their rendered pages (report/runs/): they show a run's timings and paths
+        if (path.is_file() and path.name not in ("timing.json",) and path.suffix != ".ipynb" and "build" not in path.parts
+                and "runs" not in path.relative_to(out).parts[:2]):
             files[str(path.relative_to(out))] = path.read_bytes()
     return files
 
