@@ -140,6 +140,17 @@ def find_chromium():
     raise BrowserMissing(f"no Chromium or Chrome found ({', '.join(BROWSER_NAMES[:5])}): {INSTALL_HINT}")
 
 
+def launch_chromium(playwright, loopback=False):
+    """Chromium, launched by Playwright with :data:`CHROMIUM_FLAGS` (the pdf, layout and JupyterLab checks).
+
+    Playwright sets the headless mode, its own pipe and the viewport. The network stays off, unless
+    ``loopback``: then pages on this machine (a JupyterLab server) can be reached.
+    """
+    drop = ("--headless", "--remote-debugging", "--window-size") + (("--proxy", "--host-resolver") if loopback else ())
+    return playwright.chromium.launch(executable_path=find_chromium(),
+                                      args=[f for f in CHROMIUM_FLAGS if not f.startswith(drop)])
+
+
 def short_url(url, limit=100):
     """A URL cut to ``limit`` characters (data: URLs run to megabytes), with its full length."""
     return url if len(url) <= limit else f"{url[:limit]}...({len(url)} chars)"

@@ -41,15 +41,14 @@ def measure(html_path, widths=(1024, 1280)):
     """:data:`MEASURE_JS` at each width, the report opened offline (no request leaves the machine)."""
     from playwright.sync_api import sync_playwright
 
-    from pipeline.browser_check import CHROMIUM_FLAGS, find_chromium
+    from pipeline.browser_check import launch_chromium
 
     html_path = Path(html_path).resolve()
     if not html_path.is_file():
         raise UserError(f"no report at {html_path}; run `make report`")
-    flags = [f for f in CHROMIUM_FLAGS if not f.startswith(("--headless", "--remote-debugging", "--window-size"))]
     results = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=find_chromium(), args=flags)
+        browser = launch_chromium(p)
         try:
             for width in widths:
                 page = browser.new_page(viewport={"width": width, "height": 900})

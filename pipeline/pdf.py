@@ -13,7 +13,7 @@ from helpers.errors import UserError
 
 def write_pdf(html_path, pdf_path):
     """Print ``html_path`` to ``pdf_path`` (A4) and return the number of pages."""
-    from pipeline.browser_check import CHROMIUM_FLAGS, find_chromium
+    from pipeline.browser_check import launch_chromium
 
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path)
     if not html_path.is_file():
@@ -22,10 +22,9 @@ def write_pdf(html_path, pdf_path):
         from playwright.sync_api import sync_playwright
     except ImportError:
         raise UserError("`make pdf` needs Playwright: run `make browser` (the browser extra)") from None
-    flags = [f for f in CHROMIUM_FLAGS if not f.startswith(("--headless", "--remote-debugging"))]
     tmp = pdf_path.with_name(f".{pdf_path.name}.tmp")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=find_chromium(), args=flags)
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
             page.goto(html_path.as_uri(), wait_until="load")

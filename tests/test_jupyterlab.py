@@ -22,16 +22,14 @@ TOKEN = "dd2424-test"
 
 @pytest.fixture(scope="module")
 def browser():
-    from pipeline.browser_check import CHROMIUM_FLAGS
+    from pipeline.browser_check import launch_chromium
     from tests.conftest import require_playwright_chromium
 
-    chromium = require_playwright_chromium("JupyterLab test")
+    require_playwright_chromium("JupyterLab test")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        # the report check's flags, but JupyterLab is on loopback: no proxy (Playwright adds its own pipe)
-        flags = [f for f in CHROMIUM_FLAGS if not f.startswith(("--headless", "--remote-debugging", "--proxy", "--host-resolver"))]
-        b = p.chromium.launch(executable_path=chromium, args=flags)
+        b = launch_chromium(p, loopback=True)     # JupyterLab is on this machine
         yield b
         b.close()
 
