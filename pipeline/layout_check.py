@@ -29,10 +29,24 @@ MEASURE_JS = r"""
   }
   const anchors = [...document.querySelectorAll('a[href^="#"]')].map(a => decodeURIComponent(a.getAttribute('href').slice(1)));
   const broken = anchors.filter(id => id && !document.getElementById(id));
+  // "section x.y" in the text that is not a link to an element (pipeline.crossref links each one)
+  const unlinked = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest('h1, h2, h3, h4, h5, h6, code, pre, script, style')) continue;
+    const found = node.textContent.match(/\bsections?\s+\d+(\.\d+)*/gi);
+    if (!found) continue;
+    const link = parent.closest('a[href^="#"]');
+    if (!link || !document.getElementById(decodeURIComponent(link.getAttribute('href').slice(1))))
+      unlinked.push(...found);
+  }
+  const references = document.querySelectorAll('a.section-ref').length;
   const undecoded = [...document.images].filter(img => !(img.complete && img.naturalWidth > 0)).length;
   return {height: document.documentElement.scrollHeight, pageWidth: document.documentElement.scrollWidth, viewport: vw,
           widest: widest, widestRight: Math.round(widestRight), over: over.slice(0, 5), overCount: over.length,
-          anchors: anchors.length, broken: broken, images: document.images.length, undecoded: undecoded};
+          anchors: anchors.length, broken: broken, references: references, unlinked: unlinked.slice(0, 5),
+          unlinkedCount: unlinked.length, images: document.images.length, undecoded: undecoded};
 }
 """
 
@@ -69,6 +83,8 @@ def problems(m):
         out.append(f"{m['overCount']} elements wider than the {m['viewport']} px viewport, e.g. {m['over'][0]}")
     if m["broken"]:
         out.append(f"{len(m['broken'])} links land nowhere, e.g. #{m['broken'][0]}")
+    if m["unlinkedCount"]:
+        out.append(f"{m['unlinkedCount']} \"section x.y\" references are not links to a section, e.g. {m['unlinked'][0]!r}")
     if m["undecoded"]:
         out.append(f"{m['undecoded']} images do not decode")
     return out
@@ -89,7 +105,8 @@ def main(argv=None):
         found = problems(m)
         failed |= bool(found)
         print(f"layout at {width} px: page {m['height']} px tall, widest element {m['widest']} to {m['widestRight']} px; "
-              f"{m['anchors']} internal links resolve: {'no' if m['broken'] else 'all'}; {m['images']} images"
+              f"{m['anchors']} internal links ({m['references']} \"section x.y\" references) resolve: "
+              f"{'no' if m['broken'] or m['unlinkedCount'] else 'all'}; {m['images']} images"
               + ("; " + "; ".join(found) if found else "; fits"))
     return 1 if failed else 0
 

@@ -1,15 +1,16 @@
 """Render an executed notebook to a self-contained HTML page.
 
-No code cells are shown, every image is embedded, and the template loads
-nothing from the network (``pipeline/templates/offline``). The written page is
+No code cells are shown, every image is embedded, every "section x.y" in the text links to its
+heading (:mod:`pipeline.crossref`), and the template loads nothing from the network (``pipeline/templates/offline``). The written page is
 checked: a reference to an external script, stylesheet or image is an error.
 """
 
 import re
 from pathlib import Path
 
-from helpers.files import write_text
 from helpers.errors import UserError
+from helpers.files import write_text
+from pipeline.crossref import link_sections
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -69,6 +70,7 @@ def render_html(notebook, output, show_code=False):
         embed_images=True,
     )
     html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "DD2424 Assignment 1"}})
+    html = link_sections(html)
     found = external_references(html)
     if found:
         raise UserError(f"the rendered report would load from the network: {found[0]}...")

@@ -33,3 +33,14 @@ def test_an_element_wider_than_the_screen_or_a_link_to_nowhere_fails(chromium, t
     assert any("1 links land nowhere, e.g. #nowhere" in p for p in found), found
     assert measure(tmp_path / "b.html", widths=(1280,))[1280]["overCount"] > 0          # 250 words do not fit either
     assert main([str(tmp_path / "b.html")]) == 1
+
+
+def test_a_section_reference_that_is_not_a_link_to_a_section_fails(chromium, tmp_path):
+    linked = '<p><a class="section-ref" href="#3.3-The-original&#x27;s-claims">section 3.3</a></p>'
+    (tmp_path / "c.html").write_text(PAGE.format(extra=linked))
+    m = measure(tmp_path / "c.html", widths=(1024,))[1024]
+    assert m["references"] == 1 and m["unlinkedCount"] == 0 and problems(m) == []
+    (tmp_path / "d.html").write_text(PAGE.format(extra=linked + "<p>as section 2.1 says</p><h3>section 9</h3>"))
+    m = measure(tmp_path / "d.html", widths=(1024,))[1024]
+    assert m["unlinked"] == ["section 2.1"] and problems(m) == [
+        "1 \"section x.y\" references are not links to a section, e.g. 'section 2.1'"]
