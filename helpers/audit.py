@@ -24,6 +24,9 @@ Formulas
   many of them match: the more that were tried, the more likely a match by
   chance (the look-elsewhere effect), and the fewest-changes rule is fixed
   before looking at any result.
+* Match distance of a printed number, drawn in the report's first figure:
+  ``r = |o - m| / (2 s + u)``; ``r <= 1`` exactly when the number matches (is
+  reproduced or within rounding).
 * Agreement of a variant with one printed number: ``z = |o - m| / max(s, u)``;
   a variant's score is the mean ``z`` over the original's Table 1 numbers
   (lower is better), the η = 0.1 row scored apart because it is chaotic.
@@ -93,6 +96,13 @@ def agreement(text, values):
     s = spread(values)
     z = abs(original.value(text) - s["mean"]) / max(s["std"], original.half_unit(text))
     return z if math.isfinite(z) else math.inf
+
+
+def match_distance(text, s):
+    """``|o - mean| / (2 std + half unit)`` for the printed ``text`` and a spread dict ``s``: at most 1 exactly
+    when the number is reproduced or within rounding (:func:`verdict`); inf when not finite."""
+    r = abs(original.value(text) - s["mean"]) / (2 * s["std"] + original.half_unit(text))
+    return r if math.isfinite(r) else math.inf
 
 
 def runs_of(records, variant, lam, eta):

@@ -254,15 +254,16 @@ VERDICT_COLOURS = {"reproduced": "#2ca02c", "within rounding": "#98df8a", "expla
 
 
 def plot_glance(rows, limit=10.0, title="Every number the original printed, against ours"):
-    """One row per printed number: how far it is from ours under the course setup, in spreads (z, a dot
-    coloured by its verdict), and from the configuration that explains it (a ring). 2 spreads: reproduced.
+    """One row per printed number: its match distance from ours under the course setup (a dot coloured by
+    its verdict) and under the configuration that explains it (a ring). At most 1: a match.
 
     Parameters
     ----------
     rows : list of dict
-        ``name``, ``verdict``, ``z`` (course setup) and ``z_best`` (the explanation's, or None).
+        ``name``, ``verdict``, ``distance`` (course setup) and ``distance_best`` (the explanation's, or
+        None): :func:`helpers.audit.match_distance`.
     limit : float
-        z beyond it is drawn at it, with an arrow.
+        A distance beyond it is drawn at it, with an arrow.
 
     Returns
     -------
@@ -272,22 +273,23 @@ def plot_glance(rows, limit=10.0, title="Every number the original printed, agai
     ax = fig.subplots()
     y = np.arange(len(rows))[::-1]
     for yi, r in zip(y, rows):
-        z = min(r["z"], limit) if np.isfinite(r["z"]) else limit
+        far = not r["distance"] <= limit   # beyond the limit, inf or nan
+        x = limit if far else r["distance"]
         colour = VERDICT_COLOURS.get(r["verdict"], "grey")
-        ax.plot([z], [yi], "o", color=colour, markersize=7, zorder=3)
-        if r["z"] > limit or not np.isfinite(r["z"]):
+        ax.plot([x], [yi], "o", color=colour, markersize=7, zorder=3)
+        if far:
             ax.annotate("", xy=(limit + 0.6, yi), xytext=(limit, yi), arrowprops={"arrowstyle": "->", "color": colour})
-        if r.get("z_best") is not None:
-            zb = min(r["z_best"], limit)
-            ax.plot([zb], [yi], "o", color=colour, markerfacecolor="none", markersize=9, zorder=3)
-            ax.plot([zb, z], [yi, yi], color=colour, lw=0.8, alpha=0.6)
-    ax.axvline(2, color="grey", ls="--", lw=1)
-    ax.text(2.1, len(rows) - 0.4, "2 spreads", fontsize=7, color="grey", va="top")
+        if r.get("distance_best") is not None:
+            xb = min(r["distance_best"], limit)
+            ax.plot([xb], [yi], "o", color=colour, markerfacecolor="none", markersize=9, zorder=3)
+            ax.plot([xb, x], [yi, yi], color=colour, lw=0.8, alpha=0.6)
+    ax.axvline(1, color="grey", ls="--", lw=1)
+    ax.text(1.1, len(rows) - 0.4, "left of 1: a match", fontsize=7, color="grey", va="top")
     ax.set_yticks(y, [r["name"] for r in rows], fontsize=7)
     ax.set_xlim(-0.2, limit + 1)
     ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_xlabel("z: distance from our mean in spreads (dot: the course setup; ring: the explaining configuration)",
-                  fontsize=8)
+    ax.set_xlabel("distance from our mean ÷ (2 spreads + half the printed last digit)   "
+                  "(dot: the course setup; ring: the explaining configuration)", fontsize=8)
     for verdict, colour in VERDICT_COLOURS.items():
         ax.plot([], [], "o", color=colour, label=verdict)
     ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, frameon=False)

@@ -54,8 +54,23 @@ def load_search(record_file):
     return [(v, s) for v in variants for s in settings]
 
 
-def pm(s, fmt=".4f"):
-    """``mean ± std`` of a spread dict."""
+def decimals_that_matter(std, least=2, most=6):
+    """Decimals to print a mean with: those of its std's first significant digit (and one more when that
+    digit is a 1), at least ``least`` (the original printed two), at most ``most``.
+
+    0.4792 -> 2, 0.0086 -> 3, 0.0015 -> 4, 0.0006 -> 4, 0.0196 -> 3; a std of 0 or not finite -> 4.
+    """
+    if not (math.isfinite(std) and std > 0):
+        return 4
+    place = math.floor(math.log10(std))
+    if int(std / 10.0 ** place) == 1:   # 0.0015: two significant digits, not 0.002
+        place -= 1
+    return min(max(-place, least), most)
+
+
+def pm(s, fmt=None):
+    """``mean ± std`` of a spread dict, with :func:`decimals_that_matter` unless ``fmt`` is given."""
+    fmt = fmt or f".{decimals_that_matter(s['std'])}f"
     return f"{s['mean']:{fmt}} ± {s['std']:{fmt}}"
 
 
@@ -98,8 +113,8 @@ def table1_html(records, variant=audit.BASELINE):
         cells += [_td("seeds", len(runs))]
         for i, m in enumerate(METRICS):
             s = audit.spread([r["test"][m] for r in runs])
-            cells += [f'<td data-col="{m}" title="min–max over seeds: {s["min"]:.4f}–{s["max"]:.4f}">'
-                      f'{s["mean"]:.4f} ± {s["std"]:.4f}</td>',
+            d = decimals_that_matter(s["std"])
+            cells += [f'<td data-col="{m}" title="min–max over seeds: {s["min"]:.{d}f}–{s["max"]:.{d}f}">{pm(s)}</td>',
                       _td(f"original_{m}", printed[i] if printed else "—"),
                       _td(f"verdict_{m}", audit.verdict(printed[i], [r["test"][m] for r in runs]) if printed else "—")]
         diverged = [r for r in runs if r["diverged_at"]]
@@ -147,8 +162,7 @@ def _explanation_text(n):
 
 def _value(s, text):
     """Our mean ± std, in a format fit for the printed number ``text`` (fixed or scientific)."""
-    fmt = ".3e" if "e" in text.lower() else ".4f"
-    return f"{s['mean']:{fmt}} ± {s['std']:{fmt}}"
+    return pm(s, ".3e" if "e" in text.lower() else None)
 
 
 def glance_html(numbers):
@@ -162,10 +176,13 @@ def glance_html(numbers):
 
 
 def glance_rows(numbers):
-    """The rows of the at-a-glance figure (:func:`helpers.figures.plot_glance`): name, verdict, the course
-    setup's z and the explaining configuration's z (None when nothing explains it)."""
-    return [{"name": n["name"], "verdict": n["verdict"], "z": n["z"],
-             "z_best": n["explanation"]["z"] if n.get("explanation") else None} for n in numbers]
+    """The rows of the at-a-glance figure (:func:`helpers.figures.plot_glance`): name, verdict, and the
+    :func:`helpers.audit.match_distance` of the course setup and of the explaining configuration (None
+    when nothing explains it). A distance of at most 1 is a match, so a dot left of 1 is reproduced or
+    within rounding, whatever the spread."""
+    return [{"name": n["name"], "verdict": n["verdict"], "distance": audit.match_distance(n["text"], n["spread"]),
+             "distance_best": audit.match_distance(n["text"], n["explanation"]["spread"]) if n.get("explanation") else None}
+            for n in numbers]
 
 
 def counts_sentence(counts):
@@ -267,7 +284,7 @@ def variant_tables_html(records):
         for row in audit.table1_audit(records, v):
             rows.append("<tr>" + "".join([_td("variant", v), _td("lam", f"{row['lam']:g}"), _td("eta", f"{row['eta']:g}"),
                                           _td("metric", row["metric"]), _td("original", row["text"]),
-                                          _td("ours", pm(row["spread"], ".4f")), _td("z", f"{row['z']:.1f}"),
+                                          _td("ours", pm(row["spread"])), _td("z", f"{row['z']:.1f}"),
                                           _td("verdict", row["verdict"])]) + "</tr>")
     return _table("variant-tables", ["variant", "λ", "η", "metric", "original", "mean ± std", "z", "verdict"], rows)
 

@@ -57,15 +57,16 @@ def test_plot_weights_has_one_image_per_class(tmp_path):
 def test_the_glance_figure_has_a_row_per_number_a_ring_per_explanation_and_an_arrow_beyond_the_limit():
     from helpers.figures import VERDICT_COLOURS, plot_glance
 
-    rows = [{"name": "a", "verdict": "reproduced", "z": 0.5, "z_best": None},
-            {"name": "b", "verdict": "explained", "z": 14.0, "z_best": 1.2},
-            {"name": "c", "verdict": "unexplained", "z": float("inf"), "z_best": None}]
+    rows = [{"name": "a", "verdict": "reproduced", "distance": 0.5, "distance_best": None},
+            {"name": "b", "verdict": "explained", "distance": 14.0, "distance_best": 0.8},
+            {"name": "c", "verdict": "unexplained", "distance": float("inf"), "distance_best": None}]
     ax = plot_glance(rows, limit=10).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
     dots = [ln for ln in ax.lines if ln.get_marker() == "o" and len(ln.get_xdata()) == 1]
     rings = [ln for ln in dots if ln.get_markerfacecolor() == "none"]
-    assert [ln.get_xdata()[0] for ln in rings] == [1.2]                     # only b is explained
+    assert [ln.get_xdata()[0] for ln in rings] == [0.8]                     # only b is explained
     filled = sorted(ln.get_xdata()[0] for ln in dots if ln.get_markerfacecolor() != "none")
     assert filled == [0.5, 10, 10]                                          # 14 and inf drawn at the limit
     assert len([t for t in ax.texts if getattr(t, "arrow_patch", None) is not None]) == 2   # ... with an arrow each
     assert {ln.get_color() for ln in dots} <= set(VERDICT_COLOURS.values())
+    assert [ln.get_xdata()[0] for ln in ax.lines if ln.get_linestyle() == "--"] == [1]   # the match line

@@ -1,6 +1,7 @@
 """The report's tables and sentences, on synthetic records where the truth is known."""
 
 import numpy as np
+import pytest
 
 from helpers import audit, gradcheck, report
 from helpers.params import validate_params
@@ -12,8 +13,8 @@ def test_table1_has_one_row_per_setting_with_the_mean_and_the_original():
     html = report.table1_html(recs)
     sid = validate_params(0.1, 0.001).setting_id
     assert f'<tr data-run-id="{sid}">' in html
-    # 0.40, 0.41, 0.42: mean 0.41, sample std 0.01, min–max in the tooltip
-    assert '<td data-col="accuracy" title="min–max over seeds: 0.4000–0.4200">0.4100 ± 0.0100</td>' in html
+    # 0.40, 0.41, 0.42: mean 0.41, sample std 0.01 (two significant digits: 3 decimals), min–max in the tooltip
+    assert '<td data-col="accuracy" title="min–max over seeds: 0.400–0.420">0.410 ± 0.010</td>' in html
     assert '<td data-col="original_accuracy">0.41</td>' in html
     assert '<td data-col="verdict_accuracy">reproduced</td>' in html
 
@@ -134,8 +135,34 @@ def test_a_run_s_parameters_are_read_from_its_results_file(tmp_path):
     assert "<th>init_std</th>" not in report.table1_html(report.load_records(tmp_path, settings, variants))
 
 
-def test_glance_rows_carry_the_course_setup_s_z_and_the_explanation_s():
-    numbers = [{"name": "n1", "verdict": "explained", "z": 5.0, "explanation": {"z": 0.7}},
-               {"name": "n2", "verdict": "reproduced", "z": 0.3, "explanation": None}]
-    assert report.glance_rows(numbers) == [{"name": "n1", "verdict": "explained", "z": 5.0, "z_best": 0.7},
-                                           {"name": "n2", "verdict": "reproduced", "z": 0.3, "z_best": None}]
+def test_glance_rows_carry_the_match_distance_of_the_course_setup_and_of_the_explanation():
+    # "0.41": half unit 0.005; course mean 0.40, std 0.001: |0.41 - 0.40| / (0.002 + 0.005) = 1.43;
+    # explanation mean 0.411, std 0.002: 0.001 / 0.009 = 0.111
+    numbers = [{"name": "n1", "verdict": "explained", "text": "0.41", "spread": {"mean": 0.40, "std": 0.001},
+                "explanation": {"spread": {"mean": 0.411, "std": 0.002}}},
+               {"name": "n2", "verdict": "reproduced", "text": "0.41", "spread": {"mean": 0.41, "std": 0.0},
+                "explanation": None}]
+    rows = report.glance_rows(numbers)
+    assert [(r["name"], r["verdict"]) for r in rows] == [("n1", "explained"), ("n2", "reproduced")]
+    assert rows[0]["distance"] == pytest.approx(0.01 / 0.007) and rows[0]["distance_best"] == pytest.approx(0.001 / 0.009)
+    assert rows[1]["distance"] == pytest.approx(0.0) and rows[1]["distance_best"] is None
+
+
+@pytest.mark.parametrize("values", [[0.40, 0.41, 0.42], [0.401, 0.402, 0.403], [0.3, 0.5, 0.4], [0.39, 0.3901, 0.3902],
+                                    [0.414, 0.4141, 0.4142], [0.416, 0.4161, 0.4162]])
+def test_a_match_distance_of_at_most_1_is_exactly_a_match(values):
+    s = audit.spread(values)
+    assert (audit.match_distance("0.41", s) <= 1) == audit.matches("0.41", values)
+
+
+@pytest.mark.parametrize("std, decimals", [(0.4792, 2), (0.0086, 3), (0.0015, 4), (0.0006, 4), (0.0196, 3),
+                                           (0.00095, 4), (0.00014, 5), (3.0, 2), (1e-300, 6), (0.0, 4),
+                                           (float("nan"), 4), (float("inf"), 4)])
+def test_a_mean_is_printed_to_its_std_s_first_significant_digit_and_one_more_after_a_1(std, decimals):
+    assert report.decimals_that_matter(std) == decimals
+
+
+def test_mean_and_std_are_printed_with_the_digits_that_matter():
+    assert report.pm({"mean": 6.75823, "std": 0.47921}) == "6.76 ± 0.48"
+    assert report.pm({"mean": 0.410321, "std": 0.001512}) == "0.4103 ± 0.0015"
+    assert report.pm({"mean": 1.0, "std": 0.5}, ".1f") == "1.0 ± 0.5"
