@@ -105,14 +105,12 @@ $(RULES_MK): $(SETTINGS) $(VARIANTS) $(wildcard helpers/*.py helpers/*.c pipelin
 ifneq ($(filter-out $(NO_RUNS),$(or $(MAKECMDGOALS),report)),)
 # Every setting checked against every variant (n_batch against its training set) before any run.
 # (The venv's Python once it exists: the data's size is read with numpy's help.) A notice (no C compiler:
-# the NumPy epoch will train) is printed and the build goes on.
+# the NumPy epoch will train) is kept and printed once, with the count of runs, when the first run starts:
+# a build with nothing to train says nothing.
 CHECK := $(shell $(if $(wildcard $(VENV_STAMP)),$(PY),$(PYTHON)) -m pipeline validate $(SETTINGS) $(VARIANTS) \
 	--n-val $(N_VAL) --data-folder $(dir $(DATA_STAMP)) 2>&1)
 ifneq ($(.SHELLSTATUS),0)
 $(error $(CHECK))
-endif
-ifneq ($(CHECK),)
-$(info $(CHECK))
 endif
 ifneq ($(findstring n,$(firstword -$(MAKEFLAGS))),)
 # A dry run (make -n) writes nothing: its rules are made in a temporary folder, read, and removed.
@@ -133,7 +131,7 @@ ifeq ($(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MA
 PROGRESS_LOG := $(BUILD_DIR)/progress/$(BUILD_START)-$(MAKELEVEL).log
 PROGRESS_TOTAL ?= $(eval PROGRESS_TOTAL := $$(shell $(MAKE) --no-print-directory -n $(MAKECMDGOALS) $(MAKEOVERRIDES) PROGRESS_TOTAL=0 COUNTING=1 \
 	2>/dev/null | grep -c -- '-m pipeline execute'))$(shell mkdir -p $(BUILD_DIR)/progress && \
-	rm -f $(BUILD_DIR)/progress/*-$(MAKELEVEL).log)$(info == $(PROGRESS_TOTAL) notebook runs to do)$(PROGRESS_TOTAL)
+	rm -f $(BUILD_DIR)/progress/*-$(MAKELEVEL).log)$(info == $(PROGRESS_TOTAL) notebook runs to do)$(if $(CHECK),$(info $(CHECK)))$(PROGRESS_TOTAL)
 endif
 
 # N_VAL changes what every run computes.

@@ -5,37 +5,31 @@ an ``AssertionError`` with a one-line message) unless
 
 * every ``<img>`` decoded (``naturalWidth > 0``), and
 * every request the page made stayed on the machine (``file:`` or ``data:``; ``blob:`` and
-  ``about:`` are in-page too). External requests are blocked *and* recorded: the page is told it is
-  offline (DevTools ``Network.emulateNetworkConditions``), every host name resolves to nothing and
-  every proxied connection goes to a closed loopback port.
+  ``about:`` are in-page too). External requests are recorded and fail: Chromium is started with
+  every host name resolving to nothing and every proxied connection going to a closed loopback port.
 
 It always writes a PNG screenshot of the whole page (capped at ``MAX_SCREENSHOT_HEIGHT`` CSS
 pixels) to ``screenshot_path``, failed or not, so a failure can be looked at.
 
-Chromium is driven through its DevTools protocol over ``--remote-debugging-pipe`` (file
-descriptors 3 and 4), so no TCP port is opened and nothing beyond the standard library and
-Debian's ``chromium`` package is needed (no chromedriver, no browser download).
+Chromium is Debian's (or one named by ``BROWSER_CHECK_CHROMIUM``), driven by Playwright for Python
+(the ``browser`` extra, which ``make browser`` installs; no browser download), as ``make pdf``,
+``make layout-check`` and the JupyterLab test drive it (:func:`launch_chromium`).
 
 Command line::
 
-    python tests/browser_check.py report/index.html report/screenshot.png
+    python -m pipeline.browser_check report/index.html report/screenshot.png
 
-prints one line and exits 0 on success, 1 when the page fails the check, 2 when Chromium is missing
-or could not be driven.
+prints one line and exits 0 on success, 1 when the page fails the check, 2 when Chromium or
+Playwright is missing or Chromium could not be driven.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import fcntl
 import json
 import os
-import select
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -47,10 +41,9 @@ INSTALL_HINT = ("install Chromium or Chrome (on Debian: `make browser`), "
 LOCAL_SCHEMES = frozenset({"file", "data", "blob", "about"})
 WINDOW = (1280, 900)
 MAX_SCREENSHOT_HEIGHT = 20000
-QUIET_SECONDS = 0.3  # no request in flight for this long after the load event: the page is done
 
+#: Chromium's flags for every check (Playwright adds headless mode, its pipe and the viewport).
 CHROMIUM_FLAGS = (
-    "--headless",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -67,12 +60,12 @@ CHROMIUM_FLAGS = (
     "--metrics-recording-only",
     "--mute-audio",
     "--hide-scrollbars",
-    # network off: nothing resolves, and anything sent to a proxy meets a closed loopback port
+)
+#: Network off: nothing resolves, and anything sent to a proxy meets a closed loopback port.
+OFFLINE_FLAGS = (
     "--host-resolver-rules=MAP * ~NOTFOUND",
     "--proxy-server=127.0.0.1:9",
     "--proxy-bypass-list=<-loopback>",
-    f"--window-size={WINDOW[0]},{WINDOW[1]}",
-    "--remote-debugging-pipe",
 )
 
 # Runs in the page after the load event: let lazy images load, wait for pending ones, then report.
@@ -141,14 +134,11 @@ def find_chromium():
 
 
 def launch_chromium(playwright, loopback=False):
-    """Chromium, launched by Playwright with :data:`CHROMIUM_FLAGS` (the pdf, layout and JupyterLab checks).
-
-    Playwright sets the headless mode, its own pipe and the viewport. The network stays off, unless
-    ``loopback``: then pages on this machine (a JupyterLab server) can be reached.
-    """
-    drop = ("--headless", "--remote-debugging", "--window-size") + (("--proxy", "--host-resolver") if loopback else ())
-    return playwright.chromium.launch(executable_path=find_chromium(),
-                                      args=[f for f in CHROMIUM_FLAGS if not f.startswith(drop)])
+    """Chromium (:func:`find_chromium`), launched by Playwright with :data:`CHROMIUM_FLAGS` and the network off
+    (:data:`OFFLINE_FLAGS`), unless ``loopback``: then pages on this machine (a JupyterLab server) can be
+    reached."""
+    flags = CHROMIUM_FLAGS + (() if loopback else OFFLINE_FLAGS)
+    return playwright.chromium.launch(executable_path=find_chromium(), args=list(flags))
 
 
 def short_url(url, limit=100):
@@ -160,138 +150,6 @@ def is_local(url):
     return urlsplit(url).scheme.lower() in LOCAL_SCHEMES
 
 
-class _DevTools:
-    """The DevTools protocol over Chromium's pipe: JSON messages ending in NUL, fds 3 (in) and 4 (out)."""
-
-    def __init__(self, executable, user_data_dir, log_file):
-        to_browser_r, self._to_browser = os.pipe()
-        self._from_browser, from_browser_w = os.pipe()
-
-        def move_pipes():  # in the child, before exec: the pipe ends become fds 3 and 4 (inheritable)
-            high_r = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD, 10)
-            high_w = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD, 10)
-            os.dup2(high_r, 3)
-            os.dup2(high_w, 4)
-
-        self.proc = subprocess.Popen(
-            [executable, *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-            close_fds=False, preexec_fn=move_pipes, start_new_session=True)
-        os.close(to_browser_r)
-        os.close(from_browser_w)
-        self._buffer = b""
-        self._next_id = 0
-        self.events = []  # (method, params, sessionId), in arrival order
-
-    def send(self, method, params=None, session=None):
-        self._next_id += 1
-        message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        data = json.dumps(message).encode() + b"\0"
-        while data:
-            data = data[os.write(self._to_browser, data):]
-        return self._next_id
-
-    def _read_message(self, deadline):
-        while b"\0" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            ready, _, _ = select.select([self._from_browser], [], [], left)
-            if not ready:
-                return None
-            chunk = os.read(self._from_browser, 1 << 20)
-            if not chunk:
-                raise BrowserError(f"Chromium closed the DevTools pipe (exit code {self.proc.poll()})")
-            self._buffer += chunk
-        raw, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(raw)
-
-    def pump(self, seconds):
-        """Read events for up to ``seconds``; returns when nothing arrives before then."""
-        deadline = time.monotonic() + seconds
-        while (message := self._read_message(deadline)) is not None:
-            if "method" in message:
-                self.events.append((message["method"], message.get("params", {}), message.get("sessionId")))
-
-    def call(self, method, params=None, session=None, timeout=30.0):
-        wanted = self.send(method, params, session)
-        deadline = time.monotonic() + timeout
-        while True:
-            message = self._read_message(deadline)
-            if message is None:
-                raise BrowserError(f"no answer to {method} within {timeout:g} s")
-            if "method" in message:
-                self.events.append((message["method"], message.get("params", {}), message.get("sessionId")))
-            elif message.get("id") == wanted:
-                if "error" in message:
-                    raise BrowserError(f"{method} failed: {message['error'].get('message', message['error'])}")
-                return message.get("result", {})
-
-    def wait_for(self, method, session, timeout, since=0):
-        """Wait for an event (from ``self.events[since:]`` on); returns its params, or None on time-out."""
-        seen = since
-        deadline = time.monotonic() + timeout
-        while True:
-            for name, params, sid in self.events[seen:]:
-                if name == method and sid == session:
-                    return params
-            seen = len(self.events)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            message = self._read_message(deadline)
-            if message is not None and "method" in message:
-                self.events.append((message["method"], message.get("params", {}), message.get("sessionId")))
-
-    def close(self):
-        try:
-            if self.proc.poll() is None:
-                try:
-                    self.send("Browser.close")
-                except OSError:
-                    pass
-                try:
-                    self.proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.proc.pid, 9)
-                    self.proc.wait(timeout=5)
-        finally:
-            os.close(self._to_browser)
-            os.close(self._from_browser)
-
-
-def _requests(events, session):
-    """URLs the page asked for, in order: (url, error or None). Every kind of request is counted."""
-    urls, errors = {}, {}
-    for method, params, sid in events:
-        if sid != session:
-            continue
-        if method == "Network.requestWillBeSent":
-            urls.setdefault(params["requestId"], params["request"]["url"])
-            # a redirect reuses the request id with the new URL
-            if "redirectResponse" in params:
-                urls[params["requestId"] + f"#{len(urls)}"] = params["request"]["url"]
-        elif method == "Network.webSocketCreated":
-            urls[params["requestId"]] = params["url"]
-        elif method == "Network.loadingFailed":
-            errors[params["requestId"]] = params.get("errorText") or "failed"
-    return [(url, errors.get(rid)) for rid, url in urls.items()]
-
-
-def _in_flight(events, session):
-    started, ended = set(), set()
-    for method, params, sid in events:
-        if sid != session:
-            continue
-        if method == "Network.requestWillBeSent":
-            started.add(params["requestId"])
-        elif method in ("Network.loadingFinished", "Network.loadingFailed"):
-            ended.add(params["requestId"])
-    return started - ended
-
-
 def check_page(html_path, screenshot_path, timeout=30.0, full_page=True):
     """Load ``html_path`` in headless Chromium, offline; check images and requests; save a screenshot.
 
@@ -299,7 +157,7 @@ def check_page(html_path, screenshot_path, timeout=30.0, full_page=True):
     -------
     dict
         ``url`` (the file: URL loaded), ``images`` (count), ``image_sizes`` ([w, h] per image),
-        ``requests`` (every URL requested, data: URLs shortened), ``external`` (those that were not
+        ``requests`` (every URL requested; embedded data: images are not requests), ``external`` (those that were not
         local), ``broken_images``, ``js_errors`` (uncaught exceptions; reported, not failed),
         ``screenshot``, ``screenshot_size`` ([w, h] in pixels), ``seconds``.
 
@@ -315,25 +173,21 @@ def check_page(html_path, screenshot_path, timeout=30.0, full_page=True):
     html_path = Path(html_path).resolve()
     if not html_path.is_file():
         raise FileNotFoundError(f"no such page: {html_path}")
-    screenshot_path = Path(screenshot_path)
-    executable = find_chromium()
-
-    with tempfile.TemporaryDirectory(prefix="browser-check-") as tmp:
-        profile = Path(tmp, "profile")
-        profile.mkdir()
-        log_path = Path(tmp, "chromium.log")
-        with open(log_path, "wb") as log_file:
+    find_chromium()
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise BrowserMissing("Playwright is not installed: `make browser` installs it (the browser extra)") from None
+    try:
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
             try:
-                browser = _DevTools(executable, profile, log_file)
-            except OSError as exc:
-                raise BrowserMissing(f"cannot start {executable} ({exc}): {INSTALL_HINT}") from None
-        try:
-            result = _drive(browser, html_path, screenshot_path, timeout, full_page)
-        except BrowserError as exc:
-            tail = " | ".join(line.strip() for line in log_path.read_text(errors="replace").splitlines()[-3:])
-            raise BrowserError(f"{exc}; chromium log: {tail}") from None
-        finally:
-            browser.close()
+                result = _drive(browser, html_path, Path(screenshot_path), timeout, full_page)
+            finally:
+                browser.close()
+    except PlaywrightError as exc:
+        raise BrowserError(f"Chromium could not be driven: {str(exc).splitlines()[0]}") from None
 
     result["seconds"] = round(time.monotonic() - started, 2)
     problems = []
@@ -348,61 +202,28 @@ def check_page(html_path, screenshot_path, timeout=30.0, full_page=True):
 
 
 def _drive(browser, html_path, screenshot_path, timeout, full_page):
-    target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-    session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-    for method, params in (
-        ("Network.enable", {}),
-        ("Network.emulateNetworkConditions",
-         {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
-        ("Network.setCacheDisabled", {"cacheDisabled": True}),
-        ("Page.enable", {}),
-        ("Runtime.enable", {}),
-    ):
-        browser.call(method, params, session)
-
+    page = browser.new_page(viewport={"width": WINDOW[0], "height": WINDOW[1]})
+    requests, errors, js_errors = [], {}, []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("requestfailed", lambda request: errors.setdefault(request.url, request.failure or "failed"))
+    page.on("pageerror", lambda exc: js_errors.append(str(exc)))
     url = html_path.as_uri()
-    since = len(browser.events)
-    navigation = browser.call("Page.navigate", {"url": url}, session, timeout)
-    if navigation.get("errorText"):
-        raise BrowserError(f"could not open {url}: {navigation['errorText']}")
-    if browser.wait_for("Page.loadEventFired", session, timeout, since) is None:
-        raise BrowserError(f"{url} did not finish loading within {timeout:g} s")
-    # let requests that the load event did not wait for (scripts, fetches) finish or fail
-    deadline = time.monotonic() + min(timeout, 10.0)
-    while time.monotonic() < deadline:
-        before = len(browser.events)
-        browser.pump(QUIET_SECONDS)
-        if len(browser.events) == before and not _in_flight(browser.events, session):
-            break
+    # "networkidle": no request for 500 ms after the load event, so that scripts' late requests are seen
+    page.goto(url, wait_until="networkidle", timeout=timeout * 1000)
+    images = page.evaluate(IMAGES_JS)
+    page.wait_for_timeout(50)   # requests started by lazy images that were made eager
 
-    evaluated = browser.call("Runtime.evaluate", {"expression": IMAGES_JS, "awaitPromise": True,
-                                                  "returnByValue": True}, session, timeout)
-    if "exceptionDetails" in evaluated:
-        raise BrowserError(f"image check script failed: {evaluated['exceptionDetails'].get('text')}")
-    images = evaluated["result"]["value"]
-    browser.pump(0.05)  # requests started by lazy images that were made eager
-
-    requests = _requests(browser.events, session)
-    js_errors = [params["exceptionDetails"].get("exception", {}).get("description")
-                 or params["exceptionDetails"].get("text")
-                 for method, params, sid in browser.events
-                 if method == "Runtime.exceptionThrown" and sid == session]
-
-    metrics = browser.call("Page.getLayoutMetrics", {}, session)
-    content = metrics.get("cssContentSize") or metrics["contentSize"]
-    width = max(1, int(content["width"]))
-    height = max(1, int(content["height"])) if full_page else WINDOW[1]
-    height = min(height, MAX_SCREENSHOT_HEIGHT)
-    shot = browser.call("Page.captureScreenshot",
-                        {"format": "png", "captureBeyondViewport": full_page, "fromSurface": True,
-                         "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}},
-                        session, timeout)
-    png = base64.b64decode(shot["data"])
+    height = page.evaluate("document.documentElement.scrollHeight") if full_page else WINDOW[1]
+    width = page.evaluate("document.documentElement.scrollWidth")
+    clip = {"x": 0, "y": 0, "width": max(1, width), "height": max(1, min(height, MAX_SCREENSHOT_HEIGHT))}
     screenshot_path.parent.mkdir(parents=True, exist_ok=True)
-    screenshot_path.write_bytes(png)
+    png = page.screenshot(path=str(screenshot_path), full_page=full_page, clip=clip, timeout=timeout * 1000)
 
     def describe_image(im):
         return f"#{im['index']} {im['src'] or '(no src)'}" + (f" [{im['alt']}]" if im["alt"] else "")
+
+    def describe_request(u):
+        return short_url(u) + (f" ({errors[u]})" if u in errors else "")
 
     return {
         "html": str(html_path),
@@ -410,8 +231,8 @@ def _drive(browser, html_path, screenshot_path, timeout, full_page):
         "images": len(images),
         "image_sizes": [[im["width"], im["height"]] for im in images],
         "broken_images": [describe_image(im) for im in images if not (im["complete"] and im["width"] > 0)],
-        "requests": [short_url(u) + (f" ({err})" if err else "") for u, err in requests],
-        "external": [short_url(u) + (f" ({err})" if err else "") for u, err in requests if not is_local(u)],
+        "requests": [describe_request(u) for u in requests],
+        "external": [describe_request(u) for u in requests if not is_local(u)],
         "js_errors": js_errors,
         "screenshot": str(screenshot_path),
         "screenshot_size": list(png_size(png)),

@@ -1,12 +1,11 @@
 """The report as a reader sees it: headless Chromium, network off (pipeline/browser_check.py).
 
-Needs Chromium or Chrome (``make browser`` installs Debian's; ``BROWSER_CHECK_CHROMIUM=/path``
-names another). Without one these tests are skipped with one line saying so, unless
+Needs Chromium or Chrome and Playwright (``make browser`` installs Debian's Chromium and the browser
+extra; ``BROWSER_CHECK_CHROMIUM=/path`` names another Chromium). Without one these tests are skipped with one line saying so, unless
 ``BROWSER_TESTS=required`` (CI sets it): then they fail.
 """
 
 import base64
-import os
 import struct
 import subprocess
 import sys
@@ -17,19 +16,14 @@ import pytest
 
 from pipeline import browser_check
 from pipeline.browser_check import BrowserMissing, PageCheckError, check_page, png_size
+from tests.conftest import require_playwright_chromium
 
 CHECK_SCRIPT = Path(browser_check.__file__).resolve()
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    try:
-        return browser_check.find_chromium()
-    except BrowserMissing as exc:
-        missing = str(exc)
-    if os.environ.get("BROWSER_TESTS") == "required":
-        pytest.fail(missing, pytrace=False)
-    pytest.skip(f"browser tests skipped: {missing} (or set BROWSER_CHECK_CHROMIUM=/path/to/chrome)")
+    return require_playwright_chromium("browser test")
 
 
 def png_bytes(width, height, rgb):
@@ -84,15 +78,16 @@ def assert_png(path):
     return width, height
 
 
-def test_embedded_images_pass(chromium, good_page, tmp_path):
+def test_embedded_and_local_images_pass(chromium, tmp_path):
+    (tmp_path / "pic.png").write_bytes(png_bytes(8, 6, (30, 200, 30)))
+    page = write_page(tmp_path / "good.html", good_body() + '<img alt="file" src="pic.png">')
     shot = tmp_path / "shots" / "good.png"
-    result = check_page(good_page, shot)
-    assert result["images"] == 2
-    assert result["image_sizes"] == [[40, 30], [64, 16]]
+    result = check_page(page, shot)
+    assert result["images"] == 3
+    assert result["image_sizes"] == [[40, 30], [64, 16], [8, 6]]
     assert result["broken_images"] == [] and result["external"] == []
-    assert result["requests"][0] == good_page.resolve().as_uri()
-    assert sum(url.startswith("data:image/png") for url in result["requests"]) == 2
-    assert all(url.startswith(("file:", "data:")) for url in result["requests"])
+    # the page and its file image are requests (embedded data: images are not, to Playwright)
+    assert result["requests"] == [page.resolve().as_uri(), (tmp_path / "pic.png").resolve().as_uri()]
     assert assert_png(shot) == tuple(result["screenshot_size"])
     assert result["screenshot_size"][0] >= 800
 

@@ -342,11 +342,16 @@ def test_make_report_without_a_c_compiler_trains_with_the_numpy_epoch(tmp_path, 
     r = subprocess.run(make_args(out, data_dir, "report"), capture_output=True, text=True, timeout=900, env=env)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "\nnotice: training needs a C compiler" in r.stdout and "NumPy epoch" in r.stdout
+    # once, beside the count of runs, and not from the counting dry run as well
+    assert r.stdout.count("notice: training needs a C compiler") == 1
+    assert r.stdout.index("notebook runs to do") < r.stdout.index("notice: training needs")
     setting = parse_settings((out / "settings.csv").read_text())[0]
     for seed in (1, 2):
         doc = json.loads((out / "results/course" / setting.setting_id / f"seed{seed}/results.json").read_text())
         assert doc["epoch"] == "numpy" and doc["epochs_run"] == 2
     assert (out / "report/index.html").is_file() and not (tmp_path / "kernel").exists()
+    again = subprocess.run(make_args(out, data_dir, "report"), capture_output=True, text=True, timeout=300, env=env)
+    assert again.returncode == 0 and "notice" not in again.stdout + again.stderr   # nothing to train: nothing to say
 
 
 # --- exploring beside the build: a copy of the project whose notebooks a test may edit ---------------
