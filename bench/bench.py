@@ -43,6 +43,11 @@ def log(msg=""):
 
 # --- data ---------------------------------------------------------------------------------
 
+#: The contenders that compare the pixels decoded as read with the same pixels decoded beforehand.
+PIXELS = "project trainer, pixels decoded as read"
+DECODED = "project trainer, the same pixels decoded beforehand"
+
+
 def synthetic_data(n_train=N_TRAIN, n_val=N_VAL, dim=DIM, seed=DATA_SEED, dtype=np.float64):
     """Seeded synthetic data of the real shapes: class means plus unit Gaussian noise.
 
@@ -203,6 +208,25 @@ class Project:
 
     def close(self):
         pass
+
+
+def pixel_data(X, Xv):
+    """The synthetic images as uint8 pixels (as the data folder holds CIFAR-10), normalised by the training
+    set's statistics: decoded as read (helpers.data.ScaledPixels, what load_dataset gives) and the same
+    values decoded beforehand (the float arrays data/cache held before). Returns (Xs, Xsv, Xd, Xdv)."""
+    from helpers.data import ScaledPixels, column_stats, scale
+
+    def to_pixels(A):
+        P = np.empty(A.shape, dtype=np.uint8)
+        for start in range(0, A.shape[0], 4096):
+            P[start:start + 4096] = np.clip(A[start:start + 4096] * 40 + 128, 0, 255)
+        return P
+
+    P, Pv = to_pixels(X), to_pixels(Xv)
+    mean, std = column_stats(scale(P, np.float64))
+    m, s = mean.astype(X.dtype), np.where(std > 0, std, 1.0).astype(X.dtype)
+    Xs, Xsv = ScaledPixels(P, X.dtype, m, s), ScaledPixels(Pv, X.dtype, m, s)
+    return Xs, Xsv, np.asarray(Xs), np.asarray(Xsv)
 
 
 def same_workload_check(torch):
@@ -738,8 +762,11 @@ def run(out_dir, rounds, pause=0.3):
         from helpers.model import init_parameters
         W0, b0 = init_parameters(rng, K, DIM, 0.01, dtype)
         log(f"== {dname}: setting up the contenders")
+        Xs, Xsv, Xd, Xdv = pixel_data(X, Xv)
         contenders = [Project(X, y, Xv, yv, 1, blas_ctx, "project trainer", "compiled"),
-                      Project(X, y, Xv, yv, 1, blas_ctx, "project trainer, NumPy epoch (no compiler)", "numpy")]
+                      Project(X, y, Xv, yv, 1, blas_ctx, "project trainer, NumPy epoch (no compiler)", "numpy"),
+                      Project(Xs, y, Xsv, yv, 1, blas_ctx, PIXELS, "compiled"),
+                      Project(Xd, y, Xdv, yv, 1, blas_ctx, DECODED, "compiled")]
         contenders.append(Textbook(X, y, Xv, yv, W0, b0, 1))
         if torch is not None:
             contenders.append(Torch(torch, X, y, Xv, yv, W0, b0, 1))
@@ -753,7 +780,7 @@ def run(out_dir, rounds, pause=0.3):
         results["dtypes"][dname] = {"models": model, "bandwidth": bandwidth, "gemm": gemm, "limits": lim,
                                   "limits_one_core": lim_core,
                                     "seconds": times, "project_final_pass_seconds": finish}
-        del X, Xv
+        del X, Xv, Xs, Xsv, Xd, Xdv
 
     log("== memory: N runs at once (load_dataset + 2 epochs of helpers.train.train, synthetic data cache)")
     with tempfile.TemporaryDirectory(prefix="dd2424-bench-data-") as tmp:
@@ -819,6 +846,10 @@ def format_table(results):
                      f"{f(r['x_pytorch'], '.2f'):>8s} "
                      f"{f(r['x_textbook'], '.2f'):>10s} {f(r['x_project'], '.2f'):>10s}")
     for dname, d in results["dtypes"].items():
+        if PIXELS in d["seconds"] and DECODED in d["seconds"]:
+            ratio = float(np.median(d["seconds"][PIXELS]) / np.median(d["seconds"][DECODED]))
+            lines.append(f"{dname}: pixels decoded as read take {ratio:.3f} x the time of the same pixels decoded "
+                         "beforehand (medians; the data/ of one uint8 copy against a float copy per variant)")
         lines.append(f"{dname}: the project trainer also measures the training set once after its last epoch: "
                      f"{d['project_final_pass_seconds']:.3f} s per run")
     lines.append("memory (float64 runs sharing one data cache):")
@@ -844,7 +875,7 @@ def plot(results, path):
         lo = [m - float(np.min(d["seconds"][n])) for m, n in zip(med, names)]
         hi = [float(np.max(d["seconds"][n])) - m for m, n in zip(med, names)]
         ypos = np.arange(len(names))[::-1]
-        colors = ["#1f77b4", "#3182bd", "#6baed6", "#7f7f7f", "#d62728"][: len(names)]
+        colors = (["#1f77b4", "#3182bd", "#9ecae1", "#c6dbef", "#6baed6", "#7f7f7f", "#d62728"] * 2)[: len(names)]
         ax.barh(ypos, med, xerr=[lo, hi], color=colors, capsize=3)
         lim = d["limits"]
         ax.axvline(lim["limit"], color="k", ls="--", lw=1.2, label=f"limit, epoch's GEMM shapes ({lim['limit']:.3f} s)")

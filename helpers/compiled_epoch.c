@@ -5,7 +5,7 @@
  * -DREAL=float.
  *
  * Per mini-batch of m rows (row i of the batch is X[perm[start + i]], read in
- * place: no gathered copy):
+ * place: no gathered copy; or, from uint8 pixels, decoded into a buffer first):
  *   1. S = X_b [W; W0]^T           scores under the weights being trained (W)
  *                                  and those the epoch started from (W0)
  *   2. scores[start + i] = S[i, K:] (if asked for)
@@ -116,34 +116,92 @@ static REAL dot(const REAL *x, const REAL *w, int64_t D)
     return lane_sum(a) + tail_dot(x, w, Dv, D);
 }
 
-/* S[i C + c] = X[idx[i]] . Wc[c] for i < m, c < C. */
-static void batch_scores(const REAL *X, int64_t D, const int64_t *idx, int64_t m,
-                         const REAL *Wc, int64_t C, REAL *S)
+/* Pixels decoded as helpers.data.decode decodes them: x = u / 255, then (x - mean) / std when mean is
+   given, each operation rounded to REAL as NumPy rounds it (no multiply-add here, so nothing is
+   contracted), in vector lanes or one by one alike. */
+typedef uint8_t bytes __attribute__((vector_size(VL)));   /* VL pixels */
+
+static inline vec decode_vec(const uint8_t *u, const REAL *mean, const REAL *std)
+{
+    bytes p;
+    memcpy(&p, u, sizeof p);
+    vec x = __builtin_convertvector(p, vec) / splat((REAL)255);
+    return mean ? (x - load(mean)) / load(std) : x;
+}
+
+static void decode_range(const uint8_t *u, const REAL *mean, const REAL *std, int64_t from, int64_t to, REAL *x)
+{
+    for (int64_t d = from; d < to; d++)
+        x[d] = mean ? ((REAL)u[d] / (REAL)255 - mean[d]) / std[d] : (REAL)u[d] / (REAL)255;
+}
+
+/* Where a mini-batch's rows come from: X[idx[i]] read in place, or (U given) the pixels U[idx[i]],
+   decoded into Xb[i] as the scores first read them, where the gradient then reads them. */
+typedef struct {
+    const REAL *X;
+    const uint8_t *U;
+    const REAL *mean, *std;
+    REAL *Xb;
+} rows_t;
+
+/* The scores of the RB rows x[] against classes c..c+CB: a[r][k] summed over the vector lanes. */
+static inline void accumulate(vec a[RB][CB], const vec v[RB], const REAL *Wc, int64_t c, int64_t D, int64_t d)
+{
+    for (int k = 0; k < CB; k++) {
+        vec w = load(Wc + (c + k) * D + d);
+        IN_REGISTER(w);
+        for (int r = 0; r < RB; r++)
+            a[r][k] += v[r] * w;
+    }
+}
+
+/* S[i C + c] = x_i . Wc[c] for i < m, c < C, x_i the batch's row i (rows_t). */
+static void batch_scores(rows_t src, int64_t D, const int64_t *idx, int64_t m, const REAL *Wc, int64_t C, REAL *S)
 {
     const int64_t Dv = D - D % VL;
+    const REAL *mean = src.mean, *std = src.std;
     int64_t i = 0;
     for (; i + RB <= m; i += RB) {
         const REAL *x[RB], *next[RB];
+        const uint8_t *u[RB], *next_u[RB];
         for (int r = 0; r < RB; r++) {
-            x[r] = X + idx[i + r] * D;
-            next[r] = X + idx[i + RB + r < m ? i + RB + r : i + r] * D;
+            const int64_t row = idx[i + r], next_row = idx[i + RB + r < m ? i + RB + r : i + r];
+            if (src.U) {
+                u[r] = src.U + row * D;
+                next_u[r] = src.U + next_row * D;
+                x[r] = src.Xb + (i + r) * D;
+                /* the part no vector loop decodes: the tail, or all of it when no class block runs */
+                decode_range(u[r], mean, std, C >= CB ? Dv : 0, D, src.Xb + (i + r) * D);
+            } else {
+                x[r] = src.X + row * D;
+                next[r] = src.X + next_row * D;
+            }
         }
         int64_t c = 0;
         for (; c + CB <= C; c += CB) {
             vec a[RB][CB];
             memset(a, 0, sizeof a);
-            for (int64_t d = 0; d < Dv; d += VL) {
-                if (c == 0)     /* the next rows, from memory, while these are in cache */
+            if (src.U && c == 0) {   /* decode the rows, keep them for the other classes and the gradient */
+                for (int64_t d = 0; d < Dv; d += VL) {
+                    if (d % 64 == 0)
+                        for (int r = 0; r < RB; r++)
+                            PREFETCH_AHEAD(next_u[r] + d, 0);
+                    vec v[RB];
+                    for (int r = 0; r < RB; r++) {
+                        v[r] = decode_vec(u[r] + d, mean ? mean + d : NULL, std ? std + d : NULL);
+                        store(src.Xb + (i + r) * D + d, v[r]);
+                    }
+                    accumulate(a, v, Wc, c, D, d);
+                }
+            } else {
+                for (int64_t d = 0; d < Dv; d += VL) {
+                    if (c == 0)     /* the next rows, from memory, while these are in cache */
+                        for (int r = 0; r < RB; r++)
+                            PREFETCH_AHEAD(next[r] + d, 512);
+                    vec v[RB];
                     for (int r = 0; r < RB; r++)
-                        PREFETCH_AHEAD(next[r] + d, 512);
-                vec v[RB];
-                for (int r = 0; r < RB; r++)
-                    v[r] = load(x[r] + d);
-                for (int k = 0; k < CB; k++) {
-                    vec w = load(Wc + (c + k) * D + d);
-                    IN_REGISTER(w);
-                    for (int r = 0; r < RB; r++)
-                        a[r][k] += v[r] * w;
+                        v[r] = load(x[r] + d);
+                    accumulate(a, v, Wc, c, D, d);
                 }
             }
             for (int r = 0; r < RB; r++)
@@ -154,9 +212,15 @@ static void batch_scores(const REAL *X, int64_t D, const int64_t *idx, int64_t m
             for (int r = 0; r < RB; r++)
                 S[(i + r) * C + c] = dot(x[r], Wc + c * D, D);
     }
-    for (; i < m; i++)
+    for (; i < m; i++) {
+        const REAL *x = src.X + idx[i] * D;
+        if (src.U) {
+            decode_range(src.U + idx[i] * D, mean, std, 0, D, src.Xb + i * D);
+            x = src.Xb + i * D;
+        }
         for (int64_t c = 0; c < C; c++)
-            S[i * C + c] = dot(X + idx[i] * D, Wc + c * D, D);
+            S[i * C + c] = dot(x, Wc + c * D, D);
+    }
 }
 
 /* gW[c D + d] = sum over i < m, in order, of G[i K + c] X[idx[i]][d]. */
@@ -239,13 +303,12 @@ static void batch_softmax(REAL *S, int64_t C, int64_t K, int64_t m, const REAL *
 #define CONCAT2(a, b) a##b
 #define CONCAT(a, b) CONCAT2(a, b)
 
-/*
- * One epoch over the rows perm[0..n) in mini-batches of n_batch; see
- * helpers/compiled_epoch.py. Returns 0, or -1 if the work buffers could not be allocated.
- */
-int CONCAT(fused_epoch_, SUFFIX)(const REAL *X, int64_t D, const int64_t *labels, const int64_t *perm,
-                                 int64_t n, int64_t n_batch, REAL *Wc, REAL *b, int64_t K,
-                                 double eta, double lam, REAL *scores)
+/* The epoch of both entry points: rows read in place from X, or (U given) decoded from the pixels U
+   as the scores read them, into a buffer the gradient then reads: the same operations on the same
+   values as X's rows would get. */
+static int epoch(const REAL *X, const uint8_t *U, const REAL *mean, const REAL *std, int64_t D,
+                 const int64_t *labels, const int64_t *perm, int64_t n, int64_t n_batch, REAL *Wc, REAL *b,
+                 int64_t K, double eta, double lam, REAL *scores)
 {
     const int64_t C = 2 * K;
     if (n <= 0)
@@ -255,17 +318,23 @@ int CONCAT(fused_epoch_, SUFFIX)(const REAL *X, int64_t D, const int64_t *labels
     REAL *S = malloc(sizeof(REAL) * n_batch * C);
     REAL *G = malloc(sizeof(REAL) * n_batch * K);
     REAL *gW = malloc(sizeof(REAL) * K * D);
-    if (!S || !G || !gW) {
-        free(S); free(G); free(gW);
+    REAL *Xb = U ? malloc(sizeof(REAL) * n_batch * D) : NULL;
+    int64_t *in_order = U ? malloc(sizeof(int64_t) * n_batch) : NULL;
+    if (!S || !G || !gW || (U && (!Xb || !in_order))) {
+        free(S); free(G); free(gW); free(Xb); free(in_order);
         return -1;
     }
+    if (U)
+        for (int64_t i = 0; i < n_batch; i++)
+            in_order[i] = i;
     const REAL decay = (REAL)(1.0 - 2.0 * eta * lam);
     for (int64_t start = 0; start < n; start += n_batch) {
         const int64_t m = n - start < n_batch ? n - start : n_batch;
         const int64_t *idx = perm + start;
-        batch_scores(X, D, idx, m, Wc, C, S);
+        const rows_t src = {X, U, mean, std, Xb};
+        batch_scores(src, D, idx, m, Wc, C, S);
         batch_softmax(S, C, K, m, b, labels, idx, (REAL)(eta / (double)m), scores ? scores + start * K : NULL, G);
-        batch_gradient(X, D, idx, m, G, K, gW);
+        batch_gradient(U ? Xb : X, D, U ? in_order : idx, m, G, K, gW);
         for (int64_t c = 0; c < K; c++) {
             REAL *w = Wc + c * D;
             const REAL *g = gW + c * D;
@@ -283,6 +352,28 @@ int CONCAT(fused_epoch_, SUFFIX)(const REAL *X, int64_t D, const int64_t *labels
             b[c] -= t;
         }
     }
-    free(S); free(G); free(gW);
+    free(S); free(G); free(gW); free(Xb); free(in_order);
     return 0;
+}
+
+/*
+ * One epoch over the rows perm[0..n) of X in mini-batches of n_batch; see
+ * helpers/compiled_epoch.py. Returns 0, or -1 if the work buffers could not be allocated.
+ */
+int CONCAT(fused_epoch_, SUFFIX)(const REAL *X, int64_t D, const int64_t *labels, const int64_t *perm,
+                                 int64_t n, int64_t n_batch, REAL *Wc, REAL *b, int64_t K,
+                                 double eta, double lam, REAL *scores)
+{
+    return epoch(X, NULL, NULL, NULL, D, labels, perm, n, n_batch, Wc, b, K, eta, lam, scores);
+}
+
+/*
+ * The same epoch over images stored as uint8 pixels U (N, D), each mini-batch's rows decoded
+ * (decode_vec; mean and std NULL: pixels scaled to [0, 1] only) as they are read.
+ */
+int CONCAT(fused_epoch_pixels_, SUFFIX)(const uint8_t *U, const REAL *mean, const REAL *std, int64_t D,
+                                        const int64_t *labels, const int64_t *perm, int64_t n, int64_t n_batch,
+                                        REAL *Wc, REAL *b, int64_t K, double eta, double lam, REAL *scores)
+{
+    return epoch(NULL, U, mean, std, D, labels, perm, n, n_batch, Wc, b, K, eta, lam, scores);
 }

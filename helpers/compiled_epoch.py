@@ -287,13 +287,21 @@ def epoch_function(dtype):
 
 
 def library_function(path, dtype):
-    """The epoch function of the compiled library at ``path`` for ``dtype``, with its argument types."""
+    """The epoch function of the compiled library at ``path`` for ``dtype``, with its argument types.
+
+    Its ``pixels`` attribute is the same epoch over uint8 pixels decoded as they are read
+    (``fused_epoch_pixels_f64``).
+    """
     name = _type_name(dtype)
-    fn = getattr(ctypes.CDLL(str(path)), f"fused_epoch_{TYPES[name][1]}")
+    library = ctypes.CDLL(str(path))
+    fn = getattr(library, f"fused_epoch_{TYPES[name][1]}")
     p, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
     fn.argtypes = [p, i64, p, p, i64, i64, p, p, i64, f64, f64, p]
     fn.restype = ctypes.c_int
     fn.dtype_name = name   # fused_epoch checks it against the arrays
+    fn.pixels = getattr(library, f"fused_epoch_pixels_{TYPES[name][1]}")
+    fn.pixels.argtypes = [p, p, p, i64, p, p, i64, i64, p, p, i64, f64, f64, p]
+    fn.pixels.restype = ctypes.c_int
     return fn
 
 
@@ -310,7 +318,9 @@ def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None, function
 
     Parameters
     ----------
-    X : ndarray, (N, D), float64 or float32, C-contiguous (a read-only memory map is fine)
+    X : ndarray, (N, D), float64 or float32, C-contiguous (a read-only memory map is fine), or
+        :class:`helpers.data.ScaledPixels`: uint8 pixels, each mini-batch's rows decoded as they are
+        read (the same bits as training on the decoded array)
     labels : ndarray, (N,), int64, values in ``[0, K)``
     Wc : ndarray, (2K, D), X's dtype
         Rows ``:K``: the weights W, trained in place; rows ``K:``: the weights W0
@@ -337,7 +347,16 @@ def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None, function
         raise ValueError(f"X: expected float64 or float32 in the machine's byte order, got {X.dtype.str}")
     if K < 1:
         raise ValueError("b: at least one class")
-    _check("X", X, X.dtype, (N, D))
+    pixels = getattr(X, "pixels", None)   # helpers.data.ScaledPixels: decoded as read
+    if pixels is None:
+        _check("X", X, X.dtype, (N, D))
+    else:
+        _check("X.pixels", pixels, np.dtype(np.uint8), (N, D))
+        if (X.norm_mean is None) != (X.norm_std is None):
+            raise ValueError("X: norm_mean and norm_std are given together or not at all")
+        if X.norm_mean is not None:
+            _check("X.norm_mean", X.norm_mean, X.dtype, (D,))
+            _check("X.norm_std", X.norm_std, X.dtype, (D,))
     _check("labels", labels, np.dtype(np.int64), (N,))
     _check("Wc", Wc, X.dtype, (2 * K, D), writeable=True)
     _check("b", b, X.dtype, (K,), writeable=True)
@@ -354,7 +373,13 @@ def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None, function
     fn = function or load_function(X.dtype)
     if getattr(fn, "dtype_name", X.dtype.name) != X.dtype.name:
         raise ValueError(f"function: a {fn.dtype_name} epoch cannot train {X.dtype.name} arrays")
-    status = fn(X.ctypes.data, D, labels.ctypes.data, perm.ctypes.data, n, n_batch, Wc.ctypes.data,
-                b.ctypes.data, K, float(eta), float(lam), None if scores is None else scores.ctypes.data)
+    out = None if scores is None else scores.ctypes.data
+    if pixels is None:
+        status = fn(X.ctypes.data, D, labels.ctypes.data, perm.ctypes.data, n, n_batch, Wc.ctypes.data,
+                    b.ctypes.data, K, float(eta), float(lam), out)
+    else:
+        mean, std = (None, None) if X.norm_mean is None else (X.norm_mean.ctypes.data, X.norm_std.ctypes.data)
+        status = fn.pixels(pixels.ctypes.data, mean, std, D, labels.ctypes.data, perm.ctypes.data, n, n_batch,
+                           Wc.ctypes.data, b.ctypes.data, K, float(eta), float(lam), out)
     if status != 0:
         raise MemoryError("the compiled epoch could not allocate its work buffers")

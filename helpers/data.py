@@ -11,13 +11,19 @@ A data variant is a :class:`helpers.params.DataOptions`:
 * ``normalise=True`` (the default): pixels scaled to [0, 1], then every
   dimension normalised with the mean and std of the *training* set, for all
   three sets alike; ``normalise=False`` keeps the [0, 1] pixels;
+* ``dtype``: float64 (the default) or float32;
 * ``test_batch`` is always the test set.
 
-:func:`load_dataset` builds a variant once into a cache of ``.npy`` files
-(``data/cache/<key>/``) and afterwards maps them read-only into memory, so that
-parallel runs share one copy through the page cache. The cache's marker records
-each file's sha256, size and modification time; a cache whose files do not
-match it is rebuilt, never used.
+The pixels are on disk once, as the verified uint8 arrays of
+``data/cifar-10-batches-py/`` (184 MB), mapped read-only into memory so that
+parallel runs share one copy through the page cache. A variant is applied when
+a run reads its rows: each set's ``X`` is a :class:`ScaledPixels`, which
+decodes the rows asked for (:func:`decode`), and the compiled epoch decodes a
+mini-batch's rows as it reads them. Only each variant's statistics (the
+training set's mean and std, 50 KB) are kept, in ``data/cache/<key>/``: they
+take the whole training set to compute. The cache's marker records each file's
+sha256, size and modification time and those of the pixel files; a cache
+that does not match is rebuilt, never used.
 """
 
 import json
@@ -29,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.cifar10 import FOLDER_NAME, load_pixels
+from helpers.cifar10 import FOLDER_NAME, PIXEL_FILES, load_pixels
 from helpers.errors import DataError
 from helpers.files import default_mode, file_digest, write_json, write_npy
 from helpers.params import DataOptions
@@ -37,7 +43,73 @@ from helpers.paths import project_path
 
 N_CLASSES = 10
 CACHE_MARKER = "CACHE.json"
-ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "mean", "std")
+ARRAYS = ("mean", "std")
+#: 2: the statistics only (1 held a float copy of every set, 3.5 GB for the five variants).
+CACHE_FORMAT = 2
+
+
+def decode(pixels, dtype, mean=None, std=None):
+    """uint8 pixels -> ``dtype`` values in [0, 1], then ``(x - mean) / std`` if given (each step rounded
+    to ``dtype``, as the compiled epoch's decode_rows does it)."""
+    X = np.divide(pixels, 255, dtype=dtype, casting="unsafe")
+    if mean is not None:
+        X -= mean
+        X /= std
+    return X
+
+
+class ScaledPixels:
+    """Images kept as uint8 pixels and decoded as they are read: the (N, D) array
+    ``decode(pixels, dtype, mean, std)`` without holding it.
+
+    Indexing gives decoded ndarrays (``X[rows]``, ``X[rows, columns]``); ``np.asarray(X)``
+    decodes everything. The compiled epoch reads ``pixels``, ``norm_mean`` and ``norm_std`` itself.
+
+    Attributes
+    ----------
+    pixels : ndarray, (N, D) uint8
+        Usually a read-only memory map of the verified pixels.
+    dtype : numpy.dtype
+    norm_mean, norm_std : ndarray, (D,) of ``dtype``, or None (pixels scaled to [0, 1] only)
+        (not ``mean`` and ``std``: those would hide ndarray's methods of the same names)
+    """
+
+    ndim = 2
+
+    def __init__(self, pixels, dtype, mean=None, std=None):
+        self.pixels, self.dtype = pixels, np.dtype(dtype)
+        self.norm_mean = None if mean is None else np.ascontiguousarray(mean, dtype=self.dtype)
+        self.norm_std = None if std is None else np.ascontiguousarray(std, dtype=self.dtype)
+
+    @property
+    def shape(self):
+        return self.pixels.shape
+
+    @property
+    def nbytes(self):
+        """The bytes held: the pixels'."""
+        return self.pixels.nbytes
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        rows, columns = key if isinstance(key, tuple) else (key, slice(None))
+        if self.norm_mean is None:
+            return decode(self.pixels[rows, columns], self.dtype)
+        return decode(self.pixels[rows, columns], self.dtype, self.norm_mean[columns], self.norm_std[columns])
+
+    def __array__(self, dtype=None, copy=None):
+        X = self[:]
+        return X if dtype is None else X.astype(dtype, copy=False)
+
+    @property
+    def T(self):
+        return np.asarray(self).T
+
+    def rows(self, stop):
+        """The first ``stop`` rows, still decoded as read."""
+        return ScaledPixels(self.pixels[:stop], self.dtype, self.norm_mean, self.norm_std)
 
 
 @dataclass
@@ -46,7 +118,7 @@ class Split:
 
     Attributes
     ----------
-    X : ndarray, (N, D)
+    X : ndarray or ScaledPixels, (N, D)
         Images, one per row, channel-planar (R, G, B planes of 32x32).
     y : ndarray, (N,) int64
         Labels in 0..K-1.
@@ -105,49 +177,28 @@ def column_stats(X, chunk=4096):
 
 
 def scale(pixels, dtype, mean=None, std=None, chunk=4096):
-    """uint8 pixels (N, D) -> ``dtype`` values in [0, 1], then ``(x - mean) / std`` if given."""
+    """:func:`decode` in row chunks (no full-size temporary beside the result)."""
     X = np.empty(pixels.shape, dtype=dtype)
     for start in range(0, pixels.shape[0], chunk):
-        block = X[start:start + chunk]
-        np.divide(pixels[start:start + chunk], 255, out=block, dtype=dtype, casting="unsafe")
-        if mean is not None:
-            block -= mean
-            block /= std
+        X[start:start + chunk] = decode(pixels[start:start + chunk], dtype, mean, std)
     return X
 
 
-def build_arrays(pixels, options):
-    """The preprocessed arrays of a data variant, in memory.
-
-    Parameters
-    ----------
-    pixels : dict
-        From :func:`helpers.cifar10.load_pixels`.
-    options : DataOptions
-
-    Returns
-    -------
-    dict
-        ``X_train``, ``y_train``, ``X_val``, ``y_val``, ``X_test``, ``y_test``, ``mean``, ``std``.
-    """
-    P, labels = pixels["train_pixels"], pixels["train_labels"]
+def split_slices(n_images, options):
+    """The training and validation rows of the training batches (``n_images`` of them) for ``options``."""
     if options.split == "one-batch":
-        batch = P.shape[0] // 5  # the five training batches are concatenated in order
-        train, val = slice(0, batch), slice(batch, 2 * batch)
-    else:
-        if not 0 < options.n_val < P.shape[0]:
-            raise DataError(f"n_val={options.n_val} must be between 1 and {P.shape[0] - 1}")
-        train, val = slice(0, P.shape[0] - options.n_val), slice(P.shape[0] - options.n_val, P.shape[0])
-    dtype = np.dtype(options.dtype)
-    mean, std = column_stats(scale(P[train], np.float64))
-    std = np.where(std > 0, std, 1.0)
-    m, s = (mean.astype(dtype), std.astype(dtype)) if options.normalise else (None, None)
-    return {
-        "X_train": scale(P[train], dtype, m, s), "y_train": np.asarray(labels[train]),
-        "X_val": scale(P[val], dtype, m, s), "y_val": np.asarray(labels[val]),
-        "X_test": scale(pixels["test_pixels"], dtype, m, s), "y_test": np.asarray(pixels["test_labels"]),
-        "mean": mean, "std": std,
-    }
+        batch = n_images // 5  # the five training batches are concatenated in order
+        return slice(0, batch), slice(batch, 2 * batch)
+    if not 0 < options.n_val < n_images:
+        raise DataError(f"n_val={options.n_val} must be between 1 and {n_images - 1}")
+    return slice(0, n_images - options.n_val), slice(n_images - options.n_val, n_images)
+
+
+def variant_stats(train_pixels, options):
+    """The ``mean`` and ``std`` (float64, (D,)) of a variant's training set in [0, 1]; a std of 0 becomes 1."""
+    train, _ = split_slices(train_pixels.shape[0], options)
+    mean, std = column_stats(scale(train_pixels[train], np.float64))
+    return {"mean": mean, "std": np.where(std > 0, std, 1.0)}
 
 
 def cache_folder(data_dir, options):
@@ -160,12 +211,19 @@ def _stat(path):
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def read_cache_marker(folder, options, source_sha256):
-    """The cache marker if every file matches it (name, size, mtime) and it was built from
-    the same options and source data; None otherwise."""
+def pixel_stats(data_dir):
+    """Size and modification time of each verified pixel file: a cache built from other files is stale."""
+    folder = project_path(data_dir) / FOLDER_NAME
+    return {name: _stat(folder / name) for name in PIXEL_FILES}
+
+
+def read_cache_marker(folder, options, source_sha256, pixels=None):
+    """The cache marker if every file matches it (name, size, mtime) and it was built, in this format,
+    from the same options, source data and pixel files (``pixels``: :func:`pixel_stats`); None otherwise."""
     try:
         marker = json.loads((Path(folder) / CACHE_MARKER).read_text())
-        if marker["options"] != asdict(options) or marker["data_sha256"] != source_sha256:
+        if (marker.get("format") != CACHE_FORMAT or marker["options"] != asdict(options)
+                or marker["data_sha256"] != source_sha256 or (pixels is not None and marker["pixels"] != pixels)):
             return None
         for name in ARRAYS:
             if _stat(Path(folder) / f"{name}.npy") != marker["files"][name]["stat"]:
@@ -191,7 +249,7 @@ def verify_cache(folder):
 
 
 def build_cache(data_dir, options):
-    """Build the cache of a data variant from the verified pixels (atomically, as one folder).
+    """Build the cache of a data variant (its statistics) from the verified pixels, atomically, as one folder.
 
     Returns
     -------
@@ -199,22 +257,23 @@ def build_cache(data_dir, options):
         The cache folder.
     """
     data_dir = project_path(data_dir)
-    pixels = load_pixels(data_dir / FOLDER_NAME)
+    pixels = load_pixels(data_dir / FOLDER_NAME)   # checks every pixel file against its verified sha256
     final = cache_folder(data_dir, options)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{options.key}-"))
     try:
         files = {}
-        for name, array in build_arrays(pixels, options).items():
+        for name, array in variant_stats(pixels["train_pixels"], options).items():
             path = tmp / f"{name}.npy"
             write_npy(path, array)
             files[name] = {"sha256": file_digest(path), "stat": None}
         for name in ARRAYS:  # the stat of each file as it will stay after the rename
             files[name]["stat"] = _stat(tmp / f"{name}.npy")
-        write_json(tmp / CACHE_MARKER, {"options": asdict(options), "data_sha256": pixels["data_sha256"],
+        write_json(tmp / CACHE_MARKER, {"format": CACHE_FORMAT, "options": asdict(options),
+                                        "data_sha256": pixels["data_sha256"], "pixels": pixel_stats(data_dir),
                                         "files": files})
         os.chmod(tmp, default_mode(directory=True))
-        if final.exists():  # stale or damaged: replace it
+        if final.exists():  # stale, damaged or of an older format: replace it
             shutil.rmtree(final)
         try:
             os.replace(tmp, final)
@@ -237,7 +296,7 @@ def source_hashes(data_dir):
 
 
 def load_dataset(data_dir="data", options=None, **kwargs):
-    """The training, validation and test sets of a data variant, from its cache.
+    """The training, validation and test sets of a data variant: the verified pixels, decoded as read.
 
     Parameters
     ----------
@@ -251,21 +310,32 @@ def load_dataset(data_dir="data", options=None, **kwargs):
     Returns
     -------
     Dataset
-        Its ``X`` arrays are read-only memory maps of the cache.
+        Its ``X`` are :class:`ScaledPixels` over read-only memory maps of the pixels.
     """
     options = options or DataOptions(**kwargs)
     hashes = source_hashes(data_dir)
     folder = cache_folder(data_dir, options)
-    if read_cache_marker(folder, options, hashes) is None:
+    if read_cache_marker(folder, options, hashes, pixel_stats(data_dir)) is None:
         build_cache(data_dir, options)
-    marker = read_cache_marker(folder, options, hashes)
+    marker = read_cache_marker(folder, options, hashes, pixel_stats(data_dir))
     if marker is None:
         raise DataError(f"the data cache {folder} was changed while it was read; run again")
-    a = {name: np.load(folder / f"{name}.npy", mmap_mode="r" if name.startswith("X") else None,
-                       allow_pickle=False) for name in ARRAYS}
+    stats = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in ARRAYS}
+    source = project_path(data_dir) / FOLDER_NAME
+    P = {name[:-4]: np.load(source / name, mmap_mode="r" if "pixels" in name else None, allow_pickle=False)
+         for name in PIXEL_FILES}
     dtype = np.dtype(options.dtype)
-    splits = {s: Split(a[f"X_{s}"], a[f"y_{s}"], one_hot(a[f"y_{s}"], dtype=dtype)) for s in ("train", "val", "test")}
-    return Dataset(**splits, mean=a["mean"], std=a["std"], options=options, data_sha256=hashes)
+    m, s = (stats["mean"].astype(dtype), stats["std"].astype(dtype)) if options.normalise else (None, None)
+    train, val = split_slices(P["train_pixels"].shape[0], options)
+
+    def split(pixels, labels):
+        y = np.asarray(labels)
+        return Split(ScaledPixels(pixels, dtype, m, s), y, one_hot(y, dtype=dtype))
+
+    return Dataset(train=split(P["train_pixels"][train], P["train_labels"][train]),
+                   val=split(P["train_pixels"][val], P["train_labels"][val]),
+                   test=split(P["test_pixels"], P["test_labels"]),
+                   mean=stats["mean"], std=stats["std"], options=options, data_sha256=hashes)
 
 
 #: What ``quick=True`` in the training notebook keeps: training, validation and test images, epochs.
@@ -273,8 +343,9 @@ QUICK = {"n_train": 2000, "n_val": 500, "n_test": 1000, "n_epochs": 5}
 
 
 def subset(split, n):
-    """The first ``n`` examples of ``split``."""
-    return Split(split.X[:n], split.y[:n], split.Y[:n])
+    """The first ``n`` examples of ``split`` (still decoded as read where ``split`` is)."""
+    X = split.X.rows(n) if isinstance(split.X, ScaledPixels) else split.X[:n]
+    return Split(X, split.y[:n], split.Y[:n])
 
 
 def quick_dataset(data):

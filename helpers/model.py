@@ -81,7 +81,7 @@ def _evaluate_chunks(X, y, W, b, lam, chunk):
     n = X.shape[0]
     nll = 0.0
     correct = 0
-    S = np.empty((min(chunk, n), W.shape[0]), dtype=np.result_type(X, W))
+    S = np.empty((min(chunk, n), W.shape[0]), dtype=np.result_type(X.dtype, W.dtype))
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         Sc = S[: stop - start]

@@ -4,7 +4,8 @@ An epoch is the course's update, :func:`helpers.model.numpy_epoch`. Where a C
 compiler is found (or a library was built before) it runs in the compiled
 epoch of :mod:`helpers.compiled_epoch` instead, which computes the same in one pass:
 each mini-batch's rows are read in place from the training set (no shuffled
-copy, no gathered batch), and its scores, probabilities, gradient and update are
+copy; the uint8 pixels of a :class:`helpers.data.ScaledPixels` are decoded as
+they are read), and its scores, probabilities, gradient and update are
 computed while the rows are in cache. The tests check one against the other.
 
 Loss, cost and accuracy are measured on the full training and validation sets
@@ -162,6 +163,7 @@ class Trainer:
         self.X, self.y = train_split.X, train_split.y
         self.labels = np.ascontiguousarray(self.y, dtype=np.int64)
         self.val = val_split
+        self.val_X = np.asarray(val_split.X)   # read every epoch: pixels decoded once (an array stays as it is)
         self.params = params
         n, dim = self.X.shape
         self.K = train_split.Y.shape[1]
@@ -173,7 +175,7 @@ class Trainer:
         self.history = {k: [] for k in HISTORY_KEYS}
         self.epoch = 0
         self.diverged_at = None
-        self._val = self._evaluate(self.val.X, self.val.y)  # values of the current weights, not yet recorded
+        self._val = self._evaluate(self.val_X, self.val.y)  # values of the current weights, not yet recorded
         self._open = True
 
     def _evaluate(self, X, y):
@@ -215,7 +217,7 @@ class Trainer:
                 self.epoch -= 1
                 self._stop(self.epoch)
                 return False
-            self._val = self._evaluate(self.val.X, self.val.y)
+            self._val = self._evaluate(self.val_X, self.val.y)
             if not math.isfinite(self._val["cost"]):
                 self._record(self._evaluate(self.X, self.y), self._val)
                 self._stop(self.epoch)

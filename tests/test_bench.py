@@ -66,6 +66,21 @@ def test_the_numpy_contender_trains_as_the_compiled_one(c_compiler, bench):
         assert theirs.history[k] == pytest.approx(ours.history[k], rel=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_pixel_contenders_train_bitwise_alike_on_the_same_values(c_compiler, bench, dtype):
+    """Pixels decoded as read and the same pixels decoded beforehand: the same work, the same bits."""
+    tr, va = small_data(700, 3072, 1, dtype), small_data(200, 3072, 2, dtype)
+    Xs, Xsv, Xd, Xdv = bench.pixel_data(tr.X, va.X)
+    assert Xs.pixels.dtype == np.uint8 and Xd.dtype == dtype and np.array_equal(np.asarray(Xs), Xd)
+    finished = []
+    for X, Xv in ((Xs, Xsv), (Xd, Xdv)):
+        p = bench.Project(X, tr.y, Xv, va.y, 1, single_threaded_blas, "p", "compiled")
+        for _ in range(2):
+            p.epoch()
+        finished.append(p.trainer.finish())
+    assert np.array_equal(finished[0].W, finished[1].W) and finished[0].history == finished[1].history
+
+
 def test_bench_limit_is_the_larger_of_the_two_models(bench):
     model = bench.models(8)
     gemm = {"square": {"a": 100e9}, "forward x": {"a": 50e9, "b": 10e9}, "gradient x": {"a": 25e9},
@@ -97,7 +112,7 @@ def test_bench_synthetic_data_folder_loads_as_cifar10(bench, tmp_path):
     bench.synthetic_data_dir(tmp_path, per_class=3)
     ds = load_dataset(tmp_path, n_val=10)
     assert ds.train.X.shape == (140, 3072) and ds.val.n == 10 and ds.test.n == 30
-    assert isinstance(ds.train.X, np.memmap)
+    assert isinstance(ds.train.X.pixels, np.memmap)   # the pixels mapped, decoded as read
 
 
 def test_bench_growth_projection(bench):

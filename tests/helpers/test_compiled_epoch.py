@@ -60,6 +60,52 @@ def test_fused_epoch_matches_a_plain_numpy_epoch(dtype, tol, n, D, K, n_batch, l
     assert np.abs(Wc[:K] - W).max() > 1e-3    # and the trained ones moved
 
 
+def pixel_inputs(n, D, K, dtype, normalise, seed=0):
+    """uint8 pixels as a ScaledPixels (the training set's statistics, as helpers.data uses them), the
+    same images decoded into an array, and labels, weights, order."""
+    from helpers.data import ScaledPixels, scale
+
+    rng = np.random.default_rng(seed)
+    P = rng.integers(0, 256, (n, D), dtype=np.uint8)
+    P[:, 1] = 7                                              # a constant column: std 0 -> 1
+    mean = (P / 255).mean(axis=0) if normalise else None
+    std = np.where((P / 255).std(axis=0) > 0, (P / 255).std(axis=0), 1.0) if normalise else None
+    m, s = (mean.astype(dtype), std.astype(dtype)) if normalise else (None, None)
+    _, y, W, b, perm = inputs(n, D, K, dtype, seed)
+    return ScaledPixels(P, dtype, m, s), scale(P, dtype, m, s), y, W, b, perm
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("normalise", [True, False], ids=["normalised", "raw"])
+@pytest.mark.parametrize("n,D,K,n_batch", [
+    (50, 37, 2, 7),           # fewer classes than a register block: rows decoded whole, one by one
+    (120, 64, 10, 100),       # the decoding vector loop, and a last batch of 20
+    (203, 3072 + 5, 13, 30),  # both, a tail of columns and leftover rows
+], ids=["tails", "blocks", "both"])
+def test_the_epoch_over_pixels_has_the_bits_of_the_epoch_over_the_decoded_array(dtype, normalise, n, D, K, n_batch):
+    """Decoding a mini-batch's rows as they are read changes nothing: W, b and the scores are bitwise
+    those of training on the decoded array (as data/cache held before)."""
+    X, decoded, y, W, b, perm = pixel_inputs(n, D, K, dtype, normalise)
+    out = []
+    for data in (X, decoded):
+        Wc, bk, scores = np.concatenate([W, W]), b.copy(), np.empty((n, K), dtype=dtype)
+        fused_epoch(data, y, Wc, bk, perm, 0.05, 0.3, n_batch, scores=scores)
+        out.append((Wc, bk, scores))
+    assert all(np.array_equal(a, c) for a, c in zip(*out))
+    assert np.abs(out[0][0][:K] - W).max() > 1e-4    # it trained
+
+
+def test_pixels_with_a_mean_and_no_std_or_of_another_type_are_refused():
+    X, _, y, W, b, perm = pixel_inputs(20, 8, 3, np.float64, True)
+    X.norm_std = None
+    with pytest.raises(ValueError, match="norm_mean and norm_std are given together"):
+        fused_epoch(X, y, np.concatenate([W, W]), b, perm, 0.1, 0.0, 5)
+    X, _, y, W, b, perm = pixel_inputs(20, 8, 3, np.float64, True)
+    X.pixels = X.pixels.astype(np.int16)
+    with pytest.raises(ValueError, match="X.pixels: expected a C-contiguous uint8"):
+        fused_epoch(X, y, np.concatenate([W, W]), b, perm, 0.1, 0.0, 5)
+
+
 def _cpu_flags():
     try:
         return next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
@@ -96,6 +142,14 @@ def test_the_compiled_epoch_builds_and_agrees_for_each_instruction_set(tmp_path,
     Wc = np.concatenate([W, W])
     fused_epoch(X, y, Wc, b.copy(), perm, 0.05, 0.1, 30, function=fn)
     assert np.array_equal(Wc[:K, -1], Wc[:K, 0])
+    # pixels decoded in this build's vector lanes: the bits of the decoded array
+    P, decoded, y, W, b, perm = pixel_inputs(n, D, K, np.float64, True, seed=3)
+    out = []
+    for data in (P, decoded):
+        Wc, bk = np.concatenate([W, W]), b.copy()
+        fused_epoch(data, y, Wc, bk, perm, 0.05, 0.1, 30, function=fn)
+        out.append((Wc, bk))
+    assert all(np.array_equal(a, c) for a, c in zip(*out))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from helpers.cifar10 import FOLDER_NAME
-from helpers.data import cache_folder, load_dataset, one_hot, quick_dataset, verify_cache
+from helpers.data import ScaledPixels, cache_folder, load_dataset, one_hot, quick_dataset, verify_cache
 from helpers.errors import DataError, ParameterError
 from helpers.params import DataOptions
 
@@ -37,7 +37,7 @@ def test_split_and_normalisation_use_training_statistics(data_dir, tiny_batches)
     np.testing.assert_allclose(d.val.X, (X[150:] - mean) / std, atol=1e-12)
     Xt = tiny_batches["test_batch"][0].astype(np.float64) / 255
     np.testing.assert_allclose(d.test.X, (Xt - mean) / std, atol=1e-12)
-    assert abs(d.val.X.mean()) > 1e-6 or abs(d.val.X.std() - 1) > 1e-6
+    assert abs(np.asarray(d.val.X).mean()) > 1e-6 or abs(np.asarray(d.val.X).std() - 1) > 1e-6
     np.testing.assert_array_equal(d.train.Y, one_hot(d.train.y))
     assert d.data_sha256["test_batch"]
 
@@ -47,7 +47,7 @@ def test_no_normalisation_really_skips_it_and_the_statistics_show_it(data_dir, t
     raw = load_dataset(data_dir, n_val=50, normalise=False)
     X, _ = raw_train(tiny_batches)
     np.testing.assert_allclose(raw.train.X, X[:150], atol=1e-15)
-    assert 0 <= raw.train.X.min() and raw.train.X.max() <= 1
+    assert 0 <= np.asarray(raw.train.X).min() and np.asarray(raw.train.X).max() <= 1
     assert abs(float(np.mean(norm.train.X))) < 1e-12 and abs(float(np.mean(raw.train.X)) - X[:150].mean()) < 1e-12
     np.testing.assert_allclose(np.asarray(norm.train.X).std(axis=0), 1.0, atol=1e-9)
 
@@ -70,27 +70,59 @@ def test_float32_loading_with_float64_statistics(data_dir):
     np.testing.assert_allclose(d32.mean, d64.mean, rtol=1e-6)
 
 
-def test_the_cache_is_memory_mapped_read_only_and_reused(data_dir):
+def test_the_pixels_are_mapped_once_read_only_and_the_cache_holds_only_the_statistics(data_dir):
     first = load_dataset(data_dir, n_val=50)
-    marker = cache_folder(data_dir, DataOptions(n_val=50)) / "CACHE.json"
+    folder = cache_folder(data_dir, DataOptions(n_val=50))
+    marker = folder / "CACHE.json"
     before = marker.stat().st_mtime_ns
     again = load_dataset(data_dir, n_val=50)
-    assert isinstance(again.train.X, np.memmap) and not again.train.X.flags.writeable
-    assert marker.stat().st_mtime_ns == before
-    np.testing.assert_array_equal(first.train.X, again.train.X)
-    verify_cache(marker.parent)
+    assert marker.stat().st_mtime_ns == before                                  # reused, not rebuilt
+    assert sorted(p.name for p in folder.iterdir()) == ["CACHE.json", "mean.npy", "std.npy"]
+    for split in (again.train, again.val, again.test):
+        assert isinstance(split.X, ScaledPixels) and isinstance(split.X.pixels, np.memmap)
+        assert split.X.pixels.dtype == np.uint8 and not split.X.pixels.flags.writeable
+    # train and val are views of the one mapped file of the verified pixels, not copies
+    assert again.train.X.pixels.filename == again.val.X.pixels.filename == data_dir / FOLDER_NAME / "train_pixels.npy"
+    np.testing.assert_array_equal(np.asarray(first.train.X), np.asarray(again.train.X))
+    verify_cache(folder)
 
 
 def test_a_cache_changed_by_one_byte_is_refused_and_rebuilt(data_dir):
     good = np.array(load_dataset(data_dir, n_val=50).train.X)
-    path = cache_folder(data_dir, DataOptions(n_val=50)) / "X_train.npy"
+    path = cache_folder(data_dir, DataOptions(n_val=50)) / "std.npy"
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(DataError, match="does not match its cache marker"):
         verify_cache(path.parent)
-    np.testing.assert_array_equal(load_dataset(data_dir, n_val=50).train.X, good)
+    np.testing.assert_array_equal(np.asarray(load_dataset(data_dir, n_val=50).train.X), good)
     verify_cache(path.parent)
+
+
+def test_a_cache_of_the_older_format_is_replaced_and_its_float_copies_go(data_dir):
+    import json
+
+    load_dataset(data_dir, n_val=50)
+    folder = cache_folder(data_dir, DataOptions(n_val=50))
+    marker = json.loads((folder / "CACHE.json").read_text())
+    (folder / "CACHE.json").write_text(json.dumps({**marker, "format": 1}))
+    (folder / "X_train.npy").write_bytes(b"a float copy of the training set")
+    load_dataset(data_dir, n_val=50)
+    assert not (folder / "X_train.npy").exists() and json.loads((folder / "CACHE.json").read_text())["format"] == 2
+
+
+def test_decoding_is_bitwise_the_arithmetic_of_the_variant_in_any_rows_or_columns(data_dir):
+    d = load_dataset(data_dir, n_val=50)
+    P = np.load(data_dir / FOLDER_NAME / "train_pixels.npy")[:150]
+    mean, std = d.mean, d.std
+    whole = (P.astype(np.float64) / 255 - mean) / std                           # the same three roundings
+    assert np.array_equal(np.asarray(d.train.X), whole) and d.train.X.shape == (150, 3072)
+    assert np.array_equal(d.train.X[[5, 2]], whole[[5, 2]]) and np.array_equal(d.train.X[7], whole[7])
+    assert np.array_equal(d.train.X[:20, :10], whole[:20, :10])
+    raw = load_dataset(data_dir, n_val=50, normalise=False, dtype="float32")
+    assert np.array_equal(np.asarray(raw.train.X), P.astype(np.float32) / np.float32(255))
+    assert raw.train.X.dtype == np.float32 and raw.train.X.nbytes == P.nbytes
+    assert np.array_equal(np.asarray(d.train.X.rows(9)), whole[:9])
 
 
 def test_quick_dataset_is_a_small_prefix(data_dir):

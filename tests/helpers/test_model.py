@@ -187,3 +187,21 @@ def test_a_last_batch_smaller_than_n_batch_is_trained_and_scored():
     p0 = 1 / (1 + np.exp(-1.0))
     np.testing.assert_allclose(W, [[0.5 + 1 - p0], [-0.5 - (1 - p0)]], rtol=1e-15)
     np.testing.assert_allclose(b, [1 + 1 - p0, 1 - (1 - p0)], rtol=1e-15)
+
+
+def test_the_numpy_epoch_over_pixels_has_the_bits_of_the_epoch_over_the_decoded_array():
+    from helpers.data import ScaledPixels, scale
+    from helpers.model import numpy_epoch
+
+    rng = np.random.default_rng(5)
+    P = rng.integers(0, 256, (64, 40), dtype=np.uint8)
+    mean, std = (P / 255).mean(axis=0), (P / 255).std(axis=0)
+    y = rng.integers(0, 4, 64)
+    W0, b0 = rng.normal(0, 0.1, (4, 40)), rng.normal(0, 0.1, 4)
+    perm = rng.permutation(64)
+    out = []
+    for X in (ScaledPixels(P, np.float64, mean, std), scale(P, np.float64, mean, std)):
+        W, b, scores = W0.copy(), b0.copy(), np.empty((64, 4))
+        numpy_epoch(X, y, W, b, perm, 0.1, 0.2, 10, previous_scores=scores)
+        out.append((W, b, scores))
+    assert all(np.array_equal(a, c) for a, c in zip(*out)) and not np.array_equal(out[0][0], W0)
