@@ -34,7 +34,7 @@ def _link(ids, match):
     out = []
     for i, part in enumerate(parts):
         if i % 2 and part in ids:
-            href = html_lib.escape("#" + ids[part], quote=True)
+            href = html_lib.escape("#" + ids[part], quote=False).replace('"', "&quot;")   # in "...": ' may stay
             text = (words if i == 1 else "") + part
             out.append(f'<a class="section-ref" href="{href}">{text}</a>')
         else:

@@ -15,8 +15,10 @@ def test_numbered_headings_give_their_ids_and_unnumbered_ones_none():
 
 def test_a_reference_in_text_links_to_its_heading_with_the_id_escaped():
     out = link_sections(HEADINGS + "<p>as measured (section 3.3).</p>")
-    assert out.endswith('<p>as measured (<a class="section-ref" href="#3.3-The-original&#x27;s-claims,-checked">'
+    assert out.endswith('<p>as measured (<a class="section-ref" href="#3.3-The-original\'s-claims,-checked">'
                         'section 3.3</a>).</p>')
+    quoted = link_sections('<h2 id="4-A-&quot;B&quot;-&amp;-C">4</h2><p>section 4</p>')
+    assert quoted.endswith('<a class="section-ref" href="#4-A-&quot;B&quot;-&amp;-C">section 4</a></p>')
 
 
 def test_each_number_of_a_plural_reference_is_its_own_link():
