@@ -1,7 +1,7 @@
 """The compiled training epoch (``helpers/compiled_epoch.c``), built on first use.
 
 One call trains a whole epoch: each mini-batch's rows are read straight from
-``X`` (no gathered copy), their scores under the current and the starting
+``X`` (no gathered copy; uint8 pixels are decoded as they are read), their scores under the current and the starting
 weights come from register-blocked dot products, and the gradient is summed
 over the batch's rows while they are still in cache. No BLAS call and no Python
 per mini-batch. ``make bench`` measures it against the machine's limit and
