@@ -226,8 +226,11 @@ def count_training_images(folder):
         return None
 
 
-def load_pixels(folder, mmap=True):
+def load_pixels(folder, mmap=True, verify=True):
     """The verified pixels and labels of ``folder`` (see :func:`write_pixels`).
+
+    ``verify``: check every file's sha256 against the marker first (reads every byte); without it,
+    the caller has checked them otherwise (:mod:`helpers.data` compares size and mtime).
 
     Returns
     -------
@@ -238,7 +241,7 @@ def load_pixels(folder, mmap=True):
         read-only memory maps when ``mmap``.
     """
     folder = Path(folder)
-    hashes = check_files(folder)
+    hashes = check_files(folder) if verify else (read_marker(folder) or {}).get("data_sha256")
     out = {name[:-4]: np.load(folder / name, mmap_mode="r" if mmap and "pixels" in name else None,
                               allow_pickle=False) for name in PIXEL_FILES}
     out["data_sha256"] = hashes

@@ -50,7 +50,7 @@ CACHE_FORMAT = 2
 
 def decode(pixels, dtype, mean=None, std=None):
     """uint8 pixels -> ``dtype`` values in [0, 1], then ``(x - mean) / std`` if given (each step rounded
-    to ``dtype``, as the compiled epoch's decode_rows does it)."""
+    to ``dtype``, as the compiled epoch's decode_vec and decode_range do it)."""
     X = np.divide(pixels, 255, dtype=dtype, casting="unsafe")
     if mean is not None:
         X -= mean
@@ -321,9 +321,7 @@ def load_dataset(data_dir="data", options=None, **kwargs):
     if marker is None:
         raise DataError(f"the data cache {folder} was changed while it was read; run again")
     stats = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in ARRAYS}
-    source = project_path(data_dir) / FOLDER_NAME
-    P = {name[:-4]: np.load(source / name, mmap_mode="r" if "pixels" in name else None, allow_pickle=False)
-         for name in PIXEL_FILES}
+    P = load_pixels(project_path(data_dir) / FOLDER_NAME, verify=False)   # the marker's stats matched above
     dtype = np.dtype(options.dtype)
     m, s = (stats["mean"].astype(dtype), stats["std"].astype(dtype)) if options.normalise else (None, None)
     train, val = split_slices(P["train_pixels"].shape[0], options)

@@ -114,7 +114,7 @@ def table1_html(records, variant=audit.BASELINE):
         for i, m in enumerate(METRICS):
             s = audit.spread([r["test"][m] for r in runs])
             d = decimals_that_matter(s["std"])
-            cells += [f'<td data-col="{m}" title="min–max over seeds: {s["min"]:.{d}f}–{s["max"]:.{d}f}">{pm(s)}</td>',
+            cells += [f'<td data-col="{m}" title="min–max over seeds: {s["min"]:.{d}f}–{s["max"]:.{d}f}">{pm(s, f".{d}f")}</td>',
                       _td(f"original_{m}", printed[i] if printed else "—"),
                       _td(f"verdict_{m}", audit.verdict(printed[i], [r["test"][m] for r in runs]) if printed else "—")]
         diverged = [r for r in runs if r["diverged_at"]]

@@ -91,14 +91,17 @@ def test_the_training_notebook_runs_all_in_jupyterlab_with_quick_true(browser, l
         "quick = True", f"data_dir = {json.dumps(str(tiny_data_dir))}",
         f"results_dir = {json.dumps(str(tmp_path / 'results'))}"]))
     n_code = page.locator(".jp-CodeCell").count()
+
+    def any_cell_started():
+        return any(p.strip() not in ("[ ]:", "") for p in page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts())
+
     for attempt in range(2):   # on a busy machine the first Run All can come before the kernel listens
         page.click("text=Run", timeout=10_000)                  # the menu bar's Run menu
         page.click("text=Run All Cells", timeout=10_000)
-        started = time.time() + 30
-        while time.time() < started and not any(p.strip() not in ("[ ]:", "") for p in
-                                                 page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()):
+        wait_until = time.time() + 30
+        while time.time() < wait_until and not any_cell_started():
             time.sleep(0.5)
-        if any(p.strip() not in ("[ ]:", "") for p in page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()):
+        if any_cell_started():
             break
     deadline = time.time() + 180
     while time.time() < deadline:
