@@ -120,12 +120,17 @@ static REAL dot(const REAL *x, const REAL *w, int64_t D)
    given, each operation rounded to REAL as NumPy rounds it (no multiply-add here, so nothing is
    contracted), in vector lanes or one by one alike. */
 typedef uint8_t bytes __attribute__((vector_size(VL)));   /* VL pixels */
+typedef uint16_t words __attribute__((vector_size(2 * VL)));
+typedef int32_t ints __attribute__((vector_size(4 * VL)));
 
 static inline vec decode_vec(const uint8_t *u, const REAL *mean, const REAL *std)
 {
     bytes p;
     memcpy(&p, u, sizeof p);
-    vec x = __builtin_convertvector(p, vec) / splat((REAL)255);
+    /* uint8 -> uint16 -> int32 -> REAL: exact, and in vector registers. Converted directly, GCC 12
+       widened uint8 one lane at a time, and the float32 epoch over pixels took 1.3 times as long. */
+    const ints n = __builtin_convertvector(__builtin_convertvector(p, words), ints);
+    vec x = __builtin_convertvector(n, vec) / splat((REAL)255);
     return mean ? (x - load(mean)) / load(std) : x;
 }
 
