@@ -11,6 +11,7 @@ import math
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from helpers.errors import UserError
 from helpers.results import METRICS
@@ -20,6 +21,8 @@ VERDICTS = ("reproduced", "within rounding", "explained", "unexplained")
 _COUNTS = re.compile(r"Of the original's (\d+) printed numbers, (\d+) are reproduced .*?, (\d+) more within the "
                      r"rounding .*?, (\d+) are explained .*?, and (\d+) stay unexplained")
 AUDIT_TABLES = ("audit-glance", "variant-ranking", "claims")
+#: Links the check leaves alone: to the web, data and mail.
+OTHER_SCHEMES = ("http", "https", "data", "mailto")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|nan|inf)", re.IGNORECASE)
 
 
@@ -80,6 +83,19 @@ def _has_png(parser, fig):
     return any(s.startswith("data:image/png;base64,") and len(s) > 100 for s in parser.figures.get(fig, []))
 
 
+def link_is_broken(page, href):
+    """Whether ``href`` on ``page`` is a local link to no file. A relative link is read as a browser reads
+    it (its ``?query`` and ``#fragment`` dropped, ``%20`` decoded); an in-page link or one to the web, data
+    or mail is not local; any other scheme (``file:``) or a host (``//host/x``) is broken: it would not
+    travel with the report's folder."""
+    parts = urlsplit(href)
+    if parts.scheme in OTHER_SCHEMES or not (parts.scheme or parts.netloc or parts.path):
+        return False
+    if parts.scheme or parts.netloc:
+        return True
+    return not (Path(page).parent / unquote(parts.path)).is_file()
+
+
 def check_report(html_path, settings, variants=None):
     """Check the rendered report at ``html_path`` against the settings and variants files.
 
@@ -113,8 +129,7 @@ def check_report(html_path, settings, variants=None):
                 raise UserError(f"{path}: Table 1 {metric} of {sid} is not a number: {row.get(metric)!r}")
             if not math.isfinite(value):
                 raise UserError(f"{path}: Table 1 {metric} of {sid} is {value}")
-    broken = [h for h in parser.links if not h.startswith(("#", "http:", "https:", "data:", "mailto:"))
-              and not (path.parent / h.split("#")[0]).is_file()]
+    broken = [h for h in parser.links if link_is_broken(path, h)]
     if broken:
         raise UserError(f"{path}: {len(broken)} links lead nowhere, the first {broken[0]!r}")
     if variants is None:

@@ -7,7 +7,7 @@ import pytest
 
 from helpers.errors import UserError
 from helpers.settings import parse_settings, parse_variants
-from pipeline.check import check_report
+from pipeline.check import check_report, link_is_broken
 
 SETTINGS = parse_settings("lam,eta,n_batch,n_epochs\n0,0.1,100,40\n1,0.001,100,40\n")
 VARIANTS = parse_variants("name,seeds,overrides,description\ncourse,1 2,,the course\nraw,3,normalise=false,raw\n")
@@ -327,3 +327,19 @@ def test_every_local_link_must_lead_to_a_file(tmp_path):
     assert check(tmp_path, html).startswith("report ok")
     with pytest.raises(UserError, match="1 links lead nowhere, the first 'runs/train_b.html'"):
         check(tmp_path, html.replace("runs/train_a.html#seed-1", "runs/train_b.html"))
+
+
+@pytest.mark.parametrize("href,broken", [
+    ("runs/train%20a.html", False),           # %20 is the space in the file's name
+    ("runs/train_a.html?v=2#seed-1", False),  # a query and a fragment name no other file
+    ("runs/train_b.html?v=2", True),
+    ("runs/train%2520a.html", True),          # decoded once, as a browser does
+    ("file:///etc/hostname", True),           # would not travel with the report's folder
+    ("//example.org/x.html", True),
+    ("#sec", False), ("?only=query", False), ("https://example.org/a b", False),
+])
+def test_a_local_link_is_read_as_a_browser_reads_it(tmp_path, href, broken):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "train a.html").write_text("<html></html>")
+    (tmp_path / "runs" / "train_a.html").write_text("<html></html>")
+    assert link_is_broken(tmp_path / "index.html", href) is broken
