@@ -4,8 +4,28 @@ Everything here is computed from the runs' results (lists of dicts, see
 :func:`run_record`), so a new seed, variant or setting shows up without a code
 change.
 
-Formulas
---------
+The formulas are :data:`FORMULAS` (the report prints them).
+"""
+
+import math
+import statistics
+
+import numpy as np
+
+from helpers import original
+from helpers.results import spread
+
+BASELINE = "course"
+REPRODUCED, ROUNDING, NOT_REPRODUCED = "reproduced", "within rounding", "not reproduced"
+EXPLAINED, UNEXPLAINED = "explained", "unexplained"
+#: The audit's four verdicts of a printed number, in the order the report counts them.
+VERDICTS = (REPRODUCED, ROUNDING, EXPLAINED, UNEXPLAINED)
+HOLDS, PARTLY, FAILS = "holds", "partly", "does not hold"
+#: A setting whose η is at least this is treated as the chaotic regime.
+CHAOTIC_ETA = 0.1
+
+#: The audit's formulas, as the report prints them (Markdown).
+FORMULAS = """\
 * Spread of a number over seeds: mean, sample std (ddof 1), min, max.
 * Verdict of one printed number ``o`` against our values over seeds (mean ``m``,
   std ``s``): *reproduced* if ``|o - m| <= 2 s`` (within the seed-to-seed spread);
@@ -34,23 +54,6 @@ Formulas
   vertically neighbouring pixels divided by twice the image's variance (all
   channels): about 1 for white noise, near 0 for a smooth image.
 """
-
-import math
-import statistics
-
-import numpy as np
-
-from helpers import original
-from helpers.results import spread
-
-BASELINE = "course"
-REPRODUCED, ROUNDING, NOT_REPRODUCED = "reproduced", "within rounding", "not reproduced"
-EXPLAINED, UNEXPLAINED = "explained", "unexplained"
-#: The audit's four verdicts of a printed number, in the order the report counts them.
-VERDICTS = (REPRODUCED, ROUNDING, EXPLAINED, UNEXPLAINED)
-HOLDS, PARTLY, FAILS = "holds", "partly", "does not hold"
-#: A setting whose η is at least this is treated as the chaotic regime.
-CHAOTIC_ETA = 0.1
 
 
 def run_record(variant, params, doc, W=None, row=None, overrides=None):

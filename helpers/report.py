@@ -119,7 +119,7 @@ def table1_html(records, variant=audit.BASELINE):
                       _td(f"verdict_{m}", audit.verdict(printed[i], [r["test"][m] for r in runs]) if printed else "—")]
         diverged = [r for r in runs if r["diverged_at"]]
         cells.append(_td("status", f"{len(diverged)} of {len(runs)} diverged" if diverged else "completed"))
-        cells.append(f'<td data-col="run">{run_link(f"train_{setting_id}.html", "training")}</td>')
+        cells.append(f'<td data-col="run">{run_link(run_page("train", setting_id), "training")}</td>')
         rows.append(f'<tr data-run-id="{html.escape(setting_id)}">{"".join(cells)}</tr>')
     head = ["λ", "η"] + (["init_std"] if with_std else []) + ["seeds"] + [h for m in METRICS
                                                                         for h in (f"{m}, mean ± std", "original", "verdict")] + ["status", "made by"]
@@ -317,8 +317,14 @@ def original_accuracies(records):
 RUNS_DIR = "runs"
 
 
+def run_page(notebook, setting_id=None):
+    """The file name, under :data:`RUNS_DIR`, of an executed notebook's rendered page: ``notebook``
+    ("gradient_check", "train" or "figures"), and for a setting's run its id (``train_<setting>.html``)."""
+    return f"{notebook}.html" if setting_id is None else f"{notebook}_{setting_id}.html"
+
+
 def run_link(page, text="the notebook run"):
-    """A link to an executed notebook rendered under :data:`RUNS_DIR` (e.g. ``train_<setting>.html``)."""
+    """A link to an executed notebook rendered under :data:`RUNS_DIR` (``page``: :func:`run_page`)."""
     return f'<a href="{RUNS_DIR}/{html.escape(page)}">{html.escape(text)}</a>'
 
 
@@ -371,7 +377,7 @@ def setting_figures(settings, figures_dir, kind):
 
     fig_id = {"curves": "fig1", "weights": "fig2"}[kind]
     return [figure_html(project_path(figures_dir) / f"{s.setting_id}_{kind}.png", f"{fig_id}-{s.setting_id}",
-                        f"({letter}) {s.label}", run_link(f"figures_{s.setting_id}.html"))
+                        f"({letter}) {s.label}", run_link(run_page("figures", s.setting_id)))
             for letter, s in zip(_letters(), settings)]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from helpers.errors import UserError
 from helpers.files import write_text
+from helpers.report import run_page
 from pipeline.crossref import link_sections
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -82,10 +83,10 @@ def run_pages(results_dir, settings, baseline="course"):
     """The executed notebooks the report links to, as (notebook, page name): the gradient check, and the
     training and figures runs of every setting in the baseline variant."""
     results_dir = Path(results_dir)
-    pages = [(results_dir / "executed" / "gradient_check.ipynb", "gradient_check.html")]
+    pages = [(results_dir / "executed" / "gradient_check.ipynb", run_page("gradient_check"))]
     for s in settings:
         group = results_dir / baseline / s.setting_id
-        pages += [(group / "train.ipynb", f"train_{s.setting_id}.html"), (group / "figures.ipynb", f"figures_{s.setting_id}.html")]
+        pages += [(group / f"{nb}.ipynb", run_page(nb, s.setting_id)) for nb in ("train", "figures")]
     return pages
 
 

@@ -715,3 +715,11 @@ def test_every_claim_is_measured_for_the_variant_asked_for():
 def test_the_gradient_claim_without_the_course_check_names_no_joint_configuration():
     claim = audit.claim_gradients(gradient_rows(4e-9, 0.4), check_rows(), None)
     assert claim["verdict"] == audit.HOLDS and claim["measures"]["joint"] is None
+
+
+def test_the_formulas_the_report_prints_name_every_verdict_and_measure():
+    for verdict in audit.VERDICTS:
+        assert f"*{verdict}*" in audit.FORMULAS
+    for formula in ("|o - m| <= 2 s", "|o - m| <= 2 s + u", "r = |o - m| / (2 s + u)", "z = |o - m| / max(s, u)"):
+        assert formula in audit.FORMULAS
+    assert "FORMULAS" in audit.__doc__
