@@ -21,7 +21,7 @@ VERDICTS = ("reproduced", "within rounding", "explained", "unexplained")
 _COUNTS = re.compile(r"Of the original's (\d+) printed numbers, (\d+) are reproduced .*?, (\d+) more within the "
                      r"rounding .*?, (\d+) are explained .*?, and (\d+) stay unexplained")
 AUDIT_TABLES = ("audit-glance", "variant-ranking", "claims")
-#: Links the check leaves alone: to the web, data and mail.
+#: Links the check leaves alone (:func:`link_is_broken`): to the web, data and mail.
 OTHER_SCHEMES = ("http", "https", "data", "mailto")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|nan|inf)", re.IGNORECASE)
 
@@ -84,16 +84,30 @@ def _has_png(parser, fig):
 
 
 def link_is_broken(page, href):
-    """Whether ``href`` on ``page`` is a local link to no file. A relative link is read as a browser reads
-    it (its ``?query`` and ``#fragment`` dropped, ``%20`` decoded); an in-page link or one to the web, data
-    or mail is not local; any other scheme (``file:``) or a host (``//host/x``) is broken: it would not
-    travel with the report's folder."""
-    parts = urlsplit(href)
+    """Whether ``href`` on ``page`` is a local link that leads nowhere, or a link that would not travel
+    with the report's folder.
+
+    Read as a browser reads it: surrounding whitespace, the ``?query`` and the ``#fragment`` dropped,
+    ``%20`` decoded once. An in-page link or one to the web, data or mail is not checked. Broken: a link
+    that cannot be parsed, any other scheme (``file:``, ``javascript:``), a host (``//host/x``), an absolute
+    path, an encoded ``/``, a path outside the page's folder, a file that does not exist, and a folder
+    without an ``index.html``.
+    """
+    try:
+        parts = urlsplit(href.strip(" \t\n\f\r"))
+    except ValueError:   # e.g. "http://[::1": no browser would follow it either
+        return True
     if parts.scheme in OTHER_SCHEMES or not (parts.scheme or parts.netloc or parts.path):
         return False
-    if parts.scheme or parts.netloc:
+    if parts.scheme or parts.netloc or parts.path.startswith("/") or "%2f" in parts.path.lower():
         return True
-    return not (Path(page).parent / unquote(parts.path)).is_file()
+    folder = Path(page).parent.resolve()
+    target = (folder / unquote(parts.path)).resolve()
+    if not target.is_relative_to(folder):
+        return True
+    if parts.path.endswith("/") or target.is_dir():
+        target = target / "index.html"
+    return not target.is_file()
 
 
 def check_report(html_path, settings, variants=None):

@@ -60,13 +60,16 @@ def test_fused_epoch_matches_a_plain_numpy_epoch(dtype, tol, n, D, K, n_batch, l
     assert np.abs(Wc[:K] - W).max() > 1e-3    # and the trained ones moved
 
 
-def pixel_inputs(n, D, K, dtype, normalise, seed=0):
+def pixel_inputs(n, D, K, dtype, normalise, seed=0, every_value=False):
     """uint8 pixels as a ScaledPixels (the training set's statistics, as helpers.data uses them), the
-    same images decoded into an array, and labels, weights, order."""
+    same images decoded into an array, and labels, weights, order. ``every_value``: pixel (i, d) is
+    (i + d) % 256, so that with n >= 256 every column, hence every vector lane, decodes every value."""
     from helpers.data import ScaledPixels, scale
 
     rng = np.random.default_rng(seed)
     P = rng.integers(0, 256, (n, D), dtype=np.uint8)
+    if every_value:
+        P[:] = (np.arange(n)[:, None] + np.arange(D)[None, :]) % 256
     P[:, 1] = 7                                              # a constant column: std 0 -> 1
     mean = (P / 255).mean(axis=0) if normalise else None
     std = np.where((P / 255).std(axis=0) > 0, (P / 255).std(axis=0), 1.0) if normalise else None
@@ -142,14 +145,32 @@ def test_the_compiled_epoch_builds_and_agrees_for_each_instruction_set(tmp_path,
     Wc = np.concatenate([W, W])
     fused_epoch(X, y, Wc, b.copy(), perm, 0.05, 0.1, 30, function=fn)
     assert np.array_equal(Wc[:K, -1], Wc[:K, 0])
-    # pixels decoded in this build's vector lanes: the bits of the decoded array
-    P, decoded, y, W, b, perm = pixel_inputs(n, D, K, np.float64, True, seed=3)
-    out = []
-    for data in (P, decoded):
-        Wc, bk = np.concatenate([W, W]), b.copy()
-        fused_epoch(data, y, Wc, bk, perm, 0.05, 0.1, 30, function=fn)
-        out.append((Wc, bk))
-    assert all(np.array_equal(a, c) for a, c in zip(*out))
+
+
+def assert_pixels_train_the_bits_of_the_decoded_array(fn, dtype, seed):
+    """Every pixel value decoded in every vector lane of ``fn``'s build, normalised and raw: the epoch
+    over the pixels ends with the bits of the epoch over the decoded array."""
+    for normalise in (True, False):
+        P, decoded, y, W, b, perm = pixel_inputs(260, 3072 + 3, 10, dtype, normalise, seed=seed, every_value=True)
+        out = []
+        for data in (P, decoded):
+            Wc, bk = np.concatenate([W, W]), b.copy()
+            fused_epoch(data, y, Wc, bk, perm, 0.05, 0.1, 30, function=fn)
+            out.append((Wc, bk))
+        assert all(np.array_equal(a, c) for a, c in zip(*out))
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="builds the compiled epoch for other x86-64 instruction sets")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("march,needs", [("x86-64", "sse2"), ("haswell", "avx2"), ("native", "sse2")])
+def test_each_instruction_set_decodes_every_pixel_value_in_every_lane(tmp_path, march, needs, dtype):
+    """The pixels are widened to floats in vector lanes of 2 to 16 (SSE2 to AVX-512, float64 or
+    float32): each build gives the bits of helpers.data.decode."""
+    if needs not in _cpu_flags():
+        pytest.skip(f"this CPU lacks {needs}")
+    flags = tuple(f"-march={march}" if f == "-march=native" else f for f in compiled.FLAGS)
+    fn = compiled.library_function(compile_library(dtype, tmp_path, flags), dtype)
+    assert_pixels_train_the_bits_of_the_decoded_array(fn, dtype, seed=3)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -389,5 +410,8 @@ def test_it_builds_and_agrees_with_gcc_and_with_clang(monkeypatch, tmp_path, com
     fused_epoch(X, y, Wc, bk, perm, 0.05, 0.1, 30, scores=scores, function=fn)
     assert np.abs(Wc[:10] - W_ref).max() < 1e-12 * max(1.0, np.abs(W_ref).max())
     assert np.abs(bk - b_ref).max() < 1e-12 and np.abs(scores - scores_ref).max() < 1e-12 * np.abs(scores_ref).max()
+    for dtype in (np.float64, np.float32):   # and decodes pixels as helpers.data.decode does
+        fn = compiled.library_function(compile_library(dtype, tmp_path, compiled.compile_flags()), dtype)
+        assert_pixels_train_the_bits_of_the_decoded_array(fn, dtype, seed=5)
 
 

@@ -336,10 +336,23 @@ def test_every_local_link_must_lead_to_a_file(tmp_path):
     ("runs/train%2520a.html", True),          # decoded once, as a browser does
     ("file:///etc/hostname", True),           # would not travel with the report's folder
     ("//example.org/x.html", True),
-    ("#sec", False), ("?only=query", False), ("https://example.org/a b", False),
+    ("#sec", False), ("?only=query", False), ("https://example.org/a b", False), ("HTTPS://example.org", False),
+    ("", False), ("runs/train_a.html \n", False),   # browsers strip the whitespace around a link
+    ("./runs/../runs/train_a.html", False),
+    ("runs/", False), ("runs", False),              # a folder with an index.html
+    ("runs/train_a.html/", True),                   # a file is not a folder
+    ("other/", True),                               # a folder without an index.html
+    ("javascript:void(0)", True),
+    ("http://[::1", True),                          # cannot be parsed
+    ("/abs/index.html", True), ("../outside.html", True),   # exist here, but not in the report's folder
+    ("runs%2Ftrain_a.html", True),                  # an encoded / is no folder separator
 ])
 def test_a_local_link_is_read_as_a_browser_reads_it(tmp_path, href, broken):
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "train a.html").write_text("<html></html>")
-    (tmp_path / "runs" / "train_a.html").write_text("<html></html>")
-    assert link_is_broken(tmp_path / "index.html", href) is broken
+    report, runs = tmp_path / "report", tmp_path / "report" / "runs"
+    runs.mkdir(parents=True)
+    (tmp_path / "report" / "other").mkdir()
+    for name in ("train a.html", "train_a.html", "index.html"):
+        (runs / name).write_text("<html></html>")
+    (tmp_path / "outside.html").write_text("<html></html>")
+    href = href.replace("/abs/", f"{tmp_path}/report/runs/")
+    assert link_is_broken(report / "index.html", href) is broken
