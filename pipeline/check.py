@@ -8,6 +8,7 @@ The report notebook marks its parts with ids: ``<table id="table1">`` with a
 """
 
 import math
+import posixpath
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -101,10 +102,10 @@ def link_is_broken(page, href):
         return False
     if parts.scheme or parts.netloc or parts.path.startswith("/") or "%2f" in parts.path.lower():
         return True
-    folder = Path(page).parent.resolve()
-    target = (folder / unquote(parts.path)).resolve()
-    if not target.is_relative_to(folder):
+    path = posixpath.normpath(unquote(parts.path))   # ".." resolved on the text, as a browser does
+    if path == ".." or path.startswith("../"):
         return True
+    target = Path(page).parent / path                 # a symbolic link inside the folder is followed
     if parts.path.endswith("/") or target.is_dir():
         target = target / "index.html"
     return not target.is_file()

@@ -346,6 +346,8 @@ def test_every_local_link_must_lead_to_a_file(tmp_path):
     ("http://[::1", True),                          # cannot be parsed
     ("/abs/index.html", True), ("../outside.html", True),   # exist here, but not in the report's folder
     ("runs%2Ftrain_a.html", True),                  # an encoded / is no folder separator
+    ("linked/train_a.html", False),                 # a symbolic link in the folder leads on
+    ("runs/../../report/runs/train_a.html", True),  # out of the folder and back in: still out
 ])
 def test_a_local_link_is_read_as_a_browser_reads_it(tmp_path, href, broken):
     report, runs = tmp_path / "report", tmp_path / "report" / "runs"
@@ -354,5 +356,6 @@ def test_a_local_link_is_read_as_a_browser_reads_it(tmp_path, href, broken):
     for name in ("train a.html", "train_a.html", "index.html"):
         (runs / name).write_text("<html></html>")
     (tmp_path / "outside.html").write_text("<html></html>")
+    (report / "linked").symlink_to(runs)
     href = href.replace("/abs/", f"{tmp_path}/report/runs/")
     assert link_is_broken(report / "index.html", href) is broken
