@@ -19,6 +19,7 @@ import itertools
 
 import numpy as np
 
+from helpers import likelihood
 from helpers.data import one_hot
 from helpers.model import compute_cost, compute_gradients, evaluate_classifier, init_parameters, scores
 
@@ -177,11 +178,13 @@ def run_gradient_check(data_dir="data", n_images=100, n_dims=20, lams=(0.0, 0.1)
     with single_threaded_blas():
         rows = check_gradients(data.train.X, data.train.y, lams, n_images, n_dims, seed, variance=variance, h=h)
         start = time.perf_counter()
-        searched = search_gradient_check(data.train.X, data.train.y, space, seeds, variance=variance)
+        searched, space, grown = search_until_inside(data.train.X, data.train.y, space, seeds,
+                                                     lambda r: likelihood.named_check_choices(r, BASELINE_CHECK),
+                                                     variance=variance)
         seconds = time.perf_counter() - start
     return {"n_images": n_images, "n_dims": n_dims, "lams": lams, "seed": seed, "variance": variance, "h": h,
             "rows": rows, "baseline": BASELINE_CHECK, "space": {k: list(v) for k, v in space.items()},
-            "search_seeds": list(seeds), "search": searched, "search_seconds": round(seconds, 1)}
+            "grown": grown, "search_seeds": list(seeds), "search": searched, "search_seconds": round(seconds, 1)}
 
 
 # --- the search over the choices the original does not state --------------------------------
@@ -189,7 +192,11 @@ def run_gradient_check(data_dir="data", n_images=100, n_dims=20, lams=(0.0, 0.1)
 #: The original states the method (centred) and the variance of W and b (4); these are the choices
 #: it leaves unstated (and the method, in case it is not the one that printed), with the values tried.
 SEARCH_SPACE = {"lam": (0.0, 0.01, 0.1, 1.0), "n_images": (1, 2, 5, 10, 20, 50, 100), "n_dims": (20, 100, 3072),
-                "h": (1e-5, 1e-6, 1e-7), "method": METHODS}
+                "h": (1e-4, 1e-5, 1e-6, 1e-7, 1e-8), "method": METHODS}
+#: How a numeric choice's range grows when the configuration the audit names lies on its edge:
+#: choice -> (factor, lowest, highest). A value outside [lowest, highest] is implausible and not tried;
+#: the number of dimensions is not grown (3072 is all of them) and neither is λ below 0.
+EDGE_GROWTH = {"h": (10.0, 1e-10, 1e-2), "lam": (10.0, 1e-4, 100.0), "n_images": (2, 1, 2000)}
 #: Draws of W and b per configuration: each statistic gets a spread, as the training numbers do.
 SEARCH_SEEDS = (2022, 2023, 2024, 2025, 2026)
 #: The check as this project runs it where the original is silent: the course's λ = 0 and h, the first
@@ -297,6 +304,79 @@ def search_gradient_check(X, y, space=SEARCH_SPACE, seeds=SEARCH_SEEDS, variance
                     for name, ga, gn in zip(("W", "b"), analytic[lam], numerical):
                         rows.append({**choice, "seed": seed, "param": name, **gradient_stats(ga, gn, eps)})
     return rows
+
+
+def edge_extensions(space, best, growth=EDGE_GROWTH):
+    """The values that would put ``best``'s choices inside their ranges of ``space``.
+
+    Parameters
+    ----------
+    space : dict
+        Choice -> the values searched.
+    best : dict
+        Choice -> the value of the configuration named best.
+    growth : dict
+        :data:`EDGE_GROWTH`.
+
+    Returns
+    -------
+    dict
+        Choice -> the next value beyond the edge ``best`` lies on (times or divided by the factor),
+        for every choice of ``growth`` searched over at least two values whose best value is its
+        largest or smallest, when that next value is plausible; empty when ``best`` lies inside.
+    """
+    new = {}
+    for choice, (factor, lowest, highest) in growth.items():
+        values = sorted(space.get(choice, ()))
+        if len(values) < 2 or choice not in best:
+            continue
+        v = best[choice]
+        grown = v * factor if v == values[-1] else v / factor if v == values[0] and v > 0 else None
+        if grown is not None:
+            grown = int(grown) if isinstance(v, int) else float(f"{grown:.12g}")
+        if grown is not None and lowest <= grown <= highest and grown not in values:
+            new[choice] = grown
+    return new
+
+
+def search_until_inside(X, y, space, seeds, name_best, variance=4.0, max_rounds=8):
+    """:func:`search_gradient_check`, with each range grown while the configuration named best lies on its edge.
+
+    Parameters
+    ----------
+    X, y, space, seeds, variance
+        As :func:`search_gradient_check`.
+    name_best : callable
+        ``name_best(rows)`` -> list of dicts (choice -> value): the configurations the audit would name
+        from these rows (one per printing convention, say).
+    max_rounds : int
+        Growth stops after this many rounds.
+
+    Returns
+    -------
+    rows : list of dict
+        Every row searched, the grown values' included.
+    space : dict
+        The space as finally searched (each choice's values sorted).
+    grown : list of dict
+        ``choice``, ``value`` (added) and ``edge`` (the best value that lay on the edge), in order.
+    """
+    rows = search_gradient_check(X, y, space, seeds, variance=variance)
+    space = {k: tuple(v) for k, v in space.items()}
+    factor, lowest, highest = EDGE_GROWTH["n_images"]
+    growth = {**EDGE_GROWTH, "n_images": (factor, lowest, min(highest, X.shape[0]))}   # no more images than X has
+    grown = []
+    for _ in range(max_rounds):
+        new = {}
+        for best in name_best(rows):
+            new.update({choice: (value, best[choice]) for choice, value in edge_extensions(space, best, growth).items()})
+        if not new:
+            break
+        for choice, (value, edge) in new.items():
+            rows += search_gradient_check(X, y, {**space, choice: (value,)}, seeds, variance=variance)
+            space[choice] = tuple(sorted(space[choice] + (value,)))
+            grown.append({"choice": choice, "value": value, "edge": edge})
+    return rows, space, grown
 
 
 #: The searches :func:`run_gradient_check` can run: the full one, and a small one (the course setup among

@@ -370,8 +370,14 @@ def test_run_gradient_check_checks_the_first_training_images(fake_data, monkeypa
         "n_images": 5, "n_dims": 7, "seed": 4, "variance": 1.0, "h": 1e-5}
     assert out["rows"] == gradcheck.check_gradients(train.X, train.y, [0.0, 1.0], 5, 7, 4, variance=1.0, h=1e-5)
     space, seeds = gradcheck.SEARCHES["small"]
-    assert out["search"] == gradcheck.search_gradient_check(train.X, train.y, space, seeds, variance=1.0)
-    assert out["space"] == {k: list(v) for k, v in space.items()} and out["search_seeds"] == [2022, 2023]
+    base = gradcheck.search_gradient_check(train.X, train.y, space, seeds, variance=1.0)
+    assert out["search"][:len(base)] == base
+    # rows beyond the space searched first are exactly the grown values' (the named configuration lay on an edge)
+    assert all(any(r[g["choice"]] == g["value"] for g in out["grown"]) for r in out["search"][len(base):])
+    assert all(g["value"] in out["space"][g["choice"]] for g in out["grown"])
+    added = {k: {g["value"] for g in out["grown"] if g["choice"] == k} for k in space}
+    grown = {k: sorted(set(v) | added[k]) if added[k] else list(v) for k, v in space.items()}
+    assert out["space"] == grown and out["search_seeds"] == [2022, 2023]
     assert out["baseline"] == gradcheck.BASELINE_CHECK
     assert out["search_seconds"] == 12.3
 

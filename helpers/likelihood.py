@@ -1,0 +1,378 @@
+"""The audit's answer: the one configuration that best explains a whole section of the original.
+
+A *section* is a set of numbers the original printed from one run of one program: section 1.1's
+twelve gradient-check statistics, or Table 1's twelve test metrics. A *configuration* is one set of
+choices the original does not state (``changed``: the choices that differ from the course setup,
+``{}`` for the course setup itself), with our values of every number over seeds (draws).
+
+Scoring (the report prints :data:`FORMULAS`):
+
+* Our values of a number under a configuration, over ``n`` seeds with mean ``m`` and sample std
+  ``s``, give the distribution of the value one more run would print: a normal with mean ``m`` and
+  scale ``s * sqrt(1 + 1/n)`` (the spread of a new draw when the mean itself is estimated from ``n``
+  draws). |Δ| statistics of the gradient check span orders of magnitude, so for them the normal is
+  fitted to the logarithms of the values (a log-normal).
+* The original's printed text ``x`` (last digit's unit ``u``) says the true value lies in an
+  interval: ``[x - u/2, x + u/2]`` if it rounded, ``[x, x + u)`` if it cut (truncated) the digits
+  (``(x - u, x]`` for a negative ``x``). The probability of the number is the mass the distribution
+  puts on that interval; the log-likelihood of a configuration is the sum of the logs over the
+  section's numbers. A configuration with a wide distribution spreads its mass thin, so it earns
+  little for any single number: noise does not win.
+* Each choice changed from the course setup costs ``ln(N) / 2`` (``N``: the section's count of
+  numbers; the BIC's penalty per parameter), so the score is ``ln L - k ln(N) / 2``.
+* A configuration that contradicts what the original states (:data:`helpers.original.STATED`) is
+  never an explanation; it is scored and shown, but not named.
+* The printing convention (rounded or cut) is one choice for the whole report: each convention's
+  evidence is the sum over the sections of the best configuration's score under it.
+* Calibration: each seed of the course setup in turn is a pretend original, printed with the
+  original's digits; that seed is left out of every configuration, and the same search names a
+  configuration. Any name other than the course setup explains pure seed noise: the share of such
+  names is the false-explanation rate.
+"""
+
+import math
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+
+import numpy as np
+
+from helpers import original
+
+ROUNDED, CUT = "rounded", "cut"
+CONVENTIONS = (ROUNDED, CUT)
+#: Statistics whose values span orders of magnitude: scored on a log scale.
+LOG_STATS = frozenset({"diff_mean", "diff_std", "diff_max"})
+#: How far, in the configuration's scales, a printed interval may lie from our mean and still be
+#: reproduced: the two spreads of the project's earlier verdicts.
+REPRODUCED_WITHIN = 2.0
+
+FORMULAS = """\
+* Our values of a number under one configuration (``n`` seeds, mean ``m``, sample std ``s``) give the
+  distribution of what one more run prints: normal with mean ``m`` and scale ``σ = s·sqrt(1 + 1/n)``;
+  for the gradient check's |Δ| statistics, the same on the logarithms of the values (log-normal).
+* The printed text ``x`` with last-digit unit ``u`` is an interval: ``[x − u/2, x + u/2]`` if the
+  original *rounded*, ``[x, x + u)`` if it *cut* the digits (mirrored for negative ``x``).
+* Probability of a number: the distribution's mass on that interval. Log-likelihood of a
+  configuration for a section: the sum of the logs over the section's ``N`` numbers.
+* Score: ``ln L − k·ln(N)/2``, ``k`` the choices changed from the course setup (BIC-like). The section's
+  answer is the highest-scoring configuration that contradicts nothing the original states; its
+  log-likelihood ratio is ``ln L(answer) − ln L(course setup)``.
+* A number is *reproduced* by a configuration when its printed interval lies within ``2σ`` of ``m``
+  (on the log scale for |Δ|).
+* Printing convention: the one whose sections' best scores sum higher; the difference is its evidence.
+* False-explanation rate: each course seed in turn printed as a pretend original (left out of every
+  configuration); the share of those for which the search names anything but the course setup.
+"""
+
+
+# --- one printed number ----------------------------------------------------------------------
+
+def unit(text):
+    """The unit of the last printed digit: ``"0.27"`` -> 0.01, ``"5.12e-09"`` -> 1e-11."""
+    return 10.0 ** Decimal(text).as_tuple().exponent
+
+
+def printed_interval(text, convention):
+    """The interval the true value lies in, given the printed ``text`` and the printing ``convention``.
+
+    Parameters
+    ----------
+    text : str
+        The number as printed.
+    convention : {"rounded", "cut"}
+
+    Returns
+    -------
+    (float, float)
+        ``(lo, hi)``: rounded ``[x - u/2, x + u/2]``; cut ``[x, x + u]``, or ``[x - u, x]`` for a
+        negative ``x`` (cutting moves a value toward zero).
+    """
+    x, u = float(text), unit(text)
+    if convention == ROUNDED:
+        return x - u / 2, x + u / 2
+    if convention == CUT:
+        return (x - u, x) if text.strip().startswith("-") else (x, x + u)
+    raise ValueError(f"convention must be one of {CONVENTIONS}, not {convention!r}")
+
+
+def printed_like(value, text, convention):
+    """``value`` printed with the digits of ``text`` (the same last-digit unit) under ``convention``.
+
+    ``printed_like(0.4167, "0.41", "cut")`` -> ``"0.41"``; with ``"rounded"`` -> ``"0.42"``.
+    """
+    exponent = Decimal(text).as_tuple().exponent
+    rounding = ROUND_DOWN if convention == CUT else ROUND_HALF_EVEN
+    return str(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(exponent), rounding=rounding))
+
+
+def predictive(values, log=False):
+    """Mean and scale of the distribution of one more run's value, from ``values`` over seeds.
+
+    Returns
+    -------
+    (float, float)
+        ``m`` and ``σ = s·sqrt(1 + 1/n)`` (on the natural logarithm of the values when ``log``); ``σ``
+        is at least 1e-12 of ``|m|`` (and positive), so that identical values give a narrow, not a
+        degenerate, distribution. NaN when a value is not finite (or not positive for ``log``).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0 or not np.all(np.isfinite(v)) or (log and np.any(v <= 0)):
+        return math.nan, math.nan
+    v = np.log(v) if log else v
+    m = float(v.mean())
+    s = float(v.std(ddof=1)) if v.size > 1 else 0.0
+    return m, max(s * math.sqrt(1 + 1 / v.size), 1e-12 * abs(m), 1e-300)
+
+
+def _log_upper_tail(z):
+    """``ln P(Z > z)`` for a standard normal ``Z``, accurate far into the tail."""
+    if z < 30:
+        return math.log(0.5 * math.erfc(z / math.sqrt(2)))
+    # Mills ratio: P(Z > z) = φ(z)/z · (1 - 1/z² + 3/z⁴ - ...)
+    return -z * z / 2 - math.log(z * math.sqrt(2 * math.pi)) + math.log1p(-1 / z ** 2 + 3 / z ** 4)
+
+
+def log_mass(lo, hi, m, sigma):
+    """``ln P(lo <= X <= hi)`` for ``X ~ Normal(m, sigma)``; ``-inf`` when a parameter is NaN."""
+    if not all(math.isfinite(v) for v in (lo, hi, m, sigma)) or hi <= lo:
+        return -math.inf
+    a, b = (lo - m) / sigma, (hi - m) / sigma
+    if a + b < 0:  # mirror, so that the interval is on the upper side, where the tails are exact
+        a, b = -b, -a
+    la, lb = _log_upper_tail(a), _log_upper_tail(b)
+    return la + math.log1p(-math.exp(lb - la)) if lb < la else -math.inf
+
+
+def number_log_likelihood(text, values, convention, log=False):
+    """The log-probability that a run like ours prints ``text`` (see the module doc)."""
+    lo, hi = printed_interval(text, convention)
+    m, sigma = predictive(values, log)
+    if log:
+        if lo <= 0:
+            lo = min(hi, abs(float(text))) * 1e-3   # a log scale has no zero; far below the printed value
+        lo, hi = math.log(lo), math.log(hi)
+    return log_mass(lo, hi, m, sigma)
+
+
+def reproduces(text, values, convention, log=False):
+    """True when the printed interval of ``text`` lies within ``2σ`` of our mean (see the module doc)."""
+    lo, hi = printed_interval(text, convention)
+    m, sigma = predictive(values, log)
+    if not math.isfinite(m):
+        return False
+    if log:
+        lo, hi = math.log(max(lo, 1e-300)), math.log(hi)
+    distance = 0.0 if lo <= m <= hi else min(abs(lo - m), abs(hi - m))
+    return distance <= REPRODUCED_WITHIN * sigma
+
+
+# --- sections and configurations -------------------------------------------------------------
+
+def table1_numbers():
+    """Table 1's numbers as a section: dicts with ``id`` ((λ, η, metric)), ``text``, ``log``, ``name``."""
+    return [{"id": (n["lam"], n["eta"], n["metric"]), "text": n["text"], "log": False,
+             "name": f"λ = {n['lam']:g}, η = {n['eta']:g}, {n['metric']}"} for n in original.table1_numbers()]
+
+
+def gradcheck_numbers():
+    """Section 1.1's numbers as a section: ``id`` ((param, stat)), ``text``, ``log`` (|Δ| statistics), ``name``."""
+    return [{"id": (param, stat), "text": text, "log": stat in LOG_STATS, "name": f"g{param}, {stat.replace('_', ' ')}"}
+            for param, stats in original.GRADCHECK.items() for stat, text in stats.items()]
+
+
+def contradictions(section, changed):
+    """The facts the original states that a configuration changing ``changed`` contradicts (list of str)."""
+    stated = original.STATED[section]
+    return [f"{k} = {v}, where the original states {stated[k]}" for k, v in changed.items()
+            if k in stated and v != stated[k]]
+
+
+def table1_configurations(records, baseline="course"):
+    """Each variant of the training runs as one configuration of Table 1 (all settings at once).
+
+    Parameters
+    ----------
+    records : list of dict
+        :func:`helpers.audit.run_record` of every run.
+
+    Returns
+    -------
+    list of dict
+        ``name`` (the variant), ``changed`` (its overrides; ``{}`` for ``baseline``), ``values``
+        (number id -> our values over seeds), ``seeds`` (number id -> the seeds, in the same order),
+        ``contradicts`` (:func:`contradictions`).
+    """
+    configs = {}
+    for r in records:
+        if not r["original_setting"]:
+            continue
+        c = configs.setdefault(r["variant"], {"name": r["variant"], "values": {}, "seeds": {},
+                                              "changed": {} if r["variant"] == baseline else dict(r["overrides"])})
+        for metric in ("loss", "cost", "accuracy"):
+            key = (r["lam"], r["eta"], metric)
+            c["values"].setdefault(key, []).append(r["test"][metric])
+            c["seeds"].setdefault(key, []).append(r["seed"])
+    return [{**c, "contradicts": contradictions("Table 1", c["changed"])} for c in configs.values()]
+
+
+def gradcheck_configurations(search_rows, baseline):
+    """Each configuration of the gradient check's search (:func:`helpers.gradcheck.search_gradient_check`).
+
+    Parameters
+    ----------
+    search_rows : list of dict
+        One row per configuration, seed and parameter.
+    baseline : dict
+        The course setup's value of each choice (``lam``, ``n_images``, ``n_dims``, ``h``, ``method``).
+
+    Returns
+    -------
+    list of dict
+        As :func:`table1_configurations`; ``name`` is the tuple of the choices' values.
+    """
+    choices = tuple(baseline)
+    configs = {}
+    for r in search_rows:
+        key = tuple(r[c] for c in choices)
+        c = configs.setdefault(key, {"name": key, "values": {}, "seeds": {},
+                                     "changed": {k: v for k, v in zip(choices, key) if v != baseline[k]}})
+        for stat in original.GRADCHECK[r["param"]]:
+            c["values"].setdefault((r["param"], stat), []).append(r[stat])
+            c["seeds"].setdefault((r["param"], stat), []).append(r["seed"])
+    return [{**c, "contradicts": contradictions("1.1", c["changed"])} for c in configs.values()]
+
+
+def named_check_choices(search_rows, baseline):
+    """The gradient-check configurations the audit names from ``search_rows``, one per printing
+    convention, each as its full choices (``baseline`` with the named ``changed``)."""
+    numbers, configs = gradcheck_numbers(), gradcheck_configurations(search_rows, baseline)
+    named = [answer(numbers, configs, c)["named"] for c in CONVENTIONS]
+    return [{**baseline, **n["changed"]} for n in named if n]
+
+
+def score(numbers, config, convention):
+    """One configuration's log-likelihood and score for a section (see the module doc).
+
+    Returns
+    -------
+    dict
+        The configuration's ``name``, ``changed``, ``contradicts``, plus ``complete`` (it has values
+        for every number), ``log_likelihood``, ``per_number`` (id -> log-probability), ``penalty``,
+        ``score`` and ``reproduced`` (ids of the numbers it reproduces).
+    """
+    per = {n["id"]: number_log_likelihood(n["text"], config["values"][n["id"]], convention, n["log"])
+           for n in numbers if config["values"].get(n["id"])}
+    complete = len(per) == len(numbers)
+    ll = math.fsum(per.values()) if complete else -math.inf
+    penalty = len(config["changed"]) * math.log(len(numbers)) / 2
+    return {"name": config["name"], "changed": dict(config["changed"]), "contradicts": list(config["contradicts"]),
+            "complete": complete, "log_likelihood": ll, "per_number": per, "penalty": penalty,
+            "score": ll - penalty,
+            "reproduced": [n["id"] for n in numbers if config["values"].get(n["id"])
+                           and reproduces(n["text"], config["values"][n["id"]], convention, n["log"])]}
+
+
+def _eligible(scored):
+    return scored["complete"] and not scored["contradicts"] and math.isfinite(scored["score"])
+
+
+def rank(numbers, configs, convention):
+    """Every configuration's :func:`score`, the eligible ones (complete, contradicting nothing stated)
+    first, each group best first; ties keep the order of ``configs``."""
+    scored = [score(numbers, c, convention) for c in configs]
+    return sorted(scored, key=lambda s: (not _eligible(s), -s["score"] if math.isfinite(s["score"]) else math.inf))
+
+
+def answer(numbers, configs, convention):
+    """The section's answer under one convention: the named configuration against the course setup.
+
+    Returns
+    -------
+    dict
+        ``named`` (the best eligible :func:`score`, or None), ``course`` (the course setup's, ``changed``
+        empty; None if absent), ``ratio`` (``ln L(named) - ln L(course)``), ``tried`` (configurations
+        scored), ``eligible`` (how many could be named), ``ranking`` (:func:`rank`).
+    """
+    ranking = rank(numbers, configs, convention)
+    eligible = [s for s in ranking if _eligible(s)]
+    named = eligible[0] if eligible else None
+    course = next((s for s in ranking if not s["changed"]), None)
+    ratio = named["log_likelihood"] - course["log_likelihood"] if named and course else math.nan
+    return {"named": named, "course": course, "ratio": ratio, "tried": len(ranking), "eligible": len(eligible),
+            "ranking": ranking, "convention": convention, "n": len(numbers)}
+
+
+def convention_evidence(sections):
+    """Which printing convention the evidence favours, from every section at once.
+
+    Parameters
+    ----------
+    sections : dict
+        Section name -> (numbers, configs).
+
+    Returns
+    -------
+    dict
+        ``scores`` (convention -> the sum over sections of the named configuration's score),
+        ``favoured`` (the convention with the higher sum; rounded on a tie) and ``evidence`` (the
+        difference of the two sums: a log-likelihood ratio).
+    """
+    totals = {}
+    for convention in CONVENTIONS:
+        named = [answer(numbers, configs, convention)["named"] for numbers, configs in sections.values()]
+        totals[convention] = math.fsum(n["score"] for n in named if n) if all(named) else -math.inf
+    favoured = max(CONVENTIONS, key=lambda c: (totals[c], c == ROUNDED))
+    other = next(c for c in CONVENTIONS if c != favoured)
+    return {"scores": totals, "favoured": favoured, "evidence": totals[favoured] - totals[other]}
+
+
+# --- calibration -----------------------------------------------------------------------------
+
+def _without_seed(config, seed):
+    values, seeds = {}, {}
+    for key, vals in config["values"].items():
+        kept = [(v, s) for v, s in zip(vals, config["seeds"][key]) if s != seed]
+        values[key], seeds[key] = [v for v, _ in kept], [s for _, s in kept]
+    return {**config, "values": values, "seeds": seeds}
+
+
+def pretend_originals(numbers, course):
+    """One pretend original per seed of the course setup: (seed, {number id: the seed's value})."""
+    seeds = sorted(set.intersection(*(set(course["seeds"][n["id"]]) for n in numbers)))
+    return [(seed, {n["id"]: course["values"][n["id"]][course["seeds"][n["id"]].index(seed)] for n in numbers})
+            for seed in seeds]
+
+
+def calibrate(numbers, configs, convention):
+    """The false-explanation rate of one section's search (see the module doc).
+
+    Each seed of the course setup is printed with the original's digits under ``convention``; that
+    seed is left out of every configuration (the other configurations share the seeds' draws), and
+    :func:`answer` names a configuration for it.
+
+    Returns
+    -------
+    dict
+        ``trials``, ``false`` (names other than the course setup), ``rate``, ``interval`` (Wilson 95 %
+        interval of the rate) and ``named`` (seed -> the ``changed`` of the configuration named).
+    """
+    course = next((c for c in configs if not c["changed"]), None)
+    if course is None:
+        return {"trials": 0, "false": 0, "rate": math.nan, "interval": (math.nan, math.nan), "named": {}}
+    named = {}
+    for seed, values in pretend_originals(numbers, course):
+        pretend = [{**n, "text": printed_like(values[n["id"]], n["text"], convention)} for n in numbers]
+        best = answer(pretend, [_without_seed(c, seed) for c in configs], convention)["named"]
+        named[seed] = best["changed"] if best else None
+    false = sum(v != {} for v in named.values())
+    return {"trials": len(named), "false": false, "rate": false / len(named) if named else math.nan,
+            "interval": wilson(false, len(named)), "named": named}
+
+
+def wilson(k, n, z=1.96):
+    """Wilson score interval of a proportion ``k / n`` (95 % for the default ``z``)."""
+    if n == 0:
+        return math.nan, math.nan
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
