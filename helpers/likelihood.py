@@ -44,11 +44,17 @@ LOG_STATS = frozenset({"diff_mean", "diff_std", "diff_max"})
 #: How far, in the configuration's scales, a printed interval may lie from our mean and still be
 #: reproduced: the two spreads of the project's earlier verdicts.
 REPRODUCED_WITHIN = 2.0
+#: The finest scale a distribution gets, as a share of the printed interval's width: values that do not
+#: vary over seeds (a deterministic number) claim the value to 1 % of the printed last digit, not exactly,
+#: so that far misses stay comparable instead of all being "impossible".
+RESOLUTION = 0.01
 
 FORMULAS = """\
 * Our values of a number under one configuration (``n`` seeds, mean ``m``, sample std ``s``) give the
   distribution of what one more run prints: normal with mean ``m`` and scale ``σ = s·sqrt(1 + 1/n)``;
   for the gradient check's |Δ| statistics, the same on the logarithms of the values (log-normal).
+  ``σ`` is at least 1 % of the printed interval's width (a value that never varies is known to that
+  resolution, not exactly).
 * The printed text ``x`` with last-digit unit ``u`` is an interval: ``[x − u/2, x + u/2]`` if the
   original *rounded*, ``[x, x + u)`` if it *cut* the digits (mirrored for negative ``x``).
 * Probability of a number: the distribution's mass on that interval. Log-likelihood of a
@@ -150,7 +156,7 @@ def number_log_likelihood(text, values, convention, log=False):
         if lo <= 0:
             lo = min(hi, abs(float(text))) * 1e-3   # a log scale has no zero; far below the printed value
         lo, hi = math.log(lo), math.log(hi)
-    return log_mass(lo, hi, m, sigma)
+    return log_mass(lo, hi, m, max(sigma, (hi - lo) * RESOLUTION))
 
 
 def reproduces(text, values, convention, log=False):
@@ -376,3 +382,45 @@ def wilson(k, n, z=1.96):
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# --- the whole audit -------------------------------------------------------------------------
+
+#: The sections of the original, in the order the report shows them.
+SECTIONS = ("1.1", "Table 1")
+
+
+def sections_of(records, search_rows, check_baseline):
+    """Each section's numbers and configurations: section -> (numbers, configs)."""
+    return {"1.1": (gradcheck_numbers(), gradcheck_configurations(search_rows, check_baseline)),
+            "Table 1": (table1_numbers(), table1_configurations(records))}
+
+
+def audit_answer(records, search_rows, check_baseline):
+    """The audit's answer: the printing convention, then per section the configuration named and its calibration.
+
+    Parameters
+    ----------
+    records : list of dict
+        Every training run (:func:`helpers.audit.run_record`).
+    search_rows : list of dict
+        The gradient check's search (:func:`helpers.gradcheck.search_gradient_check`).
+    check_baseline : dict
+        The course setup of the gradient check.
+
+    Returns
+    -------
+    dict
+        ``convention`` (:func:`convention_evidence`) and ``sections``: section -> :func:`answer` under the
+        favoured convention, plus ``other`` (its :func:`answer` under the other convention),
+        ``calibration`` (:func:`calibrate`) and ``numbers``.
+    """
+    sections = sections_of(records, search_rows, check_baseline)
+    convention = convention_evidence(sections)
+    favoured = convention["favoured"]
+    other = next(c for c in CONVENTIONS if c != favoured)
+    out = {}
+    for name, (numbers, configs) in sections.items():
+        out[name] = {**answer(numbers, configs, favoured), "other": answer(numbers, configs, other),
+                     "calibration": calibrate(numbers, configs, favoured), "numbers": numbers}
+    return {"convention": convention, "sections": out}

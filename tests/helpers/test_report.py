@@ -166,3 +166,43 @@ def test_mean_and_std_are_printed_with_the_digits_that_matter():
     assert report.pm({"mean": 6.75823, "std": 0.47921}) == "6.76 ± 0.48"
     assert report.pm({"mean": 0.410321, "std": 0.001512}) == "0.4103 ± 0.0015"
     assert report.pm({"mean": 1.0, "std": 0.5}, ".1f") == "1.0 ± 0.5"
+
+
+def planted_answer():
+    """An audit answer where Table 1 is explained by init_std = 0.1 (the course is 0.1 off in accuracy)."""
+    from helpers import likelihood
+
+    printed = {(0.0, 0.1): 0.27, (0.0, 0.001): 0.32, (0.1, 0.001): 0.41, (1.0, 0.001): 0.37}
+    recs = records_for({k: [v - 0.1, v - 0.101, v - 0.099] for k, v in printed.items()})
+    recs += records_for({k: [v + 0.001, v, v - 0.001] for k, v in printed.items()}, "init-std-0.1",
+                        overrides={"init_std": 0.1})
+    rng = np.random.default_rng(0)
+    space = {"lam": (0.0, 1.0), "n_images": (5,), "n_dims": (20,), "h": (1e-6,), "method": ("centred",)}
+    search = gradcheck.search_gradient_check(rng.normal(size=(5, 20)), rng.integers(0, 10, 5), space, (1, 2, 3))
+    baseline = {"lam": 0.0, "n_images": 5, "n_dims": 20, "h": 1e-6, "method": "centred"}
+    return likelihood.audit_answer(recs, search, baseline), recs
+
+
+def test_the_answer_names_one_configuration_per_section_with_its_counts_ratio_and_false_rate():
+    ans, recs = planted_answer()
+    t1 = ans["sections"]["Table 1"]
+    assert t1["named"]["changed"] == {"init_std": 0.1} and t1["ratio"] > 0
+    html = report.answer_html(ans)
+    assert '<td data-col="section">Table 1 (test metrics)</td><td data-col="named">init_std = 0.1</td>' in html
+    assert f'<td data-col="reproduced">{len(t1["named"]["reproduced"])} of 12</td>' in html
+    assert f'<td data-col="course">{len(t1["course"]["reproduced"])} of 12</td>' in html
+    assert f'<td data-col="ratio">{t1["ratio"]:.1f}</td>' in html
+    cal = t1["calibration"]
+    assert cal["trials"] == 3 and f'{cal["false"]} of 3 (' in html
+    summary = report.reproducibility_summary_markdown(ans, [], len(recs))
+    for part in ("*Scope.*", "*Method.*", "*Results.*", "*What was easy.*", "*What was hard.*"):
+        assert part in summary
+    assert "Table 1 is explained best by **init_std = 0.1**" in summary
+    assert ans["convention"]["favoured"] in report.convention_sentence(ans)
+
+
+def test_the_answers_detail_shows_both_conventions_for_every_number():
+    ans, _ = planted_answer()
+    html = report.answer_detail_html(ans)
+    assert html.count("<tr>") == 1 + 2 * 2 * 12
+    assert html.count('<td data-col="convention">rounded</td>') == html.count('<td data-col="convention">cut</td>') == 24
