@@ -2,10 +2,11 @@
 
 The single variants of ``variants.csv`` are tried for every setting by ``make
 report``. Where a number of the original's Table 1 is still unexplained
-(:func:`helpers.audit.unexplained_settings`), ``make search`` trains that
-setting in every pair of the variants' overrides and at a finer scale of
-init_std (:func:`helpers.settings.search_variants`), through the same rules as
-every other run. The record, ``results/search.json``, lists the variants and
+(:func:`helpers.audit.unexplained_settings`), ``make search`` trains every
+setting of the original in every pair of the variants' overrides and at a finer
+scale of init_std (:func:`helpers.settings.search_variants`), through the same
+rules as every other run: each search variant is then a whole configuration of
+Table 1, one the audit's answer (:mod:`helpers.likelihood`) can name. The record, ``results/search.json``, lists the variants and
 settings searched; the report reads it when it exists
 (:func:`helpers.report.load_search`).
 """
@@ -29,7 +30,7 @@ def plan_search(settings_file, variants_file, results_dir, out_dir):
     Returns
     -------
     (list of TrainParams, list of Variant)
-        The settings with an unexplained Table 1 number, and the search's variants. With no such
+        Every setting of the original when a Table 1 number is unexplained (else none), and the search's variants. With no such
         setting, no files are written (and stale ones are removed).
     """
     from helpers import audit
@@ -38,8 +39,10 @@ def plan_search(settings_file, variants_file, results_dir, out_dir):
 
     settings, variants = read_settings(settings_file), read_variants(variants_file)
     records = load_records(results_dir, settings, variants, weights_for=())
-    wanted = set(audit.unexplained_settings(records))
-    chosen = [s for s in settings if (s.lam, s.eta) in wanted and s.is_original_setting]
+    # Any number unexplained: every setting of the original is trained in the search's variants, so that each
+    # variant is a whole configuration of Table 1, which the audit's answer (helpers.likelihood) can name.
+    wanted = audit.unexplained_settings(records)
+    chosen = [s for s in settings if s.is_original_setting] if wanted else []
     extra = search_variants(variants)
     out = Path(out_dir)
     if not chosen:

@@ -31,18 +31,18 @@ def fake_records(explained_by_wide):
     return recs
 
 
-def test_the_plan_trains_only_the_settings_with_an_unexplained_number(tmp_path, monkeypatch):
+def test_an_unexplained_number_makes_the_plan_train_every_setting_of_the_original(tmp_path, monkeypatch):
     p = project(tmp_path)
     monkeypatch.setattr(report, "load_records", lambda *a, **k: fake_records(explained_by_wide=False))
     chosen, extra = search.plan_search(p / "settings.csv", p / "variants.csv", p / "results", p / "search")
-    assert [(s.lam, s.eta) for s in chosen] == [(0.0, 0.001)]
-    assert (p / "search/settings.csv").read_text().splitlines()[1:] == ["0.0,0.001,100,40,0.01"]
+    assert [(s.lam, s.eta) for s in chosen] == [(0.0, 0.001), (0.1, 0.001)]   # only λ = 0 is unexplained
+    assert (p / "search/settings.csv").read_text().splitlines()[1:] == ["0.0,0.001,100,40,0.01", "0.1,0.001,100,40,0.01"]
     names = [line.split(",")[0] for line in (p / "search/variants.csv").read_text().splitlines()[1:]]
     assert names[0] == "course" and "wide__raw" in names and "init-std-0.03" in names
     doc = search.record_search(p / "search", p / "results/search.json")
     assert json.loads(json.dumps(doc)) == json.loads((p / "results/search.json").read_text())
     pairs = report.load_search(p / "results/search.json")
-    assert {v.name for v, _ in pairs} == set(names[1:]) and {s.lam for _, s in pairs} == {0.0}
+    assert {v.name for v, _ in pairs} == set(names[1:]) and {s.lam for _, s in pairs} == {0.0, 0.1}
 
 
 def test_with_every_number_explained_nothing_is_trained_and_the_record_is_empty(tmp_path, monkeypatch):
