@@ -238,7 +238,17 @@ def search_markdown(gradcheck):
     return ("\n".join(lines) + f"\n\nIn bold the course setup (section 1.1's own check). {n_configs} configurations "
             f"× {len(gradcheck['search_seeds'])} seeds, computed in {gradcheck['search_seconds']:.0f} s on one core; "
             "the numerical gradients come from the costs of the course's loop evaluated all at once "
-            "(`helpers.gradcheck.perturbed_costs`, tested against the loop).")
+            "(`helpers.gradcheck.perturbed_costs`, tested against the loop)." + grown_sentence(gradcheck))
+
+
+def grown_sentence(gradcheck):
+    """Which ranges of the gradient check's search grew because the configuration named lay on their edge."""
+    grown = gradcheck.get("grown") or []
+    if not grown:
+        return " No range had to grow: the configuration named lies inside every range searched."
+    parts = [f"{audit.choice_name(g['choice'])} to {g['value']:g} (the configuration named lay on the edge, "
+             f"{g['edge']:g})" for g in grown]
+    return " Ranges grown: " + "; ".join(parts) + "."
 
 
 def sensitivity_figure(numbers):

@@ -206,3 +206,10 @@ def test_the_answers_detail_shows_both_conventions_for_every_number():
     html = report.answer_detail_html(ans)
     assert html.count("<tr>") == 1 + 2 * 2 * 12
     assert html.count('<td data-col="convention">rounded</td>') == html.count('<td data-col="convention">cut</td>') == 24
+
+
+def test_the_search_says_which_ranges_grew_at_an_edge():
+    check = {"space": {"h": [1e-5, 1e-4, 1e-3], "lam": [0.0]}, "baseline": {"h": 1e-5, "lam": 0.0}, "search_seeds": [1],
+             "search_seconds": 3.0, "grown": [{"choice": "h", "value": 1e-3, "edge": 1e-4}]}
+    assert "Ranges grown: h to 0.001 (the configuration named lay on the edge, 0.0001)." in report.search_markdown(check)
+    assert "No range had to grow" in report.search_markdown({**check, "grown": []})
