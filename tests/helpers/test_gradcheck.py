@@ -116,6 +116,23 @@ def test_the_vectorised_differences_have_the_loops_size():
         assert fast[k] == pytest.approx(loop[k], rel=1e-7)
 
 
+@pytest.mark.parametrize("seed", [2022, 2023, 2024])
+def test_at_the_course_setups_size_the_search_and_the_loop_agree_within_the_stated_factor(seed):
+    """100 images x 20 dimensions, λ = 0, h = 1e-6, centred: |Δ| is the cost's rounding error there, and the
+    two ways of computing the cost round differently; the page states a factor of 4 (helpers.report)."""
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(100, 20)), rng.integers(0, 10, 100)
+    loop = gradcheck.check_gradients(X, y, [0.0], 100, 20, seed, methods=("centred",))
+    search = gradcheck.search_gradient_check(X, y, {"lam": (0.0,), "n_images": (100,), "n_dims": (20,), "h": (1e-6,),
+                                                    "method": ("centred",)}, (seed,))
+    for a, b in zip(loop, search):
+        assert a["param"] == b["param"]
+        for k in ("diff_mean", "diff_std", "diff_max"):
+            assert 1 / 4 < b[k] / a[k] < 4, (a["param"], k, a[k], b[k])
+        for k in ("grad_min", "grad_max", "grad_std"):
+            assert b[k] == pytest.approx(a[k], rel=1e-7)
+
+
 def test_the_forward_difference_uses_the_unmoved_cost():
     X, y, W, b = small_case()
     costs = gradcheck.perturbed_costs(X, y, W, b, [0.5], 1e-6)[0.5]

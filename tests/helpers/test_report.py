@@ -213,3 +213,17 @@ def test_the_search_says_which_ranges_grew_at_an_edge():
              "search_seconds": 3.0, "grown": [{"choice": "h", "value": 1e-3, "edge": 1e-4}]}
     assert "Ranges grown: h to 0.001 (the configuration named lay on the edge, 0.0001)." in report.search_markdown(check)
     assert "No range had to grow" in report.search_markdown({**check, "grown": []})
+
+
+def test_the_loop_and_the_search_are_shown_side_by_side_at_the_tables_own_configuration():
+    base = {"lam": 0.0, "n_images": 5, "n_dims": 20, "h": 1e-6, "method": "centred"}
+    stats = {k: 1.0 for k in ("diff_std", "grad_min", "grad_max", "grad_std")}
+    rows = [{"lam": 0.0, "method": "centred", "param": p, **stats, "diff_mean": 1e-9, "diff_max": 4e-9} for p in "Wb"]
+    rows.append({"lam": 0.0, "method": "forward", "param": "W", **stats, "diff_mean": 7.0, "diff_max": 7.0})
+    search = [{**base, "seed": s, "param": p, **stats, "diff_mean": 2e-9 * s, "diff_max": 8e-9} for s in (1, 2) for p in "Wb"]
+    check = {"baseline": base, "rows": rows, "search": search, "seed": 2}
+    pairs = report.loop_and_search(check)
+    assert ("W", "diff_mean", 1e-9, 4e-9) in pairs and len(pairs) == 12
+    text = report.loop_and_search_sentence(check)
+    assert "gW mean |Δ| 1e-09 by the loop, 4e-09 by the search" in text and "factor of 4" in text
+    assert report.loop_and_search_sentence({**check, "seed": 3}) == ""
