@@ -16,9 +16,11 @@ from helpers import original
 from helpers.results import spread
 
 BASELINE = "course"
-REPRODUCED, ROUNDING, NOT_REPRODUCED = "reproduced", "within rounding", "not reproduced"
+REPRODUCED, ROUNDING, NOT_REPRODUCED = "reproduced", "within the printed digits", "not reproduced"
 EXPLAINED, UNEXPLAINED = "explained", "unexplained"
-#: The audit's four verdicts of a printed number, in the order the report counts them.
+#: The audit's four verdicts of a printed number, in the order the report counts them. The report's verdicts
+#: come from the section's answer (:func:`helpers.likelihood.apply_answer`); this module's per-number rule,
+#: with the same words, is the diagnostic.
 VERDICTS = (REPRODUCED, ROUNDING, EXPLAINED, UNEXPLAINED)
 HOLDS, PARTLY, FAILS = "holds", "partly", "does not hold"
 #: A setting whose η is at least this is treated as the chaotic regime.
@@ -29,12 +31,12 @@ FORMULAS = """\
 * Spread of a number over seeds: mean, sample std (ddof 1), min, max.
 * Verdict of one printed number ``o`` against our values over seeds (mean ``m``,
   std ``s``): *reproduced* if ``|o - m| <= 2 s`` (within the seed-to-seed spread);
-  else *within rounding* if ``|o - m| <= 2 s + u``, where ``u`` is half a unit of
+  else *within the printed digits* if ``|o - m| <= 2 s + u``, where ``u`` is half a unit of
   the last printed digit (0.005 for "0.27"); else *not reproduced*.
 * A configuration *matches* a printed number when the number is reproduced or
-  within rounding of that configuration's values: ``|o - m'| <= 2 s' + u``.
-* The four verdicts of the audit, one rule for every number: *reproduced* and
-  *within rounding* as above, against the course setup (Table 1: the ``course``
+  within the printed digits of that configuration's values: ``|o - m'| <= 2 s' + u``.
+* The per-number diagnostic, one rule for every number: *reproduced* and
+  *within the printed digits* as above, against the course setup (Table 1: the ``course``
   variant; section 1.1: the check as this project runs it). Otherwise the
   number is *explained* if a searched configuration matches it: of the
   matching ones, the one that changes the fewest choices of the course setup,
@@ -46,7 +48,7 @@ FORMULAS = """\
   before looking at any result.
 * Match distance of a printed number, drawn in the report's first figure:
   ``r = |o - m| / (2 s + u)``; ``r <= 1`` exactly when the number matches (is
-  reproduced or within rounding).
+  reproduced or within the printed digits).
 * Agreement of a variant with one printed number: ``z = |o - m| / max(s, u)``;
   a variant's score is the mean ``z`` over the original's Table 1 numbers
   (lower is better), the η = 0.1 row scored apart because it is chaotic.

@@ -250,7 +250,7 @@ def plot_sensitivity(levels, course, printed, half_unit, choice, title):
 
 
 #: Colours of the audit's four verdicts (helpers.audit.VERDICTS), from agreeing to not.
-VERDICT_COLOURS = {"reproduced": "#2ca02c", "within rounding": "#98df8a", "explained": "#ff7f0e", "unexplained": "#d62728"}
+VERDICT_COLOURS = {"reproduced": "#2ca02c", "within the printed digits": "#98df8a", "explained": "#ff7f0e", "unexplained": "#d62728"}
 
 
 def plot_glance(rows, limit=10.0, title="Every number the original printed, against ours"):

@@ -271,7 +271,7 @@ def score(numbers, config, convention):
     ll = math.fsum(per.values()) if complete else -math.inf
     penalty = len(config["changed"]) * math.log(len(numbers)) / 2
     return {"name": config["name"], "changed": dict(config["changed"]), "contradicts": list(config["contradicts"]),
-            "complete": complete, "log_likelihood": ll, "per_number": per, "penalty": penalty,
+            "values": config["values"], "complete": complete, "log_likelihood": ll, "per_number": per, "penalty": penalty,
             "score": ll - penalty,
             "reproduced": [n["id"] for n in numbers if config["values"].get(n["id"])
                            and reproduces(n["text"], config["values"][n["id"]], convention, n["log"])]}
@@ -424,3 +424,55 @@ def audit_answer(records, search_rows, check_baseline):
         out[name] = {**answer(numbers, configs, favoured), "other": answer(numbers, configs, other),
                      "calibration": calibrate(numbers, configs, favoured), "numbers": numbers}
     return {"convention": convention, "sections": out}
+
+
+# --- one verdict per number, from its section's answer ---------------------------------------
+
+def number_id(row):
+    """The id of a row of :func:`helpers.audit.numbers_audit` in its section's numbers."""
+    return (row["lam"], row["eta"], row["metric"]) if row["section"] == "Table 1" else (row["param"], row["stat"])
+
+
+def verdict(number, section_answer, convention):
+    """One number's verdict from its section's answer (the words of :data:`helpers.audit.VERDICTS`).
+
+    *reproduced*: the printed value lies within ``2σ`` of the course setup's mean; *within the printed
+    digits*: its printed interval does (:func:`reproduces`); *explained*: the course setup does not
+    reproduce it and the configuration named for the section does; *unexplained*: neither.
+    """
+    from helpers import audit
+
+    course, named = section_answer["course"], section_answer["named"]
+    if course and course["values"].get(number["id"]):
+        values = course["values"][number["id"]]
+        m, sigma = predictive(values, number["log"])
+        x = float(number["text"])
+        x = math.log(x) if number["log"] and x > 0 else x
+        if math.isfinite(m) and abs(x - m) <= REPRODUCED_WITHIN * sigma:
+            return audit.REPRODUCED
+        if reproduces(number["text"], values, convention, number["log"]):
+            return audit.ROUNDING
+    if named and named["changed"] and number["id"] in named["reproduced"]:
+        return audit.EXPLAINED
+    return audit.UNEXPLAINED
+
+
+def apply_answer(rows, ans):
+    """The rows of :func:`helpers.audit.numbers_audit` with their verdicts from the audit's answer.
+
+    Returns
+    -------
+    list of dict
+        Each row with ``verdict`` (:func:`verdict`), ``diagnostic`` (the per-number rule's verdict, which it
+        had), ``named`` (the section's named configuration: ``changed`` and our ``values`` of this number, or
+        None) and ``convention``.
+    """
+    convention = ans["convention"]["favoured"]
+    out = []
+    for row in rows:
+        a = ans["sections"][row["section"]]
+        n = next(n for n in a["numbers"] if n["id"] == number_id(row))
+        named = a["named"]
+        out.append({**row, "diagnostic": row["verdict"], "verdict": verdict(n, a, convention), "convention": convention,
+                    "named": {"changed": named["changed"], "values": named["values"][n["id"]]} if named else None})
+    return out

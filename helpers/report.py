@@ -95,12 +95,19 @@ def setting_groups(records, variant=audit.BASELINE):
     return groups
 
 
-def table1_html(records, variant=audit.BASELINE):
+def table1_verdicts(numbers):
+    """(λ, η, metric) -> the verdict of each of the original's Table 1 numbers (rows of ``numbers`` with
+    ``section`` "Table 1"), so that Table 1 shows the same verdicts as section 3."""
+    return {(n["lam"], n["eta"], n["metric"]): n["verdict"] for n in numbers if n["section"] == "Table 1"}
+
+
+def table1_html(records, variant=audit.BASELINE, verdicts=None):
     """Table 1: test loss, cost and accuracy per setting (mean ± std over seeds) beside the original and the verdict.
 
     Narrow enough for the page: one cell per metric ("mean ± std", the min–max over seeds in its
     tooltip). Rows carry ``data-run-id`` (the setting id); cells ``data-col`` (``loss``, ``cost``,
-    ``accuracy``). A run that diverged shows nan or inf, never a dash.
+    ``accuracy``). A run that diverged shows nan or inf, never a dash. ``verdicts``: :func:`table1_verdicts`
+    (the audit's); without it, each number's verdict against this variant alone (:func:`helpers.audit.verdict`).
     """
     rows = []
     groups = setting_groups(records, variant)
@@ -116,7 +123,8 @@ def table1_html(records, variant=audit.BASELINE):
             d = decimals_that_matter(s["std"])
             cells += [f'<td data-col="{m}" title="min–max over seeds: {s["min"]:.{d}f}–{s["max"]:.{d}f}">{pm(s, f".{d}f")}</td>',
                       _td(f"original_{m}", printed[i] if printed else "—"),
-                      _td(f"verdict_{m}", audit.verdict(printed[i], [r["test"][m] for r in runs]) if printed else "—")]
+                      _td(f"verdict_{m}", "—" if not printed else verdicts[(lam, eta, m)] if verdicts
+                          and (lam, eta, m) in verdicts else audit.verdict(printed[i], [r["test"][m] for r in runs]))]
         diverged = [r for r in runs if r["diverged_at"]]
         cells.append(_td("status", f"{len(diverged)} of {len(runs)} diverged" if diverged else "completed"))
         cells.append(f'<td data-col="run">{run_link(run_page("train", setting_id), "training")}</td>')
@@ -141,18 +149,41 @@ def runs_html(records, variant=audit.BASELINE, table_id="runs"):
     return _table(table_id, ["setting", "seed", "test loss", "test cost", "test accuracy", "status"], rows)
 
 
+def _named_value(n):
+    return _value(audit.spread(n["named"]["values"]), n["text"]) if n.get("named") and n["named"]["values"] else "—"
+
+
 def _explanation_text(n):
-    """The explanation of one audited number, or the closest configuration, in words."""
+    """What explains one audited number, or what comes closest, in words: the configuration named for its
+    section (when the row has the answer's ``named``), then the per-number diagnostic."""
+    if "named" in n:
+        named = n["named"]
+        alone = _diagnostic_text(n)
+        if n["verdict"] == audit.EXPLAINED:
+            return f"{audit.describe(named['changed'])}, named for its section: {_named_value(n)}; alone: {alone}"
+        if n["verdict"] == audit.UNEXPLAINED:
+            head = (f"not by {audit.describe(named['changed'])}, named for its section ({_named_value(n)})"
+                    if named else "no configuration named for its section")
+            return f"{head}; alone: {alone}"
+        return ""
+    return _diagnostic_text(n)
+
+
+def _diagnostic_text(n):
+    """The per-number diagnostic (:func:`helpers.audit.explain`): the best match of this number alone, or the closest."""
     tried = f"{n['matching']} of {n['tried']} configurations tried match"
-    if n["verdict"] == audit.EXPLAINED:
+    verdict = n.get("diagnostic", n["verdict"])
+    if verdict == audit.EXPLAINED:
         e = n["explanation"]
         k = len(e["changed"])
         text = (f"{audit.describe(e['changed'])}: {_value(e['spread'], n['text'])} (z = {e['z']:.1f}; {tried}; "
                 f"{e['matching_alike']} of the matches change {k} choice{'s' if k > 1 else ''}, none fewer)")
-    elif n["verdict"] == audit.UNEXPLAINED:
+    elif verdict == audit.UNEXPLAINED:
         c = n["closest"]
         text = (f"closest: {audit.describe(c['changed'])}: {_value(c['spread'], n['text'])}, {c['z']:.1f} spreads away; "
                 f"none of {n['tried']} configurations tried matches") if c else "no other configuration was tried"
+    elif "diagnostic" in n:
+        text = "the course setup matches it (within 2 spreads plus its rounding)"
     else:
         return ""
     if n["contradicted"]:
@@ -180,16 +211,20 @@ def glance_rows(numbers):
     :func:`helpers.audit.match_distance` of the course setup and of the explaining configuration (None
     when nothing explains it). A distance of at most 1 is a match, so a dot left of 1 is reproduced or
     within rounding, whatever the spread."""
+    def best(n):
+        if n.get("named") and n["named"]["changed"]:
+            return audit.match_distance(n["text"], audit.spread(n["named"]["values"]))
+        return audit.match_distance(n["text"], n["explanation"]["spread"]) if n.get("explanation") and "named" not in n else None
+
     return [{"name": n["name"], "verdict": n["verdict"], "distance": audit.match_distance(n["text"], n["spread"]),
-             "distance_best": audit.match_distance(n["text"], n["explanation"]["spread"]) if n.get("explanation") else None}
-            for n in numbers]
+             "distance_best": best(n)} for n in numbers]
 
 
 def counts_sentence(counts):
     """The four verdicts' counts in one sentence (:func:`helpers.audit.verdict_counts`)."""
     text = (f"Of the original's {counts['total']} printed numbers, {counts[audit.REPRODUCED]} are reproduced by the "
-            f"course setup within the seed-to-seed spread, {counts[audit.ROUNDING]} more within the rounding of the "
-            f"printed digits, {counts[audit.EXPLAINED]} are explained by a choice the original does not state, and "
+            f"course setup within the seed-to-seed spread, {counts[audit.ROUNDING]} more within its printed digits, "
+            f"{counts[audit.EXPLAINED]} are explained by the configuration the audit names for their section, and "
             f"{counts[audit.UNEXPLAINED]} stay unexplained")
     if counts["contradicted"]:
         text += (f" ({counts['contradicted']} of them belong to a set of numbers the original cannot all have printed, "
@@ -216,7 +251,7 @@ def furthest_sentence(numbers):
     """One computed sentence on the number that stays furthest from the original after the search."""
     n = audit.furthest_number(numbers)
     if n is None:
-        return "Every number is reproduced, within rounding or explained by a choice the original does not state."
+        return "Every number is reproduced, within its printed digits or explained by the configuration named for its section."
     c = n["closest"]
     text = (f"The number that stays furthest from the original is {n['name']} (original {n['text']}, ours "
             f"{_value(n['spread'], n['text'])}, {n['z']:.1f} spreads away)")

@@ -18,9 +18,9 @@ from helpers.errors import UserError
 from helpers.results import METRICS
 
 #: The audit's verdicts of a printed number (helpers.audit.VERDICTS; the checker reads only the page).
-VERDICTS = ("reproduced", "within rounding", "explained", "unexplained")
-_COUNTS = re.compile(r"Of the original's (\d+) printed numbers, (\d+) are reproduced .*?, (\d+) more within the "
-                     r"rounding .*?, (\d+) are explained .*?, and (\d+) stay unexplained")
+VERDICTS = ("reproduced", "within the printed digits", "explained", "unexplained")
+_COUNTS = re.compile(r"Of the original's (\d+) printed numbers, (\d+) are reproduced .*?, (\d+) more within "
+                     r"(?:its|the) printed digits.*?, (\d+) are explained .*?, and (\d+) stay unexplained")
 AUDIT_TABLES = ("audit-glance", "variant-ranking", "claims")
 #: Links the check leaves alone (:func:`link_is_broken`): to the web, data and mail.
 OTHER_SCHEMES = ("http", "https", "data", "mailto")

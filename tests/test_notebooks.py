@@ -174,7 +174,7 @@ def test_report_check_fails_on_a_wrong_verdict_count_or_value(pipeline, tmp_path
     out, settings, variants = pipeline
     html = (out / "report/index.html").read_text()
     verdict = re.search(r'<td data-col="verdict">([a-z ]+)</td>', html).group(1)
-    with pytest.raises(UserError, match="not one of reproduced, within rounding, explained, unexplained"):
+    with pytest.raises(UserError, match="not one of reproduced, within the printed digits, explained, unexplained"):
         check_report(_tampered(out, tmp_path, f'<td data-col="verdict">{verdict}</td>',
                                '<td data-col="verdict">not reproduced</td>'), settings[:2], variants)
     counts = re.search(r"Of the original's (\d+) printed numbers, (\d+) are reproduced", html)

@@ -257,3 +257,35 @@ def test_the_calibration_leaves_the_pretend_originals_seed_out_of_every_configur
     assert cal["trials"] == 5 and len(seen) == 5
     for seed, used in zip((1, 2, 3, 4, 5), seen):
         assert used == {"course": {1, 2, 3, 4, 5} - {seed}, "same": {1, 2, 3, 4, 5} - {seed}}
+
+
+def test_a_numbers_verdict_comes_from_its_sections_answer():
+    from helpers import audit
+
+    numbers = [{"id": i, "text": t, "log": False, "name": f"n{i}"} for i, t in enumerate(["0.41", "0.41", "0.32", "0.50"])]
+    course = {"changed": {}, "values": {0: [0.409, 0.410, 0.411], 1: [0.4165, 0.4166, 0.4167], 2: [0.41, 0.41, 0.41],
+                                        3: [0.41, 0.41, 0.41]}}
+    named = {"changed": {"init_std": 0.1}, "values": {0: [0.41] * 3, 1: [0.41] * 3, 2: [0.319, 0.32, 0.321],
+                                                     3: [0.32] * 3}, "reproduced": [0, 1, 2]}
+    a = {"course": course, "named": named}
+    # 0.41 within 2σ of 0.410; 0.4166 ± tiny is outside 0.41 but inside its cut interval [0.41, 0.42)
+    assert [L.verdict(n, a, L.CUT) for n in numbers] == [audit.REPRODUCED, audit.ROUNDING, audit.EXPLAINED,
+                                                         audit.UNEXPLAINED]
+    # rounded, [0.405, 0.415] misses the course's 0.4166: then the named configuration, which reproduces it
+    assert L.verdict(numbers[1], a, L.ROUNDED) == audit.EXPLAINED
+    assert L.verdict(numbers[1], {**a, "named": {**named, "reproduced": [0]}}, L.ROUNDED) == audit.UNEXPLAINED
+    # the course setup named for the section explains nothing
+    assert L.verdict(numbers[2], {"course": course, "named": {**course, "reproduced": [2]}}, L.CUT) == audit.UNEXPLAINED
+
+
+def test_apply_answer_gives_every_audited_number_its_sections_verdict_and_keeps_the_diagnostic():
+    from tests.helpers.test_report import planted_answer
+    from helpers import audit
+
+    ans, recs = planted_answer()
+    rows = audit.table1_numbers_audit(recs)
+    applied = L.apply_answer([{**r, "contradicted": False} for r in rows], ans)
+    assert [r["diagnostic"] for r in applied] == [r["verdict"] for r in rows]
+    accuracy = [r for r in applied if r["metric"] == "accuracy"]
+    assert {r["verdict"] for r in accuracy} == {audit.EXPLAINED}
+    assert all(r["named"]["changed"] == {"init_std": 0.1} and len(r["named"]["values"]) == 3 for r in applied)

@@ -14,7 +14,7 @@ VARIANTS = parse_variants("name,seeds,overrides,description\ncourse,1 2,,the cou
 PNG = "data:image/png;base64," + "A" * 200
 GLANCE = [  # (number, ours, verdict, explanation)
     ("test loss", "1.80 ± 0.01", "reproduced", ""),
-    ("test cost", "1.90 ± 0.01", "within rounding", ""),
+    ("test cost", "1.90 ± 0.01", "within the printed digits", ""),
     ("test accuracy", "0.30 ± 0.01", "explained", "init_std 0.2"),
     ("val accuracy", "0.20 ± 0.01", "unexplained", "closest: init_std 0.3, z = 4.1"),
 ]
@@ -22,9 +22,9 @@ GLANCE = [  # (number, ours, verdict, explanation)
 
 def _counts(glance):
     n = [sum(row[2] == verdict for row in glance) for verdict in
-         ("reproduced", "within rounding", "explained", "unexplained")]
+         ("reproduced", "within the printed digits", "explained", "unexplained")]
     return (f"Of the original's {len(glance)} printed numbers, {n[0]} are reproduced (within 2 spreads), {n[1]} "
-            f"more within the rounding of the printed digits, {n[2]} are explained by a searched configuration, "
+            f"more within its printed digits, {n[2]} are explained by a searched configuration, "
             f"and {n[3]} stay unexplained.")
 
 
@@ -144,7 +144,7 @@ def test_an_empty_claims_table_fails(tmp_path):
 
 @pytest.mark.parametrize("ours", ["nan ± nan", "inf", "-", ""])
 def test_every_audited_value_must_be_a_finite_number(tmp_path, ours):
-    glance = [GLANCE[0], ("test cost", ours, "within rounding", ""), *GLANCE[2:]]
+    glance = [GLANCE[0], ("test cost", ours, "within the printed digits", ""), *GLANCE[2:]]
     with pytest.raises(UserError, match=f"the audit's value for 'test cost' is not a finite number: {ours!r}"):
         check(tmp_path, page(glance=glance))
 
@@ -157,7 +157,7 @@ def test_an_audited_value_is_read_from_its_first_number(tmp_path):
 @pytest.mark.parametrize("verdict", ["not reproduced", "Reproduced", ""])
 def test_a_verdict_must_be_one_of_the_four(tmp_path, verdict):
     glance = [GLANCE[0], GLANCE[1], ("test accuracy", "0.30", verdict, "init_std 0.2"), GLANCE[3]]
-    with pytest.raises(UserError, match="verdict for 'test accuracy' is .*, not one of reproduced, within rounding, "
+    with pytest.raises(UserError, match="verdict for 'test accuracy' is .*, not one of reproduced, within the printed digits, "
                                         "explained, unexplained"):
         check(tmp_path, page(glance=glance, counts=_counts(GLANCE)))
 
@@ -187,9 +187,9 @@ def test_each_count_of_the_summary_must_equal_the_table(tmp_path, position):
     numbers = [4, 1, 1, 1, 1]
     numbers[position] += 1
     counts = (f"Of the original's {numbers[0]} printed numbers, {numbers[1]} are reproduced (x), {numbers[2]} more "
-              f"within the rounding (y), {numbers[3]} are explained (z), and {numbers[4]} stay unexplained.")
+              f"within its printed digits (y), {numbers[3]} are explained (z), and {numbers[4]} stay unexplained.")
     with pytest.raises(UserError, match="the summary counts .* the audit table "
-                                        r"\{'reproduced': 1, 'within rounding': 1, 'explained': 1, 'unexplained': 1\} of 4"):
+                                        r"\{'reproduced': 1, 'within the printed digits': 1, 'explained': 1, 'unexplained': 1\} of 4"):
         check(tmp_path, page(counts=counts))
 
 
@@ -261,8 +261,8 @@ def test_a_row_of_one_cell_counts(tmp_path):
 
 
 def test_a_cell_s_text_is_read_whole_across_nested_tags(tmp_path):
-    html = page().replace('<td data-col="verdict">within rounding</td>',
-                          '<td data-col="verdict">within <i>rounding</i></td>')
+    html = page().replace('<td data-col="verdict">within the printed digits</td>',
+                          '<td data-col="verdict">within the <i>printed</i> digits</td>')
     assert check(tmp_path, html).startswith("report ok")
 
 
