@@ -8,10 +8,13 @@ choices the original does not state (``changed``: the choices that differ from t
 Scoring (the report prints :data:`FORMULAS`):
 
 * Our values of a number under a configuration, over ``n`` seeds with mean ``m`` and sample std
-  ``s``, give the distribution of the value one more run would print: a normal with mean ``m`` and
-  scale ``s * sqrt(1 + 1/n)`` (the spread of a new draw when the mean itself is estimated from ``n``
-  draws). |Δ| statistics of the gradient check span orders of magnitude, so for them the normal is
-  fitted to the logarithms of the values (a log-normal).
+  ``s``, give the distribution of the value one more run would print. Each run's value is taken to
+  be normal; with its mean and std both estimated from ``n`` seeds, the value of one more run
+  follows Student's t with ``n - 1`` degrees of freedom, centre ``m`` and scale
+  ``s * sqrt(1 + 1/n)`` (the predictive distribution of a normal sample). Its tails are heavier than
+  a normal's: three seeds do not pin a std down, so a miss by many spreads costs the logarithm of
+  the distance, not its square. |Δ| statistics of the gradient check span orders of magnitude, so
+  for them the same is fitted to the logarithms of the values (log-normal runs).
 * The original's printed text ``x`` (last digit's unit ``u``) says the true value lies in an
   interval: ``[x - u/2, x + u/2]`` if it rounded, ``[x, x + u)`` if it cut (truncated) the digits
   (``(x - u, x]`` for a negative ``x``). The probability of the number is the mass the distribution
@@ -34,6 +37,7 @@ import math
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 import numpy as np
+from scipy import stats
 
 from helpers import original
 
@@ -51,8 +55,10 @@ RESOLUTION = 0.01
 
 FORMULAS = """\
 * Our values of a number under one configuration (``n`` seeds, mean ``m``, sample std ``s``) give the
-  distribution of what one more run prints: normal with mean ``m`` and scale ``σ = s·sqrt(1 + 1/n)``;
-  for the gradient check's |Δ| statistics, the same on the logarithms of the values (log-normal).
+  distribution of what one more run prints: each run normal, so one more run follows Student's t with
+  ``n − 1`` degrees of freedom, centre ``m`` and scale ``σ = s·sqrt(1 + 1/n)`` (the predictive
+  distribution when mean and std are both estimated); for the gradient check's |Δ| statistics, the same
+  on the logarithms of the values (log-normal runs).
   ``σ`` is at least 1 % of the printed interval's width (a value that never varies is known to that
   resolution, not exactly).
 * The printed text ``x`` with last-digit unit ``u`` is an interval: ``[x − u/2, x + u/2]`` if the
@@ -111,58 +117,52 @@ def printed_like(value, text, convention):
 
 
 def predictive(values, log=False):
-    """Mean and scale of the distribution of one more run's value, from ``values`` over seeds.
+    """Centre, scale and degrees of freedom of the distribution of one more run's value, from ``values``.
 
     Returns
     -------
-    (float, float)
-        ``m`` and ``σ = s·sqrt(1 + 1/n)`` (on the natural logarithm of the values when ``log``); ``σ``
-        is at least 1e-12 of ``|m|`` (and positive), so that identical values give a narrow, not a
-        degenerate, distribution. NaN when a value is not finite (or not positive for ``log``).
+    (float, float, float)
+        ``m``, ``σ = s·sqrt(1 + 1/n)`` (on the natural logarithm of the values when ``log``) and ``n - 1``
+        (at least 1); ``σ`` is at least 1e-12 of ``|m|`` (and positive), so that identical values give a
+        narrow, not a degenerate, distribution. NaN when a value is not finite (or not positive for ``log``).
     """
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0 or not np.all(np.isfinite(v)) or (log and np.any(v <= 0)):
-        return math.nan, math.nan
+        return math.nan, math.nan, math.nan
     v = np.log(v) if log else v
     m = float(v.mean())
     s = float(v.std(ddof=1)) if v.size > 1 else 0.0
-    return m, max(s * math.sqrt(1 + 1 / v.size), 1e-12 * abs(m), 1e-300)
+    return m, max(s * math.sqrt(1 + 1 / v.size), 1e-12 * abs(m), 1e-300), float(max(v.size - 1, 1))
 
 
-def _log_upper_tail(z):
-    """``ln P(Z > z)`` for a standard normal ``Z``, accurate far into the tail."""
-    if z < 30:
-        return math.log(0.5 * math.erfc(z / math.sqrt(2)))
-    # Mills ratio: P(Z > z) = φ(z)/z · (1 - 1/z² + 3/z⁴ - ...)
-    return -z * z / 2 - math.log(z * math.sqrt(2 * math.pi)) + math.log1p(-1 / z ** 2 + 3 / z ** 4)
-
-
-def log_mass(lo, hi, m, sigma):
-    """``ln P(lo <= X <= hi)`` for ``X ~ Normal(m, sigma)``; ``-inf`` when a parameter is NaN."""
-    if not all(math.isfinite(v) for v in (lo, hi, m, sigma)) or hi <= lo:
+def log_mass(lo, hi, m, sigma, df=math.inf):
+    """``ln P(lo <= X <= hi)`` for ``X = m + sigma T``, ``T`` Student's t with ``df`` degrees of freedom
+    (a normal when ``df`` is infinite); ``-inf`` when a parameter is NaN. Accurate far into the tails."""
+    if not all(math.isfinite(v) for v in (lo, hi, m, sigma)) or hi <= lo or not df > 0:
         return -math.inf
     a, b = (lo - m) / sigma, (hi - m) / sigma
-    if a + b < 0:  # mirror, so that the interval is on the upper side, where the tails are exact
+    if a + b < 0:  # mirror, so that the interval is on the upper side, where the survival function is exact
         a, b = -b, -a
-    la, lb = _log_upper_tail(a), _log_upper_tail(b)
+    dist = stats.norm if math.isinf(df) else stats.t(df)
+    la, lb = float(dist.logsf(a)), float(dist.logsf(b))
     return la + math.log1p(-math.exp(lb - la)) if lb < la else -math.inf
 
 
 def number_log_likelihood(text, values, convention, log=False):
     """The log-probability that a run like ours prints ``text`` (see the module doc)."""
     lo, hi = printed_interval(text, convention)
-    m, sigma = predictive(values, log)
+    m, sigma, df = predictive(values, log)
     if log:
         if lo <= 0:
             lo = min(hi, abs(float(text))) * 1e-3   # a log scale has no zero; far below the printed value
         lo, hi = math.log(lo), math.log(hi)
-    return log_mass(lo, hi, m, max(sigma, (hi - lo) * RESOLUTION))
+    return log_mass(lo, hi, m, max(sigma, (hi - lo) * RESOLUTION), df)
 
 
 def reproduces(text, values, convention, log=False):
     """True when the printed interval of ``text`` lies within ``2σ`` of our mean (see the module doc)."""
     lo, hi = printed_interval(text, convention)
-    m, sigma = predictive(values, log)
+    m, sigma, _ = predictive(values, log)
     if not math.isfinite(m):
         return False
     if log:
@@ -445,7 +445,7 @@ def verdict(number, section_answer, convention):
     course, named = section_answer["course"], section_answer["named"]
     if course and course["values"].get(number["id"]):
         values = course["values"][number["id"]]
-        m, sigma = predictive(values, number["log"])
+        m, sigma, _ = predictive(values, number["log"])
         x = float(number["text"])
         x = math.log(x) if number["log"] and x > 0 else x
         if math.isfinite(m) and abs(x - m) <= REPRODUCED_WITHIN * sigma:

@@ -40,11 +40,22 @@ def test_the_mass_on_an_interval_is_the_normal_cdf_difference_and_stays_finite_f
     assert L.log_mass(31.0, 31.5, 0.0, 1.0) < L.log_mass(29.0, 29.5, 0.0, 1.0)
 
 
+def test_a_t_distributions_mass_has_heavier_tails_than_the_normals():
+    from scipy import stats
+
+    t = stats.t(2)
+    assert math.exp(L.log_mass(0.8, 1.5, 1.0, 0.3, df=2)) == pytest.approx(
+        t.cdf((1.5 - 1) / 0.3) - t.cdf((0.8 - 1) / 0.3), rel=1e-12)
+    # 50 scales away: a normal's log-probability falls with the square of the distance, a t's with its log
+    assert L.log_mass(16.0, 16.1, 1.0, 0.3, df=2) > L.log_mass(16.0, 16.1, 1.0, 0.3) + 1000
+    assert -20 < L.log_mass(16.0, 16.1, 1.0, 0.3, df=2) < L.log_mass(2.0, 2.1, 1.0, 0.3, df=2)
+
+
 def test_the_predictive_scale_widens_the_spread_by_the_uncertainty_of_the_mean():
-    m, s = L.predictive([1.0, 2.0, 3.0])
-    assert m == 2.0 and s == pytest.approx(1.0 * math.sqrt(1 + 1 / 3))
-    m, s = L.predictive([1e-9, 1e-8], log=True)
-    assert m == pytest.approx(math.log(1e-9 * 10 ** 0.5)) and s > 0
+    m, s, df = L.predictive([1.0, 2.0, 3.0])
+    assert m == 2.0 and s == pytest.approx(1.0 * math.sqrt(1 + 1 / 3)) and df == 2
+    m, s, df = L.predictive([1e-9, 1e-8], log=True)
+    assert m == pytest.approx(math.log(1e-9 * 10 ** 0.5)) and s > 0 and df == 1
     assert math.isnan(L.predictive([1.0, math.nan])[0])
     assert L.predictive([2.0, 2.0])[1] > 0
 
@@ -53,6 +64,10 @@ def test_a_number_inside_the_printed_digits_within_two_scales_is_reproduced():
     assert L.reproduces("0.41", [0.400, 0.401, 0.402], L.ROUNDED) is False
     assert L.reproduces("0.41", [0.406, 0.407, 0.408], L.ROUNDED)
     assert L.reproduces("0.40", [0.406, 0.407, 0.408], L.CUT)   # cut: 0.40 means [0.40, 0.41)
+    # the distance is to the nearer end of the interval: 0.4160 is 0.001 above 0.415, within 2σ (σ ≈ 0.0006)
+    values = [0.4155, 0.4160, 0.4165]
+    assert 0.0005 < 2 * L.predictive(values)[1] / 2 < 0.0007
+    assert L.reproduces("0.41", values, L.ROUNDED) and not L.reproduces("0.40", values, L.ROUNDED)
 
 
 # --- configurations --------------------------------------------------------------------------
@@ -217,18 +232,20 @@ def test_a_planted_gradient_check_of_three_choices_is_named_whole(tiny_check):
 
 
 def test_a_planted_value_beyond_an_edge_makes_the_range_grow(tiny_check):
+    """h = 1e-8, two decades below the range searched: |Δ| is the cost's rounding error there and grows as h
+    shrinks, so the named h sits on the range's lower edge until the range reaches the planted value."""
     X, y = tiny_check
-    numbers = gradcheck_original(X, y, {**PLANTED, "h": 1e-3}, 11, L.CUT)
+    numbers = gradcheck_original(X, y, {**BASELINE, "h": 1e-8}, 11, L.CUT)
 
     def name_best(rows):
         named = L.answer(numbers, L.gradcheck_configurations(rows, BASELINE), L.CUT)["named"]
         return [{**BASELINE, **named["changed"]}]
 
-    rows, space, grown = gradcheck.search_until_inside(X, y, SPACE, (1, 2, 3), name_best)
-    assert {"choice": "h", "value": 1e-3, "edge": 1e-4} in grown
-    assert 1e-3 in space["h"] and space["h"] == tuple(sorted(space["h"]))
+    rows, space, grown = gradcheck.search_until_inside(X, y, SPACE, (1, 2, 3, 4, 5), name_best)
+    assert grown[:2] == [{"choice": "h", "value": 1e-7, "edge": 1e-6}, {"choice": "h", "value": 1e-8, "edge": 1e-7}]
+    assert space["h"] == tuple(sorted(space["h"])) and 1e-8 in space["h"]
     best = name_best(rows)[0]
-    assert min(space["h"]) < best["h"] < max(space["h"]) or best["h"] == max(space["h"]) == 1e-2
+    assert best["h"] == 1e-8 and min(space["h"]) < best["h"]   # inside: the range grew one step beyond it
 
 
 def test_edges_grow_only_where_plausible():
