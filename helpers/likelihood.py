@@ -166,7 +166,8 @@ def reproduces(text, values, convention, log=False):
     if not math.isfinite(m):
         return False
     if log:
-        lo, hi = math.log(max(lo, 1e-300)), math.log(hi)
+        lo = lo if lo > 0 else min(hi, abs(float(text))) * 1e-3   # as number_log_likelihood
+        lo, hi = math.log(lo), math.log(hi)
     distance = 0.0 if lo <= m <= hi else min(abs(lo - m), abs(hi - m))
     return distance <= REPRODUCED_WITHIN * sigma
 
@@ -277,6 +278,51 @@ def score(numbers, config, convention):
                            and reproduces(n["text"], config["values"][n["id"]], convention, n["log"])]}
 
 
+def _log_masses(lo, hi, m, sigma, df):
+    """:func:`log_mass` for arrays ``m``, ``sigma``, ``df`` (one interval): the same formula, vectorised."""
+    a, b = (lo - m) / sigma, (hi - m) / sigma
+    flip = a + b < 0
+    a, b = np.where(flip, -b, a), np.where(flip, -a, b)
+    normal = np.isinf(df)
+    dfs = np.where(normal, 1.0, df)
+    la = np.where(normal, stats.norm.logsf(a), stats.t.logsf(a, dfs))
+    lb = np.where(normal, stats.norm.logsf(b), stats.t.logsf(b, dfs))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = la + np.log1p(-np.exp(lb - la))
+    return np.where(np.isfinite(m) & np.isfinite(sigma) & (lb < la), out, -np.inf)
+
+
+def score_all(numbers, configs, convention):
+    """:func:`score` of every configuration, each number's distributions evaluated at once (the same values)."""
+    n_c = len(configs)
+    logs = np.full((n_c, len(numbers)), np.nan)
+    repro = np.zeros((n_c, len(numbers)), dtype=bool)
+    for j, n in enumerate(numbers):
+        have = np.array([bool(c["values"].get(n["id"])) for c in configs])
+        params = np.array([predictive(c["values"][n["id"]], n["log"]) if h else (np.nan,) * 3
+                           for c, h in zip(configs, have)], dtype=np.float64).reshape(n_c, 3)
+        m, sigma, df = params.T
+        lo, hi = printed_interval(n["text"], convention)
+        if n["log"]:
+            lo = lo if lo > 0 else min(hi, abs(float(n["text"]))) * 1e-3
+            lo, hi = math.log(lo), math.log(hi)
+        logs[:, j] = np.where(have, _log_masses(lo, hi, m, np.maximum(sigma, (hi - lo) * RESOLUTION), df), np.nan)
+        with np.errstate(invalid="ignore"):
+            distance = np.where((lo <= m) & (m <= hi), 0.0, np.minimum(np.abs(lo - m), np.abs(hi - m)))
+            repro[:, j] = have & np.isfinite(m) & (distance <= REPRODUCED_WITHIN * sigma)
+    out = []
+    for i, config in enumerate(configs):
+        per = {n["id"]: float(logs[i, j]) for j, n in enumerate(numbers) if not np.isnan(logs[i, j])}
+        complete = len(per) == len(numbers)
+        ll = math.fsum(per.values()) if complete else -math.inf
+        penalty = len(config["changed"]) * math.log(len(numbers)) / 2
+        out.append({"name": config["name"], "changed": dict(config["changed"]), "contradicts": list(config["contradicts"]),
+                    "values": config["values"], "complete": complete, "log_likelihood": ll, "per_number": per,
+                    "penalty": penalty, "score": ll - penalty,
+                    "reproduced": [n["id"] for j, n in enumerate(numbers) if repro[i, j]]})
+    return out
+
+
 def _eligible(scored):
     return scored["complete"] and not scored["contradicts"] and math.isfinite(scored["score"])
 
@@ -284,7 +330,7 @@ def _eligible(scored):
 def rank(numbers, configs, convention):
     """Every configuration's :func:`score`, the eligible ones (complete, contradicting nothing stated)
     first, each group best first; ties keep the order of ``configs``."""
-    scored = [score(numbers, c, convention) for c in configs]
+    scored = score_all(numbers, configs, convention)
     return sorted(scored, key=lambda s: (not _eligible(s), -s["score"] if math.isfinite(s["score"]) else math.inf))
 
 

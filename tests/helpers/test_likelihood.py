@@ -306,3 +306,18 @@ def test_apply_answer_gives_every_audited_number_its_sections_verdict_and_keeps_
     accuracy = [r for r in applied if r["metric"] == "accuracy"]
     assert {r["verdict"] for r in accuracy} == {audit.EXPLAINED}
     assert all(r["named"]["changed"] == {"init_std": 0.1} and len(r["named"]["values"]) == 3 for r in applied)
+
+
+def test_the_vectorised_scores_are_the_readable_ones(tiny_check):
+    X, y = tiny_check
+    rows = gradcheck.search_gradient_check(X, y, SPACE, (1, 2, 3))
+    numbers = gradcheck_original(X, y, PLANTED, 11, L.ROUNDED)
+    configs = L.gradcheck_configurations(rows, BASELINE)
+    section_numbers, section_configs = planted_section(L.CUT)
+    for nums, confs, convention in ((numbers, configs, L.ROUNDED), (section_numbers, section_configs, L.CUT)):
+        fast = L.score_all(nums, confs, convention)
+        for f, c in zip(fast, confs):
+            slow = L.score(nums, c, convention)
+            assert f["reproduced"] == slow["reproduced"] and f["penalty"] == slow["penalty"]
+            assert f["log_likelihood"] == pytest.approx(slow["log_likelihood"], rel=1e-12, abs=1e-9)
+            assert all(f["per_number"][k] == pytest.approx(v, rel=1e-12, abs=1e-12) for k, v in slow["per_number"].items())
