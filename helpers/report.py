@@ -491,8 +491,11 @@ def folded(summary, html_text):
 
 
 def folded_markdown(summary, markdown_text):
-    """:func:`folded` for Markdown (blank lines around it, so that it is still rendered as Markdown)."""
-    return f"<details><summary>{html.escape(summary)}</summary>\n\n{markdown_text}\n\n</details>"
+    """:func:`folded` for Markdown: rendered to HTML first (by nbconvert's own Markdown renderer, as the rest of
+    the page), so that the text is inside the fold; a Markdown block inside ``<details>`` would be left outside."""
+    from nbconvert.filters import markdown2html_mistune
+
+    return folded(summary, markdown2html_mistune(markdown_text))
 
 
 def provenance_markdown(facts):

@@ -227,3 +227,10 @@ def test_the_loop_and_the_search_are_shown_side_by_side_at_the_tables_own_config
     text = report.loop_and_search_sentence(check)
     assert "gW mean |Δ| 1e-09 by the loop, 4e-09 by the search" in text and "factor of 4" in text
     assert report.loop_and_search_sentence({**check, "seed": 3}) == ""
+
+
+def test_folded_markdown_is_rendered_inside_its_fold():
+    html = report.folded_markdown("Formulas; click to open", "* one `x`\n* two *y*")
+    assert html.startswith("<details><summary>Formulas; click to open</summary>") and html.endswith("</details>")
+    inner = html[len("<details><summary>Formulas; click to open</summary>"):-len("</details>")]
+    assert "<li>one <code>x</code></li>" in inner and "<em>y</em>" in inner
