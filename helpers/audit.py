@@ -9,10 +9,12 @@ The formulas are :data:`FORMULAS` (the report prints them).
 
 import math
 import statistics
+from dataclasses import asdict
 
 import numpy as np
 
 from helpers import original
+from helpers.params import DataOptions
 from helpers.results import spread
 
 BASELINE = "course"
@@ -215,7 +217,8 @@ def explain(text, baseline_values, candidates, baseline_choice=None):
 #: Names of the choices as the report writes them.
 CHOICE_NAMES = {"lam": "λ", "n_images": "number of images", "n_dims": "number of dimensions", "h": "h",
                 "method": "method", "init_std": "init_std", "split": "split",
-                "normalise": "normalise", "dtype": "dtype"}
+                "normalise": "normalise", "dtype": "dtype", "norm": "normalisation", "stats": "statistics from",
+                "val": "validating images"}
 
 
 def choice_name(key):
@@ -257,7 +260,7 @@ def table1_numbers_audit(records, variant=BASELINE):
             runs = runs_of(records, other, number["lam"], number["eta"]) if other != variant else []
             if runs:
                 candidates.append({"changed": runs[0]["overrides"], "values": [r["test"][number["metric"]] for r in runs]})
-        course = {"init_std": base[0]["init_std"], "split": "course", "normalise": True, "dtype": "float64"}
+        course = {"init_std": base[0]["init_std"], **{k: v for k, v in asdict(DataOptions()).items() if k != "n_val"}}
         result = explain(number["text"], [r["test"][number["metric"]] for r in base], candidates, course)
         rows.append({**result, "section": "Table 1", "lam": number["lam"], "eta": number["eta"],
                      "metric": number["metric"],

@@ -11,6 +11,10 @@ A data variant is a :class:`helpers.params.DataOptions`:
 * ``normalise=True`` (the default): pixels scaled to [0, 1], then every
   dimension normalised with the mean and std of the *training* set, for all
   three sets alike; ``normalise=False`` keeps the [0, 1] pixels;
+* ``norm``: the mean and std of each dimension (the course), of each colour
+  channel, or of every pixel at once; ``stats``: of the training set (the
+  course) or of all 50000 training-batch images; ``val``: the last ``n_val``
+  images validate (the course) or the first;
 * ``dtype``: float64 (the default) or float32;
 * ``test_batch`` is always the test set.
 
@@ -191,13 +195,36 @@ def split_slices(n_images, options):
         return slice(0, batch), slice(batch, 2 * batch)
     if not 0 < options.n_val < n_images:
         raise DataError(f"n_val={options.n_val} must be between 1 and {n_images - 1}")
+    if options.val == "first":
+        return slice(options.n_val, n_images), slice(0, options.n_val)
     return slice(0, n_images - options.n_val), slice(n_images - options.n_val, n_images)
 
 
+def pooled_stats(mean, std, norm, channels=3):
+    """Per-dimension ``mean`` and ``std`` pooled as ``norm`` says, still one value per dimension, (D,).
+
+    ``"dimension"``: unchanged. ``"channel"``: each channel's mean and std over its pixels (the data are
+    channel-planar: R plane, G plane, B plane), repeated over the channel's dimensions. ``"pixel"``: one
+    mean and std over every dimension. Pooled exactly from the columns' (equal-count) statistics: the
+    pooled variance is the mean of the column variances plus the variance of the column means.
+    """
+    if norm == "dimension":
+        return mean, std
+    groups = channels if norm == "channel" else 1
+    m = mean.reshape(groups, -1)
+    pooled_mean = m.mean(axis=1, keepdims=True)
+    pooled_var = (std.reshape(groups, -1) ** 2 + (m - pooled_mean) ** 2).mean(axis=1, keepdims=True)
+    shape = m.shape
+    return np.broadcast_to(pooled_mean, shape).reshape(-1).copy(), np.broadcast_to(np.sqrt(pooled_var), shape).reshape(-1).copy()
+
+
 def variant_stats(train_pixels, options):
-    """The ``mean`` and ``std`` (float64, (D,)) of a variant's training set in [0, 1]; a std of 0 becomes 1."""
+    """The ``mean`` and ``std`` (float64, (D,)) a variant normalises with, from [0, 1] pixels: of its training
+    set (or of all ``train_pixels`` when ``options.stats == "all"``), pooled as ``options.norm`` says; a std of 0
+    becomes 1."""
     train, _ = split_slices(train_pixels.shape[0], options)
-    mean, std = column_stats(scale(train_pixels[train], np.float64))
+    rows = slice(None) if options.stats == "all" else train
+    mean, std = pooled_stats(*column_stats(scale(train_pixels[rows], np.float64)), options.norm)
     return {"mean": mean, "std": np.where(std > 0, std, 1.0)}
 
 

@@ -298,7 +298,7 @@ def score_all(numbers, configs, convention):
     logs = np.full((n_c, len(numbers)), np.nan)
     repro = np.zeros((n_c, len(numbers)), dtype=bool)
     for j, n in enumerate(numbers):
-        have = np.array([bool(c["values"].get(n["id"])) for c in configs])
+        have = np.array([bool(c["values"].get(n["id"])) for c in configs], dtype=bool)
         params = np.array([predictive(c["values"][n["id"]], n["log"]) if h else (np.nan,) * 3
                            for c, h in zip(configs, have)], dtype=np.float64).reshape(n_c, 3)
         m, sigma, df = params.T
@@ -364,14 +364,15 @@ def convention_evidence(sections):
     Returns
     -------
     dict
-        ``scores`` (convention -> the sum over sections of the named configuration's score),
+        ``scores`` (convention -> the sum over sections of the named configuration's score; a section with
+        no configuration to name adds nothing),
         ``favoured`` (the convention with the higher sum; rounded on a tie) and ``evidence`` (the
         difference of the two sums: a log-likelihood ratio).
     """
     totals = {}
     for convention in CONVENTIONS:
         named = [answer(numbers, configs, convention)["named"] for numbers, configs in sections.values()]
-        totals[convention] = math.fsum(n["score"] for n in named if n) if all(named) else -math.inf
+        totals[convention] = math.fsum(n["score"] for n in named if n)   # sections with nothing to name add 0
     favoured = max(CONVENTIONS, key=lambda c: (totals[c], c == ROUNDED))
     other = next(c for c in CONVENTIONS if c != favoured)
     return {"scores": totals, "favoured": favoured, "evidence": totals[favoured] - totals[other]}

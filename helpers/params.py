@@ -125,6 +125,22 @@ def validate_params(lam, eta, n_batch=100, n_epochs=40, init_std=DEFAULT_INIT_ST
 
 BATCH_SIZE = 10000
 SPLITS = ("course", "one-batch")
+#: The data options that take one of a few words, declared once: option -> the words allowed, the course's
+#: first. The settings' overrides, the cache command's flags, the notebook's parameters and the cache's
+#: folder name all come from here.
+WORDS = {
+    "split": SPLITS,
+    "dtype": ("float64", "float32"),
+    # what the mean and std are pooled over: each of the 3072 dimensions (the course), each colour
+    # channel, or every pixel at once
+    "norm": ("dimension", "channel", "pixel"),
+    # which images give the mean and std: the training part of the split (the course), or all 50000
+    "stats": ("train", "all"),
+    # which images of the course split validate: the last n_val (the course), or the first
+    "val": ("last", "first"),
+}
+#: The data options in the order a variant's overrides and the cache command list them.
+DATA_OPTIONS = ("split", "normalise", "dtype", "norm", "stats", "val")
 
 
 @dataclass(frozen=True)
@@ -135,22 +151,31 @@ class DataOptions:
     ----------
     split : {"course", "one-batch"}
     n_val : int
-        Validation images taken from the end of the training batches (``course`` only).
+        Validation images taken from the training batches (``course`` only).
     normalise : bool
-        Normalise every dimension by the training set's mean and std.
+        Normalise by the mean and std of the training set's [0, 1] pixels.
     dtype : {"float64", "float32"}
+    norm : {"dimension", "channel", "pixel"}
+        What the mean and std are pooled over when normalising (:data:`WORDS`).
+    stats : {"train", "all"}
+        Which images give the mean and std: the training part, or all 50000 training-batch images.
+    val : {"last", "first"}
+        Which ``n_val`` images of the course split validate.
     """
 
     split: str = "course"
     n_val: int = 5000
     normalise: bool = True
     dtype: str = "float64"
+    norm: str = "dimension"
+    stats: str = "train"
+    val: str = "last"
 
     def __post_init__(self):
-        if self.split not in SPLITS:
-            raise ParameterError(f"split={self.split!r} is not allowed; allowed: {', '.join(map(repr, SPLITS))}")
-        if self.dtype not in ("float64", "float32"):
-            raise ParameterError(f"dtype={self.dtype!r} is not allowed; allowed: 'float64' or 'float32'")
+        for name, allowed in WORDS.items():
+            if getattr(self, name) not in allowed:
+                raise ParameterError(f"{name}={getattr(self, name)!r} is not allowed; allowed: "
+                                     f"{', '.join(map(repr, allowed))}")
         if not isinstance(self.normalise, bool):
             raise ParameterError(f"normalise={self.normalise!r} is not allowed; allowed: true or false")
 
@@ -161,6 +186,21 @@ class DataOptions:
 
     @property
     def key(self):
-        """A folder name determined by every option, e.g. ``course-val5000-norm-float64``."""
+        """A folder name determined by every option, e.g. ``course-val5000-norm-float64`` (an option at the
+        course's value adds nothing; another adds ``-name-value``, e.g. ``-norm-channel``)."""
         split = f"course-val{self.n_val}" if self.split == "course" else self.split
-        return f"{split}-{'norm' if self.normalise else 'raw'}-{self.dtype}"
+        extra = "".join(f"-{k}-{getattr(self, k)}" for k in ("norm", "stats", "val") if getattr(self, k) != WORDS[k][0])
+        return f"{split}-{'norm' if self.normalise else 'raw'}-{self.dtype}{extra}"
+
+
+def parse_data_option(key, text):
+    """A data option's value from its text (``"false"`` -> False for ``normalise``); raises ParameterError."""
+    value = text.strip()
+    if key == "normalise":
+        if value.lower() not in ("true", "false"):
+            raise ParameterError(f"{key}={text!r} is not allowed; allowed: true or false")
+        return value.lower() == "true"
+    if key not in WORDS:
+        raise ParameterError(f"unknown data option {key!r}; allowed: {', '.join(DATA_OPTIONS)}")
+    DataOptions(**{key: value})  # checks the value
+    return value

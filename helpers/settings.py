@@ -8,7 +8,9 @@ the course's).
 ``seeds`` is a space-separated list of training seeds; ``overrides`` is a
 ``;``-separated list of ``key=value`` changes to the course's setup, with keys
 ``init_std`` (W and b drawn from N(0, init_std²)), ``split`` (``course`` or
-``one-batch``), ``normalise`` (``true``/``false``) and ``dtype``. The variant
+``one-batch``), ``normalise`` (``true``/``false``), ``dtype``, ``norm``
+(``dimension``, ``channel`` or ``pixel``), ``stats`` (``train`` or ``all``) and
+``val`` (``last`` or ``first``): :data:`helpers.params.WORDS`. The variant
 named ``course`` (no overrides) is the report's own setup: Table 1 and the
 figures show it. Every setting is trained for every variant and each of the
 variant's seeds.
@@ -26,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from helpers.errors import ParameterError
-from helpers.params import DataOptions, validate_params
+from helpers.params import DATA_OPTIONS, DataOptions, parse_data_option, validate_params
 
 REQUIRED = ("lam", "eta", "n_batch", "n_epochs")
 OPTIONAL = ("init_std",)
@@ -34,7 +36,7 @@ VARIANT_COLUMNS = ("name", "seeds", "overrides", "description")
 BASELINE = "course"
 #: Overrides a variant may set, and how their text is read.
 TRAIN_OVERRIDES = ("init_std",)
-DATA_OVERRIDES = ("split", "normalise", "dtype")
+DATA_OVERRIDES = DATA_OPTIONS
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -137,13 +139,6 @@ class Variant:
         return "; ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in items.items()) or "none"
 
 
-def _parse_bool(key, text):
-    value = text.strip().lower()
-    if value not in ("true", "false"):
-        raise ParameterError(f"{key}={text!r} is not allowed; allowed: true or false")
-    return value == "true"
-
-
 def parse_overrides(text):
     """``"init_std=0.1; normalise=false"`` -> ({"init_std": 0.1}, {"normalise": False})."""
     train, data = {}, {}
@@ -153,11 +148,8 @@ def parse_overrides(text):
             raise ParameterError(f"override {item!r} is not of the form key=value")
         if key == "init_std":
             train[key] = validate_params(0, 1, init_std=parse_number(value)).init_std
-        elif key == "normalise":
-            data[key] = _parse_bool(key, value)
-        elif key in ("split", "dtype"):
-            DataOptions(**{key: value})  # checks the value
-            data[key] = value
+        elif key in DATA_OVERRIDES:
+            data[key] = parse_data_option(key, value)
         else:
             raise ParameterError(f"unknown override {key!r}; allowed: {', '.join(TRAIN_OVERRIDES + DATA_OVERRIDES)}")
     return train, data

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from helpers.errors import UserError
+from helpers.params import DATA_OPTIONS, DataOptions, parse_data_option
 
 
 def cmd_data(args):
@@ -109,9 +110,8 @@ def cmd_validate(args):
 
 def cmd_cache(args):
     from helpers.data import build_cache
-    from helpers.params import DataOptions
 
-    options = DataOptions(split=args.split, n_val=args.n_val, normalise=args.normalise == "true", dtype=args.dtype)
+    options = DataOptions(n_val=args.n_val, **{k: parse_data_option(k, getattr(args, k)) for k in DATA_OPTIONS})
     say(f"[data] preparing {options.key}")
     build_cache(args.data_dir, options)
 
@@ -218,10 +218,11 @@ def build_parser():
 
     p = sub.add_parser("cache", help="build the preprocessed arrays of one data variant")
     p.add_argument("--data-dir", default="data")
-    p.add_argument("--split", default="course")
     p.add_argument("--n-val", type=int, default=5000)
-    p.add_argument("--normalise", choices=("true", "false"), default="true")
-    p.add_argument("--dtype", default="float64")
+    defaults = DataOptions()
+    for name in DATA_OPTIONS:   # one flag per data option, declared in helpers.params
+        default = getattr(defaults, name)
+        p.add_argument(f"--{name}", default=str(default).lower() if isinstance(default, bool) else default)
     p.set_defaults(func=cmd_cache)
 
     p = sub.add_parser("rules", help="Makefile rules for the settings and variants files")

@@ -14,7 +14,8 @@ from pathlib import Path
 from helpers.errors import UserError
 
 #: results.json section -> the notebook parameters it must echo.
-ECHOED = {"params": ("lam", "eta", "n_batch", "n_epochs", "init_std"), "data": ("split", "normalise", "dtype", "n_val")}
+ECHOED = {"params": ("lam", "eta", "n_batch", "n_epochs", "init_std"),
+          "data": ("split", "normalise", "dtype", "norm", "stats", "val", "n_val")}   # helpers.params.DATA_OPTIONS
 
 
 def expect_files(paths):

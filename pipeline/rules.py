@@ -14,7 +14,7 @@ Standard library only: it runs before the virtual environment exists.
 import shlex
 from pathlib import Path
 
-from helpers.params import DataOptions
+from helpers.params import DATA_OPTIONS, DataOptions
 from helpers.settings import BASELINE, run_setting
 
 #: Make variable prefix -> the notebook: ``TRAIN_DEPS`` lists the helper files ``train.ipynb`` depends on,
@@ -134,7 +134,7 @@ def make_rules(settings, variants, sources, root=None):
                 continue
             label = _q(f"{v.name}: lam={s.lam:g}, eta={s.eta:g} ({s.setting_id}, {len(v.seeds)} seeds)")
             args = " ".join(f"-p {k} {_q(val)}" for k, val in params.items())
-            data = " ".join(f"-p {k} {_q(_flag(getattr(options, k)))}" for k in ("split", "normalise", "dtype"))
+            data = " ".join(f"-p {k} {_q(_flag(getattr(options, k)))}" for k in DATA_OPTIONS)
             out += ["",
                     f"{group}/summary.json: $(TRAIN_NB) $(TRAIN_DEPS) {cache_marker(v)} "
                     f"{variant_stamp(v)} $(NVAL_STAMP) | $(VENV_STAMP)",
@@ -154,8 +154,8 @@ def make_rules(settings, variants, sources, root=None):
     for marker, options in caches.items():
         out += ["",
                 f"{marker}: $(DATA_STAMP) $(CACHE_DEPS) | $(VENV_STAMP)",
-                f"\t@$(PY) -m pipeline cache --data-dir $(DATA_DIR) --split {options.split} --n-val $(N_VAL) "
-                f"--normalise {_flag(options.normalise)} --dtype {options.dtype}"]
+                f"\t@$(PY) -m pipeline cache --data-dir $(DATA_DIR) --n-val $(N_VAL) "
+                + " ".join(f"--{k} {_flag(getattr(options, k))}" for k in DATA_OPTIONS)]
     out += ["",
             f"RUN_GROUPS := {' '.join(groups)}",
             f"RUN_FIGURES := {' '.join(f for figs in figures_of.values() for f in figs)}",

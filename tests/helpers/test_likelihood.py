@@ -321,3 +321,11 @@ def test_the_vectorised_scores_are_the_readable_ones(tiny_check):
             assert f["reproduced"] == slow["reproduced"] and f["penalty"] == slow["penalty"]
             assert f["log_likelihood"] == pytest.approx(slow["log_likelihood"], rel=1e-12, abs=1e-9)
             assert all(f["per_number"][k] == pytest.approx(v, rel=1e-12, abs=1e-12) for k, v in slow["per_number"].items())
+
+
+def test_a_section_without_configurations_names_nothing_and_weighs_nothing():
+    numbers, configs = planted_section(L.CUT)
+    empty = L.answer(numbers, [], L.CUT)
+    assert empty["named"] is None and empty["course"] is None and math.isnan(empty["ratio"]) and empty["tried"] == 0
+    both = L.convention_evidence({"a": (numbers, configs), "b": (numbers, [])})
+    assert both == L.convention_evidence({"a": (numbers, configs)})
