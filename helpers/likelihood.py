@@ -389,7 +389,10 @@ def _without_seed(config, seed):
 
 
 def pretend_originals(numbers, course):
-    """One pretend original per seed of the course setup: (seed, {number id: the seed's value})."""
+    """One pretend original per seed of the course setup: (seed, {number id: the seed's value}); none when the
+    course setup lacks a number of the section (a section it did not run whole cannot be printed)."""
+    if not all(course["seeds"].get(n["id"]) for n in numbers):
+        return []
     seeds = sorted(set.intersection(*(set(course["seeds"][n["id"]]) for n in numbers)))
     return [(seed, {n["id"]: course["values"][n["id"]][course["seeds"][n["id"]].index(seed)] for n in numbers})
             for seed in seeds]

@@ -11,7 +11,7 @@ import html
 import math
 from pathlib import Path
 
-from helpers import audit, original
+from helpers import audit, likelihood, original
 from helpers.params import DEFAULT_INIT_STD
 from helpers.results import METRICS, load_group
 
@@ -524,6 +524,14 @@ def hyperparameters_markdown(settings):
 
 
 # --- the audit's answer: one configuration per section (helpers.likelihood) --------------------
+
+
+def audit_numbers(records, gradcheck):
+    """The audit's answer (:func:`helpers.likelihood.audit_answer`) and every number the original printed with
+    its verdict from that answer (:func:`helpers.likelihood.apply_answer`; ``gradcheck``: :func:`load_gradcheck`)."""
+    answer = likelihood.audit_answer(records, gradcheck["search"], gradcheck["baseline"])
+    numbers = audit.numbers_audit(records, gradcheck["search"], gradcheck["baseline"])
+    return answer, likelihood.apply_answer(numbers, answer)
 
 #: How the report names each section of the original.
 SECTION_NAMES = {"1.1": "Section 1.1 (gradient check)", "Table 1": "Table 1 (test metrics)"}

@@ -112,7 +112,11 @@ def test_pipeline_writes_results_figures_and_a_checked_report(pipeline):
     assert "helpers.data.load_dataset(" not in html and "Appendix: provenance" in html     # no API listing
     for anchor in re.findall(r'href="#([^"]+)"', html.split("Contents.")[1].split("1 Assignment Report</h2>")[0]):
         assert f'id="{unquote(anchor)}"' in html, anchor                                # every contents link lands
-    assert html.count("<details>") == 5     # the 24 numbers' table, Figure 4, the formulas, every variant's Table 1, every run
+    # the 24 numbers' table, Figure 4, the audit's formulas, the answer's formulas and its detail per number,
+    # every variant's Table 1, every run
+    assert html.count("<details>") == 7
+    formulas = html.split("How a configuration is scored, named and calibrated")[1].split("</details>")[0]
+    assert "Student" in formulas and "<li>" in formulas      # the formulas are inside their fold, not under it
     for s in settings[:2]:   # provenance one click away: the runs behind Table 1 and the figures, with their code
         assert f'href="runs/train_{s.setting_id}.html"' in html and f'href="runs/figures_{s.setting_id}.html"' in html
         page = (out / "report/runs" / f"train_{s.setting_id}.html").read_text()

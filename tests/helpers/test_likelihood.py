@@ -329,3 +329,10 @@ def test_a_section_without_configurations_names_nothing_and_weighs_nothing():
     assert empty["named"] is None and empty["course"] is None and math.isnan(empty["ratio"]) and empty["tried"] == 0
     both = L.convention_evidence({"a": (numbers, configs), "b": (numbers, [])})
     assert both == L.convention_evidence({"a": (numbers, configs)})
+
+
+def test_a_course_setup_that_did_not_run_the_whole_section_gives_no_calibration():
+    numbers, configs = planted_section(L.ROUNDED)
+    del configs[0]["values"][0], configs[0]["seeds"][0]
+    cal = L.calibrate(numbers, configs, L.ROUNDED)
+    assert cal["trials"] == 0 and math.isnan(cal["rate"])
