@@ -51,11 +51,11 @@ BLAS_THREADS = $(if $(filter-out -j1,$(filter -j%,$(MAKEFLAGS))),OMP_NUM_THREADS
 new_stamp = rm -rf $(@D) && mkdir -p $(@D) && touch $@
 
 # Goals that need no rules of the runs.
-NO_RUNS := help clean clean-venv venv test lab browser bench profile mutation
+NO_RUNS := help clean clean-venv venv test test-fast lab browser bench profile mutation
 CLEAN_GOALS := $(filter clean clean-venv,$(MAKECMDGOALS))
 OTHER_GOALS := $(filter-out clean clean-venv,$(MAKECMDGOALS))
 
-.PHONY: help report search pdf layout-check venv data results figures test browser browser-check bench mutation profile lab clean clean-venv
+.PHONY: help report search pdf layout-check venv data results figures test test-fast browser browser-check bench mutation profile lab clean clean-venv
 
 ifneq ($(and $(CLEAN_GOALS),$(OTHER_GOALS)),)
 # `make clean report`, `make -j4 clean report`: clean first and alone, then a fresh make builds the
@@ -178,8 +178,14 @@ search: results ## the deeper search of Table 1 for the numbers no single varian
 
 # --- development -------------------------------------------------------------------------
 
-test: $(VENV_STAMP) ## run the test suite (browser tests run where Chromium is found, see README)
+test: $(VENV_STAMP) ## run the test suite, every tier (browser tests run where Chromium is found, see README)
 	$(PY) -m pytest -q -rfEs tests
+
+# The unit tier: the tests marked with none of the tiers of pyproject.toml (make builds and notebook runs,
+# Chromium, installs, the compiler matrix). `make test` runs those as well.
+FAST_TIER := not e2e and not browser and not install and not compiler
+test-fast: $(VENV_STAMP) ## the unit tier only, for the edit-test loop (under a minute; `make test` runs it all)
+	$(PY) -m pytest -q -rfEs -m "$(FAST_TIER)" tests
 
 browser: $(VENV_STAMP) ## Debian's chromium (root or sudo; apt-get) and Playwright (the browser extra) for the browser tests
 	@command -v chromium > /dev/null || { \

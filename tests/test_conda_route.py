@@ -14,8 +14,11 @@ import os
 import subprocess
 import venv
 
+import pytest
+
 from helpers.paths import ROOT
 
+pytestmark = pytest.mark.install   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
 
 
 def pip_section(text):

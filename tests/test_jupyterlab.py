@@ -16,6 +16,8 @@ import pytest
 
 from helpers.paths import ROOT
 
+pytestmark = pytest.mark.browser   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
+
 VENV_BIN = ROOT / ".venv" / "bin"
 TOKEN = "dd2424-test"
 

@@ -60,7 +60,7 @@ def test_runs_by_hand_go_to_scratch_not_to_what_make_tracks():
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, tiny_data_dir):
-    """The whole report pipeline with papermill on the tiny data set."""
+    """The whole report pipeline with papermill on the tiny data set (its tests are of the e2e tier)."""
     out = tmp_path_factory.mktemp("pipeline")
     (out / "settings.csv").write_text(SETTINGS)
     (out / "variants.csv").write_text(VARIANTS)
@@ -89,6 +89,7 @@ def pipeline(tmp_path_factory, tiny_data_dir):
     return out, settings, variants
 
 
+@pytest.mark.e2e
 def test_pipeline_writes_results_figures_and_a_checked_report(pipeline):
     out, settings, variants = pipeline
     for s in settings[:2]:
@@ -125,6 +126,7 @@ def test_pipeline_writes_results_figures_and_a_checked_report(pipeline):
     assert "hl-ipython3" not in html  # no highlighted code cell
 
 
+@pytest.mark.e2e
 def test_the_training_notebook_shows_images_and_curves_inline(pipeline):
     out, settings, _ = pipeline
     nb = nbformat.read(str(out / f"results/course/{settings[0].setting_id}/train.ipynb"), as_version=4)
@@ -132,6 +134,7 @@ def test_the_training_notebook_shows_images_and_curves_inline(pipeline):
     assert len(images) == 3  # a few training images with labels, the curves, the rows of W
 
 
+@pytest.mark.e2e
 def test_the_training_notebook_shows_one_mini_batch_step_before_training(pipeline):
     out, settings, _ = pipeline
     nb = nbformat.read(str(out / f"results/course/{settings[0].setting_id}/train.ipynb"), as_version=4)
@@ -142,6 +145,7 @@ def test_the_training_notebook_shows_one_mini_batch_step_before_training(pipelin
     assert after < before          # one step of gradient descent lowers the mini-batch's cost
 
 
+@pytest.mark.e2e
 def test_a_diverged_run_is_shown_not_a_crash(pipeline):
     out, settings, variants = pipeline
     diverged = settings[2]
@@ -155,6 +159,7 @@ def test_a_diverged_run_is_shown_not_a_crash(pipeline):
         check_report(out / "report/index.html", settings, variants)
 
 
+@pytest.mark.e2e
 def test_report_check_fails_on_a_missing_setting_or_variant(pipeline):
     out, settings, variants = pipeline
     extra = parse_settings(committed_text("settings.csv"))[1:2]
@@ -174,6 +179,7 @@ def _tampered(out, tmp_path, old, new, count=1):
     return path
 
 
+@pytest.mark.e2e
 def test_report_check_fails_on_a_wrong_verdict_count_or_value(pipeline, tmp_path):
     out, settings, variants = pipeline
     html = (out / "report/index.html").read_text()
@@ -190,6 +196,7 @@ def test_report_check_fails_on_a_wrong_verdict_count_or_value(pipeline, tmp_path
         check_report(_tampered(out, tmp_path, ours, '<td data-col="ours">nan ± nan</td>'), settings[:2], variants)
 
 
+@pytest.mark.e2e
 def test_the_training_notebook_runs_with_its_defaults_from_notebooks_folder(tmp_path, tiny_data_dir):
     # as in JupyterLab: working directory notebooks/, only the quick switch and the tiny data changed
     execute(ROOT / "notebooks/train.ipynb", tmp_path / "t.ipynb",
@@ -198,6 +205,7 @@ def test_the_training_notebook_runs_with_its_defaults_from_notebooks_folder(tmp_
     assert (tmp_path / "r" / "explore" / "lam0.1_eta0.001_nb100_ep5" / "summary.json").is_file()
 
 
+@pytest.mark.e2e
 def test_a_failing_notebook_names_the_run_and_the_notebook(tmp_path, tiny_data_dir):
     with pytest.raises(NotebookError) as info:
         execute(ROOT / "notebooks/train.ipynb", tmp_path / "failed.ipynb",

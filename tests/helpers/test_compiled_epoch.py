@@ -116,6 +116,7 @@ def _cpu_flags():
         return []
 
 
+@pytest.mark.compiler
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="builds the compiled epoch for other x86-64 instruction sets")
 @pytest.mark.parametrize("march,needs", [("x86-64", "sse2"), ("haswell", "avx2"), ("native", "sse2")])
 def test_the_compiled_epoch_builds_and_agrees_for_each_instruction_set(tmp_path, march, needs):
@@ -160,6 +161,7 @@ def assert_pixels_train_the_bits_of_the_decoded_array(fn, dtype, seed):
         assert all(np.array_equal(a, c) for a, c in zip(*out))
 
 
+@pytest.mark.compiler
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="builds the compiled epoch for other x86-64 instruction sets")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("march,needs", [("x86-64", "sse2"), ("haswell", "avx2"), ("native", "sse2")])
@@ -390,6 +392,7 @@ def test_a_read_only_project_folder_falls_back_to_the_user_s_cache(monkeypatch, 
     assert folders[1] == tmp_path / "cache" / "dd2424-a1" / "compiled"
 
 
+@pytest.mark.compiler
 @pytest.mark.parametrize("compiler", ["gcc", "clang"])
 def test_it_builds_and_agrees_with_gcc_and_with_clang(monkeypatch, tmp_path, compiler):
     """Both compilers build the epoch with the default flags, and it computes the course's epoch.

@@ -141,6 +141,71 @@ def test_the_forward_difference_uses_the_unmoved_cost():
     assert fW[0, 0] == (costs[1][0][0, 0] - costs["base"]) / 1e-6
 
 
+def cost_at_the_loops_step(X, y, W, b, lam, h, sign, theta, index):
+    """``compute_cost`` with one parameter moved as :func:`gradcheck.numerical_gradients` moves it.
+
+    The step is the one the loop takes in floating point, ``(v + sign*h) - v``; the moved value
+    ``v + step`` is the loop's ``v + sign*h``. ``theta`` is "W" or "b", ``index`` its (k, d) or k.
+    """
+    W, b = W.copy(), b.copy()
+    moved = {"W": W, "b": b}[theta]
+    value = moved[index]
+    step = (value + sign * h) - value
+    moved[index] = value + step
+    assert moved[index] == value + sign * h   # the loop's own moved value
+    return gradcheck.compute_cost(X, y, W, b, lam)
+
+
+def perturbed_cost(costs, sign, theta, index):
+    return costs[sign][0 if theta == "W" else 1][index]
+
+
+PARAMETERS = [("W", (0, 0)), ("W", (3, 17)), ("W", (9, 29)), ("b", 0), ("b", 6)]
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.5])
+@pytest.mark.parametrize("sign", [1, -1])
+def test_a_perturbed_cost_is_the_cost_at_the_loops_step(lam, sign):
+    X, y, W, b = small_case()
+    costs = gradcheck.perturbed_costs(X, y, W, b, [lam], 1e-6)[lam]
+    for theta, index in PARAMETERS:
+        expected = cost_at_the_loops_step(X, y, W, b, lam, 1e-6, sign, theta, index)
+        got = perturbed_cost(costs, sign, theta, index)
+        assert abs(got - expected) <= 8 * np.spacing(expected), (theta, index)
+
+
+def large_step_rounding_case(n=8, d=5, seed=3):
+    """Parameters whose step the rounding moves far from h, and scores every path computes exactly.
+
+    Column 0 of X is 1 and ``W[:, 0]`` is about -2**19, cancelled by ``b`` about +2**19: the scores stay
+    small. Near 2**19 a float's spacing is 2**-33, so the loop's step ``(w + 1e-6) - w`` is
+    1.0000076e-6, not 1e-6. Every other value is a multiple of 2**-8 (X holds integers), so the scores
+    of W and b moved by that step are exact in any order of summation, in both paths.
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.integers(-2, 3, size=(n, d)).astype(np.float64)
+    X[:, 0] = 1.0
+    W = rng.integers(-512, 513, size=(10, d)) / 256.0
+    b = rng.integers(-512, 513, size=10) / 256.0
+    W[:, 0] -= 2.0 ** 19
+    b += 2.0 ** 19
+    return X, rng.integers(0, 10, n), W, b
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_a_perturbed_cost_takes_the_loops_step_not_h(sign):
+    """A step of exactly h would move the scores by 7.6e-12 more or less than the loop does: about a
+    thousand units in the last place of the cost (the statistics of the search move by about 1%)."""
+    X, y, W, b = large_step_rounding_case()
+    h = 1e-6
+    assert abs(((W[0, 0] + h) - W[0, 0]) - h) > 1e-12   # the case has teeth
+    costs = gradcheck.perturbed_costs(X, y, W, b, [0.0], h)[0.0]
+    for theta, index in [("W", (k, 0)) for k in range(10)] + [("b", k) for k in range(10)]:
+        expected = cost_at_the_loops_step(X, y, W, b, 0.0, h, sign, theta, index)
+        got = perturbed_cost(costs, sign, theta, index)
+        assert abs(got - expected) <= 4 * np.spacing(expected), (theta, index)
+
+
 SPACE = {"lam": (0.0, 1.0), "n_images": (3, 10), "n_dims": (20, 50), "h": (1e-6,), "method": ("centred", "forward")}
 SEEDS = (1, 2, 3)
 

@@ -322,3 +322,42 @@ def test_the_numpy_epoch_is_bitwise_repeatable_and_its_scores_are_the_starting_w
     assert all(np.array_equal(a, c) for a, c in zip(*outs))
     assert np.allclose(outs[0][2], tr.X[perm] @ W0.T + b0, rtol=1e-12, atol=1e-12)
     assert np.abs(outs[0][0] - W0).max() > 1e-3
+
+
+# --- several seeds of one setting ------------------------------------------------------------------------
+
+def train_two_seeds(seeds=(4, 3)):
+    """A setting trained with ``seeds`` by :func:`helpers.train.train_seeds` (a second or so)."""
+    from helpers.train import train_seeds
+
+    tr, va = synthetic_split(300, 1), synthetic_split(100, 2)
+    setting = validate_params(0.1, 0.01, 25, 3, seed=2022)
+    return tr, va, setting, train_seeds(tr, va, setting, seeds)
+
+
+def test_each_seed_trains_its_own_run():
+    """Seed s's run is train() with the setting's seed replaced by s: its own draws and shuffles."""
+    from dataclasses import replace
+
+    tr, va, setting, results = train_two_seeds()
+    assert list(results) == [4, 3]
+    for seed, result in results.items():
+        alone = train(tr, va, replace(setting, seed=seed))
+        assert np.array_equal(result.W, alone.W) and np.array_equal(result.b, alone.b), seed
+        assert result.history == alone.history, seed
+    assert not np.array_equal(results[4].W, results[3].W)
+    assert results[4].history["val_cost"][0] != results[3].history["val_cost"][0]   # other starting weights
+
+
+def test_distinct_seeds_give_a_spread_over_seeds():
+    """Table 1's ± and every verdict's spread come from this: two seeds must not be one run twice."""
+    from helpers.results import summarise
+    from helpers.train import evaluate_seeds
+
+    _, va, setting, results = train_two_seeds()
+    tests = evaluate_seeds(va, results, setting.lam)
+    summary = summarise([tests[s] for s in results])
+    assert tests[4] != tests[3]
+    assert summary["loss"]["n"] == 2
+    assert summary["loss"]["std"] > 0 and summary["cost"]["std"] > 0
+    assert summary["loss"]["min"] < summary["loss"]["max"]

@@ -18,6 +18,8 @@ from pipeline import browser_check
 from pipeline.browser_check import BrowserMissing, PageCheckError, check_page, png_size
 from tests.conftest import require_playwright_chromium
 
+pytestmark = pytest.mark.browser   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
+
 CHECK_SCRIPT = Path(browser_check.__file__).resolve()
 
 

@@ -329,6 +329,17 @@ def test_every_local_link_must_lead_to_a_file(tmp_path):
         check(tmp_path, html.replace("runs/train_a.html#seed-1", "runs/train_b.html"))
 
 
+@pytest.mark.parametrize("href", ["..", "&#46;&#46;", "&period;&period;/", "runs/../.."])
+def test_a_link_to_the_folder_above_is_broken_however_the_page_writes_it(tmp_path, href):
+    """The folder above holds an index.html; the report's link to it would not travel with the report."""
+    report = tmp_path / "report"
+    (report / "runs").mkdir(parents=True)
+    (tmp_path / "index.html").write_text("<html></html>")
+    html = page().replace("<h1>Report</h1>", f'<h1>Report</h1><a href="{href}">up</a>')
+    with pytest.raises(UserError, match="1 links lead nowhere"):
+        check(report, html)
+
+
 @pytest.mark.parametrize("href,broken", [
     ("runs/train%20a.html", False),           # %20 is the space in the file's name
     ("runs/train_a.html?v=2#seed-1", False),  # a query and a fragment name no other file
@@ -348,6 +359,18 @@ def test_every_local_link_must_lead_to_a_file(tmp_path):
     ("runs%2Ftrain_a.html", True),                  # an encoded / is no folder separator
     ("linked/train_a.html", False),                 # a symbolic link in the folder leads on
     ("runs/../../report/runs/train_a.html", True),  # out of the folder and back in: still out
+    # the folder above: it holds an index.html, which is no reason to follow a link out
+    ("..", True), ("../", True), ("./..", True), ("runs/../..", True), ("runs/../../", True),
+    ("runs/./../..", True), ("..#top", True), ("..?v=2", True), (" .. ", True),
+    ("runs/..", False), ("runs/.", False), (".", False), ("./", False),   # this folder, with its index.html
+    ("%2e%2e", True), ("%2E%2E/", True), (".%2e", True), ("%2e%2e/outside.html", True),   # dots encoded
+    ("runs/%2e%2e/%2e%2e", True), ("runs/%2e%2e/runs/train_a.html", False),
+    ("..\\", True), ("..\\outside.html", True), ("runs\\..\\..", True),   # a backslash, which a browser reads as /
+    ("..%5c", True), ("..%5Coutside.html", True),
+    (".//..", True),                      # stricter than a browser (which stays here): the empty segment is dropped
+    ("runs//../../..", True), (".\t./outside.html", True),   # browsers drop a tab inside a link
+    (".//abs/index.html", True),          # a doubled / is no absolute path: report/tmp/.../index.html, none
+    ("..notes.html", False),              # a name that starts with two dots is in this folder
 ])
 def test_a_local_link_is_read_as_a_browser_reads_it(tmp_path, href, broken):
     report, runs = tmp_path / "report", tmp_path / "report" / "runs"
@@ -355,7 +378,17 @@ def test_a_local_link_is_read_as_a_browser_reads_it(tmp_path, href, broken):
     (tmp_path / "report" / "other").mkdir()
     for name in ("train a.html", "train_a.html", "index.html"):
         (runs / name).write_text("<html></html>")
-    (tmp_path / "outside.html").write_text("<html></html>")
+    for page in ("outside.html", "index.html", "report/index.html", "report/..notes.html"):
+        (tmp_path / page).write_text("<html></html>")
     (report / "linked").symlink_to(runs)
     href = href.replace("/abs/", f"{tmp_path}/report/runs/")
     assert link_is_broken(report / "index.html", href) is broken
+
+
+@pytest.mark.parametrize("href", ["runs/..", ".", "./", "runs/../", "%2e"])
+def test_a_link_to_the_page_s_own_folder_needs_an_index_html_there(tmp_path, href):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "index.html").write_text("<html></html>")
+    assert link_is_broken(tmp_path / "report.html", href)
+    (tmp_path / "index.html").write_text("<html></html>")
+    assert not link_is_broken(tmp_path / "report.html", href)

@@ -15,6 +15,8 @@ import pytest
 from helpers import PROGRESS_TTY_ENV
 from helpers.paths import ROOT
 
+pytestmark = pytest.mark.e2e   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
+
 
 def test_training_progress_reaches_the_terminal_on_one_line(tmp_path, tiny_data_dir):
     master, slave = pty.openpty()

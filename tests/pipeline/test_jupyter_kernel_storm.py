@@ -4,7 +4,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from helpers.paths import ROOT
+
+pytestmark = pytest.mark.e2e   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
 
 RUNS = 12
 

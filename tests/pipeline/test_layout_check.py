@@ -5,6 +5,8 @@ import pytest
 from pipeline.layout_check import main, measure, problems
 from tests.conftest import require_playwright_chromium
 
+pytestmark = pytest.mark.browser   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
+
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body style="margin:0">
 <h1 id="top">Report</h1><p><a href="#top">up</a> <a href="#3.3-The-original%27s-claims">claims</a></p>
 <h2 id="3.3-The-original's-claims">claims</h2>{extra}<div style="height:2000px">text</div></body></html>"""

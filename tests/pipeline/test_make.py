@@ -13,6 +13,8 @@ import pytest
 from helpers.paths import ROOT
 from helpers.settings import parse_settings
 
+pytestmark = pytest.mark.e2e   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
+
 # A make started by these tests is a make of its own, even when pytest runs under `make test`:
 # without this, it would inherit the outer make's jobserver and warn about it.
 ENV = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
@@ -71,19 +73,23 @@ def data_dir(tmp_path_factory, tiny_data_dir):
     return root
 
 
-@pytest.fixture
-def built(tmp_path, data_dir):
-    """A fresh project folder with a complete `make -j2 report`, for a test that changes it."""
-    out = project(tmp_path / "p")
-    r = make(out, data_dir, "report", jobs=2, check=True)
-    return out, r
-
-
 @pytest.fixture(scope="module")
 def built_once(tmp_path_factory, data_dir):
     """A complete `make -j2 report` shared by the tests that only read it (each checks it is unchanged)."""
     out = project(tmp_path_factory.mktemp("once") / "p")
     r = make(out, data_dir, "report", jobs=2, check=True)
+    return out, r
+
+
+@pytest.fixture
+def built(tmp_path, built_once):
+    """A project folder of its own with a complete `make -j2 report`, for a test that changes it: a copy of
+    ``built_once`` with its modification times, which make finds up to date (the rules name no absolute path)."""
+    import shutil
+
+    source, r = built_once
+    out = tmp_path / "p"
+    shutil.copytree(source, out, symlinks=True)
     return out, r
 
 
@@ -120,6 +126,12 @@ def test_bitwise_identical_results_on_a_clean_rebuild_with_other_jobs(built_once
     assert sorted(a) == sorted(b)
     assert any(name.endswith(".png") for name in a) and any(name.endswith("results.json") for name in a)
     assert [name for name in a if a[name] != b[name]] == []
+
+
+def test_a_copy_of_a_built_project_is_up_to_date(built, data_dir):
+    out, _ = built
+    r = make(out, data_dir, "report", check=True)
+    assert executed(r) == [] and f"Report: {out / 'report' / 'index.html'}" in r.stdout
 
 
 def test_a_new_setting_row_trains_only_the_new_setting(built, data_dir):
@@ -179,6 +191,22 @@ def test_make_test_report_is_not_silently_empty(tmp_path):
     dirs = [f"{name}={tmp_path / name.lower()}" for name in ("RESULTS_DIR", "FIGURES_DIR", "REPORT_DIR", "BUILD_DIR")]
     r = subprocess.run(["make", "-C", str(ROOT), "-n", "test", "report", *dirs], capture_output=True, text=True, env=ENV)
     assert "pytest" in r.stdout and "notebooks/train.ipynb" in r.stdout, r.stdout + r.stderr
+
+
+def test_make_test_runs_every_tier_and_test_fast_leaves_out_each_marked_one():
+    """`make test` is the README's and CI's command: no tier may drop out of it."""
+    import tomllib
+
+    def pytest_line(goal):
+        r = subprocess.run(["make", "-C", str(ROOT), "-n", goal], capture_output=True, text=True, env=ENV)
+        return [ln for ln in r.stdout.splitlines() if " -m pytest " in ln] + [r.stderr]
+
+    tiers = [m.split(":")[0] for m in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"][
+        "ini_options"]["markers"]]
+    assert sorted(tiers) == ["browser", "compiler", "e2e", "install"]
+    full, fast = pytest_line("test"), pytest_line("test-fast")
+    assert full[0].endswith(" -m pytest -q -rfEs tests") and len(full) == 2, full
+    assert fast[0].endswith(f' -m pytest -q -rfEs -m "{" and ".join(f"not {t}" for t in tiers)}" tests'), fast
 
 
 def test_every_setting_is_checked_against_every_variant_before_any_run(tmp_path, data_dir):
@@ -276,10 +304,11 @@ def test_make_clean_keeps_the_downloaded_archive(tmp_path):
 
 def test_make_help_lists_the_targets():
     r = subprocess.run(["make", "-C", str(ROOT), "help"], capture_output=True, text=True, env=ENV)
-    for target in ("report", "test", "data", "bench", "lab", "clean", "browser-check"):
+    for target in ("report", "test", "test-fast", "data", "bench", "lab", "clean", "browser-check"):
         assert f"make {target} " in r.stdout
 
 
+@pytest.mark.install
 def test_an_old_python_is_refused_before_the_venv_is_made(tmp_path):
     fake = tmp_path / "python3.10"
     fake.write_text("#!/bin/sh\nif [ \"$1\" = -c ]; then case \"$2\" in *version_info*) exit 1;; "
@@ -292,6 +321,7 @@ def test_an_old_python_is_refused_before_the_venv_is_made(tmp_path):
     assert not (tmp_path / "venv").exists()
 
 
+@pytest.mark.install
 def test_a_failed_environment_build_leaves_no_venv(tmp_path):
     fake = tmp_path / "python3"
     fake.write_text(f"#!/bin/sh\ncase \"$*\" in *version_info*) exit 0;; *-m\\ venv*) mkdir -p \"$3/bin\"; exit 1;; esac\nexit 1\n")

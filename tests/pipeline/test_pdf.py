@@ -6,6 +6,8 @@ from helpers.errors import UserError
 from pipeline.pdf import page_count, write_pdf
 from tests.conftest import require_playwright_chromium
 
+pytestmark = pytest.mark.browser   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
+
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><style>
 @media print {{ h2 {{ break-before: page; }} }}</style></head><body>
 <h1>Report</h1><p>Answer first.</p>{details}<h2>2 Section</h2><p>More.</p></body></html>"""
