@@ -14,16 +14,15 @@ from dataclasses import asdict
 import numpy as np
 
 from helpers import original
+# The audit's four verdicts of a printed number, in the order the report counts them. The report's verdicts
+# come from the section's answer (helpers.likelihood.apply_answer); this module's per-number rule, with the
+# same words, is the diagnostic.
+from helpers.likelihood import DIGITS as ROUNDING, EXPLAINED, REPRODUCED, UNEXPLAINED, VERDICTS  # noqa: F401
 from helpers.params import DataOptions
 from helpers.results import spread
 
 BASELINE = "course"
-REPRODUCED, ROUNDING, NOT_REPRODUCED = "reproduced", "within the printed digits", "not reproduced"
-EXPLAINED, UNEXPLAINED = "explained", "unexplained"
-#: The audit's four verdicts of a printed number, in the order the report counts them. The report's verdicts
-#: come from the section's answer (:func:`helpers.likelihood.apply_answer`); this module's per-number rule,
-#: with the same words, is the diagnostic.
-VERDICTS = (REPRODUCED, ROUNDING, EXPLAINED, UNEXPLAINED)
+NOT_REPRODUCED = "not reproduced"
 HOLDS, PARTLY, FAILS = "holds", "partly", "does not hold"
 #: A setting whose η is at least this is treated as the chaotic regime.
 CHAOTIC_ETA = 0.1

@@ -42,6 +42,9 @@ from scipy import stats
 from helpers import original
 
 ROUNDED, CUT = "rounded", "cut"
+#: The four verdicts of a printed number, in the order the report counts them (:func:`verdict`).
+REPRODUCED, DIGITS, EXPLAINED, UNEXPLAINED = "reproduced", "within the printed digits", "explained", "unexplained"
+VERDICTS = (REPRODUCED, DIGITS, EXPLAINED, UNEXPLAINED)
 CONVENTIONS = (ROUNDED, CUT)
 #: Statistics whose values span orders of magnitude: scored on a log scale.
 LOG_STATS = frozenset({"diff_mean", "diff_std", "diff_max"})
@@ -484,14 +487,12 @@ def number_id(row):
 
 
 def verdict(number, section_answer, convention):
-    """One number's verdict from its section's answer (the words of :data:`helpers.audit.VERDICTS`).
+    """One number's verdict from its section's answer, one of :data:`VERDICTS`.
 
     *reproduced*: the printed value lies within ``2σ`` of the course setup's mean; *within the printed
     digits*: its printed interval does (:func:`reproduces`); *explained*: the course setup does not
     reproduce it and the configuration named for the section does; *unexplained*: neither.
     """
-    from helpers import audit
-
     course, named = section_answer["course"], section_answer["named"]
     if course and course["values"].get(number["id"]):
         values = course["values"][number["id"]]
@@ -499,12 +500,12 @@ def verdict(number, section_answer, convention):
         x = float(number["text"])
         x = math.log(x) if number["log"] and x > 0 else x
         if math.isfinite(m) and abs(x - m) <= REPRODUCED_WITHIN * sigma:
-            return audit.REPRODUCED
+            return REPRODUCED
         if reproduces(number["text"], values, convention, number["log"]):
-            return audit.ROUNDING
+            return DIGITS
     if named and named["changed"] and number["id"] in named["reproduced"]:
-        return audit.EXPLAINED
-    return audit.UNEXPLAINED
+        return EXPLAINED
+    return UNEXPLAINED
 
 
 def apply_answer(rows, ans):
