@@ -310,9 +310,17 @@ def check_duplicate_runs(settings, variants):
 
 #: The finer scale of init_std the deeper search of Table 1 tries, beside the variants' own values.
 FINE_INIT_STD = (0.003, 0.03, 0.2, 0.3)
+#: Data choices public implementations of the assignment differ on, tried alone by the deeper search
+#: (``make search``) beside the variants' own: name -> (overrides, description).
+SEARCH_DATA_CHOICES = {
+    "norm-channel": ({"norm": "channel"}, "inputs normalised by each colour channel's mean and std, not each dimension's"),
+    "norm-pixel": ({"norm": "pixel"}, "inputs normalised by one mean and std over every pixel"),
+    "stats-all": ({"stats": "all"}, "the mean and std taken over all 50000 training-batch images, validation included"),
+    "val-first": ({"val": "first"}, "the first 5000 images validate, the last 45000 train"),
+}
 
 
-def search_variants(variants, fine_init_std=FINE_INIT_STD, seeds=None):
+def search_variants(variants, fine_init_std=FINE_INIT_STD, seeds=None, data_choices=SEARCH_DATA_CHOICES):
     """The deeper search of Table 1: every pair of the variants' overrides, and a finer scale of init_std.
 
     Parameters
@@ -323,12 +331,14 @@ def search_variants(variants, fine_init_std=FINE_INIT_STD, seeds=None):
         init_std values to try alone, besides those a variant already sets.
     seeds : tuple of int or None
         Seeds of each new variant (default: those of the first non-baseline variant).
+    data_choices : dict
+        Data choices to try alone (:data:`SEARCH_DATA_CHOICES`), unless a variant already makes them.
 
     Returns
     -------
     list of Variant
         Pairs (two variants whose overrides touch different keys, named ``a__b``), then the init_std
-        values, named ``init-std-VALUE``.
+        values, named ``init-std-VALUE``, then the data choices.
     """
     singles = [v for v in variants if v.name != BASELINE and (v.train or v.data)]
     seeds = seeds or (singles[0].seeds if singles else variants[0].seeds)
@@ -344,6 +354,10 @@ def search_variants(variants, fine_init_std=FINE_INIT_STD, seeds=None):
         if std not in tried:
             out.append(Variant(f"init-std-{std:g}", seeds, {"init_std": std}, {},
                                f"W and b drawn from N(0, {std:g}²)"))
+    made = [v.data for v in variants if not v.train]
+    for name, (data, description) in data_choices.items():
+        if data not in made:
+            out.append(Variant(name, seeds, {}, dict(data), description))
     return out
 
 

@@ -111,7 +111,7 @@ def test_the_deeper_search_pairs_every_two_variants_that_change_different_choice
     variants = parse_variants(
         "name,seeds,overrides,description\ncourse,1 2,,c\nstd-a,3 4,init_std=0.1,a\nstd-b,3 4,init_std=0.001,b\n"
         "raw,3 4,normalise=false,r\nsmall,3 4,split=one-batch,s\n")
-    found = {v.name: v for v in search_variants(variants, fine_init_std=(0.001, 0.03))}
+    found = {v.name: v for v in search_variants(variants, fine_init_std=(0.001, 0.03), data_choices={})}
     pairs = [n for n in found if "__" in n]
     # init_std with init_std is no pair; every other two are
     assert sorted(pairs) == sorted(["std-a__raw", "std-a__small", "std-b__raw", "std-b__small", "raw__small"])
@@ -119,6 +119,16 @@ def test_the_deeper_search_pairs_every_two_variants_that_change_different_choice
     # 0.001 is a variant already: only 0.03 is added, with the variants' seeds
     assert [n for n in found if "__" not in n] == ["init-std-0.03"]
     assert found["init-std-0.03"].train == {"init_std": 0.03} and found["init-std-0.03"].seeds == (3, 4)
+
+
+def test_the_deeper_search_tries_each_data_choice_alone_unless_a_variant_makes_it():
+    from helpers.settings import SEARCH_DATA_CHOICES, parse_variants, search_variants
+
+    variants = parse_variants("name,seeds,overrides,description\ncourse,1,,c\nfirst,3 4,val=first,f\n")
+    found = {v.name: v for v in search_variants(variants, fine_init_std=())}
+    assert [n for n in found] == [n for n in SEARCH_DATA_CHOICES if n != "val-first"]
+    assert found["norm-channel"].data == {"norm": "channel"} and found["norm-channel"].train == {}
+    assert found["stats-all"].seeds == (3, 4)
 
 
 def test_written_settings_and_variants_read_back_the_same():

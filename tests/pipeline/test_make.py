@@ -347,10 +347,11 @@ def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_t
     make(out, data_dir, "report", jobs=2, check=True)
     r = make(out, data_dir, "search", jobs=2, check=True)
     trained = [n for n in executed(r) if n == "notebooks/train.ipynb"]
-    assert len(trained) == 4, r.stdout + r.stderr          # init_std 0.003, 0.03, 0.2, 0.3
+    assert len(trained) == 8, r.stdout + r.stderr          # init_std 0.003, 0.03, 0.2, 0.3 and four data choices
     assert "notebooks/report.ipynb" in executed(r)
     record = json.loads((out / "results/search.json").read_text())
-    assert [v["name"] for v in record["variants"]] == ["init-std-0.003", "init-std-0.03", "init-std-0.2", "init-std-0.3"]
+    assert [v["name"] for v in record["variants"]] == ["init-std-0.003", "init-std-0.03", "init-std-0.2", "init-std-0.3",
+                                                       "norm-channel", "norm-pixel", "stats-all", "val-first"]
     assert (out / "results/init-std-0.03/lam0_eta0.001_nb100_ep40_std0.03/summary.json").is_file()
     html = (out / "report/index.html").read_text()
     assert '<td data-col="variant">init-std-0.2</td>' in html
