@@ -165,3 +165,39 @@ def test_the_number_of_training_images_is_read_from_the_npy_header(data_dir):
 
     assert count_training_images(data_dir / FOLDER_NAME) == 200
     assert count_training_images(data_dir / "nowhere") is None
+
+
+def test_pooled_statistics_are_those_of_each_channel_or_of_every_pixel():
+    from helpers.data import column_stats, pooled_stats
+
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 12)) * np.repeat([1.0, 3.0, 0.5], 4)     # three channel planes of 4 dimensions each
+    mean, std = column_stats(X)
+    assert pooled_stats(mean, std, "dimension") == (mean, std)
+    m, s = pooled_stats(mean, std, "channel")
+    planes = X.reshape(40, 3, 4)
+    np.testing.assert_allclose(m, np.repeat(planes.mean(axis=(0, 2)), 4), rtol=1e-12)
+    np.testing.assert_allclose(s, np.repeat(planes.std(axis=(0, 2)), 4), rtol=1e-12)
+    m, s = pooled_stats(mean, std, "pixel")
+    np.testing.assert_allclose(m, np.full(12, X.mean()), rtol=1e-12)
+    np.testing.assert_allclose(s, np.full(12, X.std()), rtol=1e-12)
+
+
+def test_the_first_images_validate_when_asked_and_all_images_can_give_the_statistics():
+    from helpers.data import split_slices, variant_stats
+
+    last, first = DataOptions(n_val=10), DataOptions(n_val=10, val="first")
+    assert split_slices(50, last) == (slice(0, 40), slice(40, 50))
+    assert split_slices(50, first) == (slice(10, 50), slice(0, 10))
+    pixels = np.arange(50 * 6, dtype=np.uint8).reshape(50, 6)
+    own = variant_stats(pixels, first)["mean"]
+    every = variant_stats(pixels, DataOptions(n_val=10, val="first", stats="all"))["mean"]
+    np.testing.assert_allclose(own, pixels[10:].mean(axis=0) / 255, rtol=1e-12)
+    np.testing.assert_allclose(every, pixels.mean(axis=0) / 255, rtol=1e-12)
+
+
+def test_a_data_option_outside_its_words_is_refused_with_the_words_allowed():
+    with pytest.raises(ParameterError, match="norm='row' is not allowed; allowed: 'dimension', 'channel', 'pixel'"):
+        DataOptions(norm="row")
+    assert DataOptions(norm="channel", stats="all").key == "course-val5000-norm-float64-norm-channel-stats-all"
+    assert DataOptions().key == "course-val5000-norm-float64"      # the course's folder name is unchanged

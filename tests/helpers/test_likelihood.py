@@ -336,3 +336,56 @@ def test_a_course_setup_that_did_not_run_the_whole_section_gives_no_calibration(
     del configs[0]["values"][0], configs[0]["seeds"][0]
     cal = L.calibrate(numbers, configs, L.ROUNDED)
     assert cal["trials"] == 0 and math.isnan(cal["rate"])
+
+
+# --- Table 1, planted with the project's own training ----------------------------------------
+
+def planted_training(init_std, norm, seeds):
+    """Table 1's four settings trained by the project's own code (3 epochs) on tiny synthetic pixels whose
+    informative dimensions have a small spread, so that normalising per dimension or per channel matters."""
+    from helpers.data import Split, column_stats, decode, one_hot, pooled_stats
+    from helpers.params import validate_params
+    from helpers.train import evaluate_seeds, train_seeds
+
+    rng = np.random.default_rng(0)
+    informative = np.zeros(3072, bool)
+    informative[::8] = True
+    noise = np.where(informative, 3.0, 70.0)
+    centres = rng.normal(0, 3, (10, 3072))
+
+    def pixels(n):
+        y = rng.integers(0, 10, n)
+        X = 128 + np.where(informative, centres[y], 0) + rng.normal(0, 1, (n, 3072)) * noise
+        return np.clip(X, 0, 255).astype(np.uint8), y
+
+    sets = [pixels(n) for n in (300, 100, 300)]
+    mean, std = pooled_stats(*column_stats(decode(sets[0][0], np.float64)), norm)
+    train, val, test = (Split(decode(X, np.float64, mean, std), y, one_hot(y)) for X, y in sets)
+    out = {}
+    for lam, eta in original.TABLE1:
+        params = validate_params(lam, eta, n_batch=50, n_epochs=3, init_std=init_std)
+        out[(lam, eta)] = evaluate_seeds(test, train_seeds(train, val, params, seeds), lam)
+    return out
+
+
+def training_configuration(name, changed, runs):
+    values, seeds = {}, {}
+    for (lam, eta), per_seed in runs.items():
+        for metric in ("loss", "cost", "accuracy"):
+            values[(lam, eta, metric)] = [m[metric] for m in per_seed.values()]
+            seeds[(lam, eta, metric)] = list(per_seed)
+    return {"name": name, "changed": changed, "values": values, "seeds": seeds, "contradicts": []}
+
+
+def test_a_planted_training_of_two_choices_printed_cut_is_named_whole():
+    seeds = (1, 2, 3, 4, 5)
+    configs = [training_configuration(name, changed, planted_training(std, norm, seeds)) for name, changed, std, norm in (
+        ("course", {}, 0.01, "dimension"), ("init-std-0.1", {"init_std": 0.1}, 0.1, "dimension"),
+        ("norm-channel", {"norm": "channel"}, 0.01, "channel"),
+        ("both", {"init_std": 0.1, "norm": "channel"}, 0.1, "channel"))]
+    truth = planted_training(0.1, "channel", (99,))      # the "original": one more run, its own seed
+    numbers = [{**n, "text": L.printed_like(truth[n["id"][:2]][99][n["id"][2]], n["text"], L.CUT)}
+               for n in L.table1_numbers()]
+    a = L.answer(numbers, configs, L.CUT)
+    assert a["named"]["changed"] == {"init_std": 0.1, "norm": "channel"}
+    assert a["ratio"] > 10 and len(a["named"]["reproduced"]) > len(a["course"]["reproduced"])
