@@ -11,7 +11,7 @@ import time
 import pytest
 
 from helpers.paths import ROOT
-from helpers.settings import parse_settings
+from helpers.settings import FINE_INIT_STD, SEARCH_DATA_CHOICES, parse_settings
 
 pytestmark = pytest.mark.e2e   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
 
@@ -347,11 +347,12 @@ def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_t
     make(out, data_dir, "report", jobs=2, check=True)
     r = make(out, data_dir, "search", jobs=2, check=True)
     trained = [n for n in executed(r) if n == "notebooks/train.ipynb"]
-    assert len(trained) == 8, r.stdout + r.stderr          # init_std 0.003, 0.03, 0.2, 0.3 and four data choices
+    # every fine init_std and every data choice, alone
+    assert len(trained) == len(FINE_INIT_STD) + len(SEARCH_DATA_CHOICES), r.stdout + r.stderr
     assert "notebooks/report.ipynb" in executed(r)
     record = json.loads((out / "results/search.json").read_text())
-    assert [v["name"] for v in record["variants"]] == ["init-std-0.003", "init-std-0.03", "init-std-0.2", "init-std-0.3",
-                                                       "norm-channel", "norm-pixel", "stats-all", "val-first"]
+    assert [v["name"] for v in record["variants"]] == ([f"init-std-{v:g}" for v in FINE_INIT_STD]
+                                                       + list(SEARCH_DATA_CHOICES))
     assert (out / "results/init-std-0.03/lam0_eta0.001_nb100_ep40_std0.03/summary.json").is_file()
     html = (out / "report/index.html").read_text()
     assert '<td data-col="variant">init-std-0.2</td>' in html
