@@ -161,6 +161,13 @@ def check_report(html_path, settings, variants=None):
                             f"not one of {', '.join(VERDICTS)}")
         if row["verdict"] in ("explained", "unexplained") and not row.get("explanation", "").strip():
             raise UserError(f"{path}: the {row['verdict']} number {row.get('number')!r} names no configuration")
+    glance = {r.get("number"): r["verdict"] for r in parser.tables["audit-glance"]}
+    for row in parser.tables.get("table1", []):   # Table 1 shows the audit's verdicts, in the same words
+        for metric in METRICS:
+            name = f"Table 1, λ = {row.get('lam')}, η = {row.get('eta')}, {metric}"
+            if name in glance and row.get(f"verdict_{metric}") != glance[name]:
+                raise UserError(f"{path}: Table 1 says {row.get(f'verdict_{metric}')!r} for {name!r}, the audit "
+                                f"{glance[name]!r}")
     table_counts = [sum(r["verdict"] == v for r in parser.tables["audit-glance"]) for v in VERDICTS]
     text = " ".join("".join(parser.text).split())
     found = _COUNTS.findall(text)

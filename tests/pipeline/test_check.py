@@ -392,3 +392,14 @@ def test_a_link_to_the_page_s_own_folder_needs_an_index_html_there(tmp_path, hre
     assert link_is_broken(tmp_path / "report.html", href)
     (tmp_path / "index.html").write_text("<html></html>")
     assert not link_is_broken(tmp_path / "report.html", href)
+
+
+def test_table1_must_show_the_audits_verdict_of_each_number(tmp_path):
+    glance = [("Table 1, λ = 1, η = 0.001, accuracy", "0.39 ± 0.01", "explained", "init_std = 0.1"), *GLANCE[1:]]
+    table1 = {p.setting_id: {"lam": f"{p.lam:g}", "eta": f"{p.eta:g}", "loss": "1.7", "cost": "1.8", "accuracy": "0.39",
+                             "verdict_accuracy": "explained"} for p in SETTINGS}
+    assert check(tmp_path, page(table1=table1, glance=glance)).startswith("report ok")
+    table1[SETTINGS[1].setting_id]["verdict_accuracy"] = "not reproduced"
+    with pytest.raises(UserError, match="Table 1 says 'not reproduced' for 'Table 1, λ = 1, η = 0.001, accuracy', "
+                                        "the audit 'explained'"):
+        check(tmp_path, page(table1=table1, glance=glance))
