@@ -492,3 +492,92 @@ def test_make_report_says_how_many_runs_there_are_and_counts_them_with_the_time_
     assert sorted(counts) == list(range(1, total + 1))                          # -j2: every run counted once
     assert re.search(rf"\(1 of {total} runs; about \d+ (s|min) left\)", r.stdout)
     assert re.search(rf"\({total} of {total} runs\)", r.stdout)
+
+
+# --- text from the files a user edits: refused before any run, or shown on the page as text -------------
+
+#: Markup of every kind (an element, event attributes, links of each syntax, a bare address, emphasis, code); the
+#: tag name and the attribute data-hostile are markers no page of the project has. Its image is a local file: one
+#: from the network would be refused by the renderer's own check before these tests' checks could see it.
+HOSTILE = ('<script src="data:text/javascript,alert(1)"></script><img src="x" onerror="alert(1)"><svg onload="alert(1)">'
+           '<hostile-tag data-hostile="1">x</hostile-tag> <a href="javascript:alert(1)">a</a> [link](javascript:alert(1)) '
+           '![i](i.png) <http://evil.example> http://evil.example/x www.evil.example **bold** `c` | &amp;')
+
+
+def csv_text(rows):
+    """A CSV file's text, quoted where needed."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+SETTING_ROW = {"lam": "0", "eta": "0.1", "n_batch": "20", "n_epochs": "2", "init_std": ""}
+VARIANT_ROWS = [{"name": "course", "seeds": "1", "overrides": "", "description": "the course"},
+                {"name": "raw", "seeds": "3", "overrides": "normalise=false", "description": "raw pixels"}]
+
+
+def hostile_files(settings_column=None, variants_column=None):
+    """The settings and variants files' texts with HOSTILE in one column of the second variant's row (in the
+    first setting's ``settings_column``, or ``overrides`` as ``key=HOSTILE``)."""
+    setting = {**SETTING_ROW, **({settings_column: HOSTILE} if settings_column else {})}
+    variants = [dict(v) for v in VARIANT_ROWS]
+    if variants_column:
+        variants[1][variants_column] = f"init_std={HOSTILE}" if variants_column == "overrides=value" else HOSTILE
+    return (csv_text([list(SETTING_ROW), list(setting.values())]),
+            csv_text([list(VARIANT_ROWS[0])] + [list(v.values()) for v in variants]))
+
+
+@pytest.mark.parametrize("settings_column, variants_column", [(c, None) for c in SETTING_ROW] + [
+    (None, c) for c in ("name", "seeds", "overrides", "overrides=value")])
+def test_hostile_text_in_a_column_that_is_no_free_text_is_refused_in_one_line_before_anything_is_made(
+        tmp_path, data_dir, settings_column, variants_column):
+    out = project(tmp_path / "p", *hostile_files(settings_column, variants_column))
+    r = make(out, data_dir, "report")
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and ("settings.csv row 1" if settings_column else "variants.csv row 2") in lines[0], r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["settings.csv", "variants.csv"]      # nothing made
+
+
+class Page:
+    """A rendered page's elements (tag, attributes) and text, by html.parser."""
+
+    def __init__(self, path):
+        from html.parser import HTMLParser
+
+        self.tags, self.text = [], []
+        parser = HTMLParser(convert_charrefs=True)
+        parser.handle_starttag = lambda tag, attrs: self.tags.append((tag, dict(attrs)))
+        parser.handle_startendtag = parser.handle_starttag
+        parser.handle_data = self.text.append
+        parser.feed(path.read_text())
+        parser.close()
+
+    def text_content(self):
+        return "".join(self.text)
+
+
+def test_hostile_descriptions_reach_the_page_as_text_no_element_no_attribute_no_live_link(tmp_path, data_dir):
+    """HOSTILE in both variants' descriptions (the one column of free text), and in a comment of each file."""
+    settings, _ = hostile_files()
+    variants = csv_text([list(VARIANT_ROWS[0]), ["course", "1", "", HOSTILE.replace('"', "'")],
+                         ["raw", "3", "normalise=false", HOSTILE]])
+    out = project(tmp_path / "p", f"# {HOSTILE}\n{settings}", f"# {HOSTILE}\n{variants}")
+    make(out, data_dir, "report", jobs=2, check=True)
+    index = out / "report" / "index.html"
+    page = Page(index)
+    text = page.text_content()
+    # each description twice: the list of section 2.4 and the ranking of section 3.2; the comments nowhere
+    assert text.count(HOSTILE) == 2 and text.count(HOSTILE.replace('"', "'")) == 2
+    assert text.count("hostile-tag") == 2 * 2 * 2
+    tags = {tag for tag, _ in page.tags}
+    assert not tags & {"script", "svg", "hostile-tag", "iframe", "object", "embed"}, tags
+    attributes = {name for _, attrs in page.tags for name in attrs}
+    assert not [a for a in attributes if a.startswith("on") or a == "data-hostile"], attributes
+    links = [attrs["href"] for tag, attrs in page.tags if tag == "a" and "href" in attrs]   # <a id="glossary"> has none
+    assert links and [h for h in links if not (h.startswith("#") or h.startswith("runs/"))] == []
+    assert [attrs["src"][:11] for tag, attrs in page.tags if tag == "img"] == ["data:image/"] * len(
+        [t for t, _ in page.tags if t == "img"])
