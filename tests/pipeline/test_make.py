@@ -562,6 +562,8 @@ class Page:
 
 def test_hostile_descriptions_reach_the_page_as_text_no_element_no_attribute_no_live_link(tmp_path, data_dir):
     """HOSTILE in both variants' descriptions (the one column of free text), and in a comment of each file."""
+    from pipeline.render import CONTENT_SECURITY_POLICY, page_policy
+
     settings, _ = hostile_files()
     variants = csv_text([list(VARIANT_ROWS[0]), ["course", "1", "", HOSTILE.replace('"', "'")],
                          ["raw", "3", "normalise=false", HOSTILE]])
@@ -581,3 +583,5 @@ def test_hostile_descriptions_reach_the_page_as_text_no_element_no_attribute_no_
     assert links and [h for h in links if not (h.startswith("#") or h.startswith("runs/"))] == []
     assert [attrs["src"][:11] for tag, attrs in page.tags if tag == "img"] == ["data:image/"] * len(
         [t for t, _ in page.tags if t == "img"])
+    for path in [index, *sorted((out / "report" / "runs").glob("*.html"))]:
+        assert page_policy(path.read_text()) == CONTENT_SECURITY_POLICY, path
