@@ -49,6 +49,11 @@ BLAS_THREADS = $(if $(filter-out -j1,$(filter -j%,$(MAKEFLAGS))),OMP_NUM_THREADS
 # depends on it is redone; an unchanged value is an old file. No rule runs every time, so `make -q`
 # answers truly and a dry run (`make -n`) writes nothing.
 new_stamp = rm -rf $(@D) && mkdir -p $(@D) && touch $@
+# The same for the content of files (the helper modules a notebook imports; pipeline/deps.py names the stamp after
+# their hash): touching them, a git stash and pop, or a branch switch and back changes nothing. A folder's first
+# stamp takes the time of the newest of the files ($(1)), so results built before the stamp existed are judged as
+# they were then, by the files' times.
+content_stamp = if [ -d $(@D) ]; then $(new_stamp); else mkdir -p $(@D) && touch -r "$$(ls -t $(1) | head -n 1)" $@; fi
 
 # Goals that need no rules of the runs.
 NO_RUNS := help clean clean-venv venv test lab browser bench profile mutation
