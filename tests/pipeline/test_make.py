@@ -238,6 +238,66 @@ def test_interrupted_training_is_redone_not_accepted(tmp_path, data_dir, sig):
     assert (group / "summary.json").exists()
 
 
+# --- two builds in one checkout: the second waits for the first (pipeline/lock.py) ------------------------
+
+def test_a_second_make_report_in_the_same_checkout_waits_for_the_first_then_finds_everything_made(tmp_path, data_dir):
+    from pipeline.lock import holder, waiting_line
+    from tests.pipeline.test_lock import read_line
+
+    out = project(tmp_path / "p")
+    lock = out / "build" / "build.lock"
+    with open(tmp_path / "first.log", "w") as log:
+        first = subprocess.Popen(make_args(out, data_dir, "report", jobs=2), stdout=log, stderr=subprocess.STDOUT,
+                                 text=True, env=ENV)
+    deadline = time.monotonic() + 120
+    while holder(lock)[0] != first.pid:                  # the first build holds the lock (it records its make's PID)
+        assert first.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()
+        time.sleep(0.05)
+    second = subprocess.Popen(make_args(out, data_dir, "report"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=ENV)
+    line = read_line(second.stderr)
+    running = first.poll() is None
+    assert first.wait(timeout=900) == 0, (tmp_path / "first.log").read_text()
+    rest, err = second.communicate(timeout=300)
+    assert line == waiting_line(first.pid, "make report") + "\n" and running
+    assert second.returncode == 0 and err == "", err
+    assert executed(subprocess.CompletedProcess([], 0, rest)) == [] and f"Report: {out / 'report' / 'index.html'}" in rest
+    first_log = (tmp_path / "first.log").read_text()
+    assert "waiting" not in first_log and executed(subprocess.CompletedProcess([], 0, first_log)).count(
+        "notebooks/train.ipynb") == 4
+    assert make(out, data_dir, "-q", str(out / "report" / "index.html")).returncode == 0     # whole and up to date
+
+
+@pytest.mark.parametrize("goal", ["search", "test"])
+def test_make_search_and_make_test_wait_for_a_running_build_a_dry_run_and_jupyterlab_do_not(tmp_path, data_dir, goal):
+    """The lock held (as by a build of make report); Ctrl-C while waiting starts nothing."""
+    from pipeline.lock import waiting_line
+    from tests.pipeline.test_lock import hold, read_line, stand_in
+
+    out = project(tmp_path / "p")
+    running = stand_in()
+    held = hold(out / "build" / "build.lock", running.pid)
+    try:
+        proc = subprocess.Popen(make_args(out, data_dir, goal), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True, env=ENV, preexec_fn=_default_signals)
+        assert read_line(proc.stderr) == waiting_line(running.pid, "make report") + "\n"
+        dry = make(out, data_dir, "-n", "report", timeout=120)
+        assert dry.returncode == 0 and "waiting" not in dry.stderr and "notebooks/train.ipynb" in dry.stdout
+        lab = make(out, data_dir, "lab", "LAB_ARGS=--version", timeout=120)
+        assert lab.returncode == 0 and re.search(r"^\d+\.\d+\.\d+$", lab.stdout, re.M), lab.stdout + lab.stderr
+        assert proc.poll() is None
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        held.close()
+        running.stdin.close()
+        running.wait()
+    assert proc.returncode != 0
+    assert f"interrupted while waiting for the build that runs (PID {running.pid}); nothing was started" in err
+    assert sorted(p.name for p in out.iterdir()) == ["build", "settings.csv", "variants.csv"]
+    assert [p.name for p in (out / "build").iterdir()] == ["build.lock"]
+
+
 def test_make_clean_keeps_the_downloaded_archive(tmp_path):
     data = tmp_path / "data"
     (data / "cifar-10-batches-py").mkdir(parents=True)
@@ -582,7 +642,8 @@ def test_hostile_text_in_a_column_that_is_no_free_text_is_refused_in_one_line_be
     assert r.returncode != 0
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and ("settings.csv row 1" if settings_column else "variants.csv row 2") in lines[0], r.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["settings.csv", "variants.csv"]      # nothing made
+    assert sorted(p.name for p in out.iterdir()) == ["build", "settings.csv", "variants.csv"]      # nothing made
+    assert [p.name for p in (out / "build").iterdir()] == ["build.lock"]                          # but the lock
 
 
 class Page:
