@@ -70,14 +70,16 @@ OTHER_GOALS := $(filter-out clean clean-venv,$(MAKECMDGOALS))
 # A PYTHON that cannot run the lock cannot make the rules either: the build then says what is wrong with it.
 LOCK_FREE := help lab profile
 BUILD_LOCK := $(abspath $(BUILD_DIR))/build.lock
-ifeq ($(MAKE_RESTARTS)$(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS)))$(filter $(BUILD_LOCK),$(DD2424_BUILD_LOCK)),)
+ifeq ($(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS))),)
 ifneq ($(filter-out $(LOCK_FREE),$(or $(MAKECMDGOALS),report)),)
+ifeq ($(MAKE_RESTARTS)$(filter $(BUILD_LOCK),$(DD2424_BUILD_LOCK)),)
 LOCKED := $(shell $(PYTHON) -m pipeline.lock $(BUILD_LOCK) $$PPID make $(or $(MAKECMDGOALS),report))
 ifneq ($(findstring cannot take the build lock,$(LOCKED)),)
 $(error $(LOCKED))
 endif
 ifeq ($(.SHELLSTATUS),130)
 $(error interrupted while waiting)
+endif
 endif
 export DD2424_BUILD_LOCK := $(BUILD_LOCK)
 endif
