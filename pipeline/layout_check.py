@@ -47,7 +47,8 @@ MEASURE_JS = r"""
   const references = document.querySelectorAll('a.section-ref').length;
   const undecoded = [...document.images].filter(img => !(img.complete && img.naturalWidth > 0)).length;
   const policy = document.head.querySelector('meta[http-equiv="Content-Security-Policy" i]');
-  return {policy: policy ? policy.content : null, height: document.documentElement.scrollHeight, pageWidth: document.documentElement.scrollWidth, viewport: vw,
+  return {height: document.documentElement.scrollHeight, pageWidth: document.documentElement.scrollWidth, viewport: vw,
+          policy: policy ? policy.content : null,
           widest: widest, widestRight: Math.round(widestRight), over: over.slice(0, 5), overCount: over.length,
           anchors: anchors.length, broken: broken, references: references, unlinked: unlinked.slice(0, 5),
           unlinkedCount: unlinked.length, images: document.images.length, undecoded: undecoded};
@@ -111,9 +112,9 @@ def check_pages(paths, width=1280):
             browser.close()
 
 
-def policy_problems(m):
-    """What a page's script-free, offline policy fails: the policy missing or another, console errors, images
-    that do not decode under it."""
+def policy_problems(m, images=True):
+    """What a page's script-free, offline policy fails: the policy missing or another, console errors, and (with
+    ``images``) images that do not decode under it."""
     from pipeline.render import CONTENT_SECURITY_POLICY
 
     out = []
@@ -121,7 +122,7 @@ def policy_problems(m):
         out.append("no Content-Security-Policy" if m["policy"] is None else f"another Content-Security-Policy: {m['policy']!r}")
     if m["consoleErrors"]:
         out.append(f"{len(m['consoleErrors'])} console errors, e.g. {m['consoleErrors'][0][:200]!r}")
-    if m["undecoded"]:
+    if images and m["undecoded"]:
         out.append(f"{m['undecoded']} images do not decode")
     return out
 
@@ -137,7 +138,7 @@ def problems(m):
         out.append(f"{m['unlinkedCount']} \"section x.y\" references are not links to a section, e.g. {m['unlinked'][0]!r}")
     if m["undecoded"]:
         out.append(f"{m['undecoded']} images do not decode")
-    return out + [p for p in policy_problems(m) if "images" not in p]
+    return out + policy_problems(m, images=False)
 
 
 def main(argv=None):
