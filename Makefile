@@ -49,6 +49,11 @@ BLAS_THREADS = $(if $(filter-out -j1,$(filter -j%,$(MAKEFLAGS))),OMP_NUM_THREADS
 # depends on it is redone; an unchanged value is an old file. No rule runs every time, so `make -q`
 # answers truly and a dry run (`make -n`) writes nothing.
 new_stamp = rm -rf $(@D) && mkdir -p $(@D) && touch $@
+# The same for the content of files (the helper modules a notebook imports; pipeline/deps.py names the stamp after
+# their hash): touching them, a git stash and pop, or a branch switch and back changes nothing. A folder's first
+# stamp takes the time of the newest of the files ($(1)), so results built before the stamp existed are judged as
+# they were then, by the files' times.
+content_stamp = if [ -d $(@D) ]; then $(new_stamp); else mkdir -p $(@D) && touch -r "$$(ls -t $(1) | head -n 1)" $@; fi
 
 # Goals that need no rules of the runs.
 NO_RUNS := help clean clean-venv venv test test-fast lab browser bench profile mutation
@@ -56,6 +61,29 @@ CLEAN_GOALS := $(filter clean clean-venv,$(MAKECMDGOALS))
 OTHER_GOALS := $(filter-out clean clean-venv,$(MAKECMDGOALS))
 
 .PHONY: help report search pdf layout-check venv data results figures test test-fast browser browser-check bench mutation profile lab clean clean-venv
+
+# One build at a time in a checkout (pipeline/lock.py): a goal that writes what a build makes waits, saying so in
+# one line, while another build of the same BUILD_DIR runs, before it reads or makes anything. The lock is a flock
+# on $(BUILD_LOCK), held by a process that ends with this make, so a build that crashed leaves no lock behind.
+# Not taken by a dry run or a question (-n, -q: they write nothing), by help, lab (exploring in JupyterLab stays
+# allowed beside a build) or profile, on make's restart after remaking the rules, or by a make the build started.
+# A PYTHON that cannot run the lock cannot make the rules either: the build then says what is wrong with it.
+LOCK_FREE := help lab profile
+BUILD_LOCK := $(abspath $(BUILD_DIR))/build.lock
+ifeq ($(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS))),)
+ifneq ($(filter-out $(LOCK_FREE),$(or $(MAKECMDGOALS),report)),)
+ifeq ($(MAKE_RESTARTS)$(filter $(BUILD_LOCK),$(DD2424_BUILD_LOCK)),)
+LOCKED := $(shell $(PYTHON) -m pipeline.lock $(BUILD_LOCK) $$PPID make $(or $(MAKECMDGOALS),report))
+ifneq ($(findstring cannot take the build lock,$(LOCKED)),)
+$(error $(LOCKED))
+endif
+ifeq ($(.SHELLSTATUS),130)
+$(error interrupted while waiting)
+endif
+endif
+export DD2424_BUILD_LOCK := $(BUILD_LOCK)
+endif
+endif
 
 ifneq ($(and $(CLEAN_GOALS),$(OTHER_GOALS)),)
 # `make clean report`, `make -j4 clean report`: clean first and alone, then a fresh make builds the
@@ -221,8 +249,11 @@ bench: $(VENV_STAMP) ## benchmark the trainer (see bench/README.md)
 lab: $(VENV_STAMP) ## open JupyterLab on the notebooks (options: LAB_ARGS="--no-browser --port 8899")
 	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
+# build/ is emptied but for its lock: a build waiting for this one holds that file open, a new file would let a
+# third one in beside this one.
 clean: ## remove generated files (results, figures, report, extracted data, caches); keeps the archive
-	rm -rf $(RESULTS_DIR) $(REPORT_DIR) $(BUILD_DIR) $(DATA_DIR)/cifar-10-batches-py $(DATA_DIR)/cache $(DATA_DIR)/.tmp-* mutants
+	rm -rf $(RESULTS_DIR) $(REPORT_DIR) $(DATA_DIR)/cifar-10-batches-py $(DATA_DIR)/cache $(DATA_DIR)/.tmp-* mutants
+	find $(BUILD_DIR) -mindepth 1 -maxdepth 1 ! -name build.lock -exec rm -rf {} + 2>/dev/null || true
 	find $(FIGURES_DIR) -name '*.png' -delete 2>/dev/null || true
 
 clean-venv: ## remove the virtual environment

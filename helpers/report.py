@@ -9,6 +9,7 @@ computes the numbers and tables that go between them. HTML tables carry ids
 import base64
 import html
 import math
+import re
 from pathlib import Path
 
 from helpers import audit, likelihood, original
@@ -433,10 +434,32 @@ def original_gradcheck_html():
                                          "std g_num"], body)
 
 
+#: ASCII characters other than letters, digits and spaces: in Markdown they may start markup.
+_MARKDOWN_SPECIAL = re.compile(r"[\x00-\x1f!-/:-@\[-`{-\x7f]")
+
+
+def markdown_text(text):
+    """``text`` as Markdown that shows it literally (a string from a file a user edits, e.g. a description).
+
+    Every ASCII character other than a letter, digit or space becomes a numeric character reference,
+    so no HTML element, emphasis, code, link or bare address (``http://``, ``www.``) can form:
+    ``<b>[x](y)`` -> ``&#60;b&#62;&#91;x&#93;&#40;y&#41;``, which the page shows as ``<b>[x](y)``.
+    """
+    return _MARKDOWN_SPECIAL.sub(lambda m: f"&#{ord(m.group())};", str(text))
+
+
+def markdown_code(text):
+    """``text`` as inline code in Markdown, shown literally whatever it holds: a code span fenced by more
+    backticks than ``text`` has in a row, padded with a space on each side (which Markdown drops)."""
+    text = " ".join(str(text).splitlines())
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
+
+
 def variants_markdown(variants):
-    """The variants as a Markdown list: name, overrides, seeds, description."""
-    return "\n".join(f"- `{v.name}` ({v.overrides_text}; seeds {', '.join(map(str, v.seeds))}): {v.description}"
-                     for v in variants)
+    """The variants as a Markdown list: name, overrides, seeds, description (each shown literally)."""
+    return "\n".join(f"- {markdown_code(v.name)} ({markdown_text(v.overrides_text)}; seeds "
+                     f"{', '.join(map(str, v.seeds))}): {markdown_text(v.description)}" for v in variants)
 
 
 def load_gradcheck(path):
@@ -519,7 +542,7 @@ def provenance_markdown(facts):
 def hyperparameters_markdown(settings):
     """The settings as a Markdown table (the variants and their seeds: :func:`variants_markdown`)."""
     lines = ["| setting | λ (`lam`) | η (`eta`) | n_batch | epochs | init std |", "|---|---|---|---|---|---|"]
-    lines += [f"| `{s.setting_id}` | {s.lam:g} | {s.eta:g} | {s.n_batch} | {s.n_epochs} | {s.init_std:g} |" for s in settings]
+    lines += [f"| {markdown_code(s.setting_id)} | {s.lam:g} | {s.eta:g} | {s.n_batch} | {s.n_epochs} | {s.init_std:g} |" for s in settings]
     return "\n".join(lines)
 
 

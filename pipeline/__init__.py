@@ -3,6 +3,7 @@
 * ``download``, ``extract``: obtain the CIFAR-10 archive and extract it safely;
 * ``rules``, ``deps``: the Makefile rules of the runs and each notebook's helper dependencies;
 * ``execute``, ``progress``: run a notebook with papermill, progress on the user's terminal;
+* ``lock``: one build at a time in a checkout;
 * ``render``, ``check``, ``browser_check``: the HTML report, and checks of it;
 * ``profile``, ``memory``: where a build's time went, and a whole build's peak memory;
 * ``cli``: ``python -m pipeline COMMAND``, what the Makefile calls.

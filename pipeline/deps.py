@@ -9,11 +9,13 @@ so a default never reaches a build.
 
 A notebook's results depend on the ``helpers`` modules it imports and,
 transitively, on the modules those import (imports inside functions included,
-so the answer errs on the safe side). The Makefile lists these files as
-prerequisites, so editing ``helpers/figures.py`` re-draws the figures and
-re-renders the report but retrains nothing, while editing ``helpers/model.py``
-retrains every setting. The build machinery (``pipeline/``) is never a
-prerequisite of a result: the science package does not import it.
+so the answer errs on the safe side). The Makefile depends on a stamp named
+after these files' content (:func:`content_key`), not on their times, so
+editing ``helpers/figures.py`` re-draws the figures and re-renders the report
+but retrains nothing, editing ``helpers/model.py`` retrains every setting, and
+touching a file, a ``git stash`` and ``pop`` or a branch switch and back that
+leaves every byte as it was redoes nothing. The build machinery (``pipeline/``)
+is never a prerequisite of a result: the science package does not import it.
 
 Standard library only: it runs before the virtual environment exists.
 """
@@ -119,3 +121,17 @@ def module_closure(modules, package_dir):
 def notebook_dependencies(notebook, package_dir):
     """The helper files a notebook depends on (see :func:`module_closure`)."""
     return module_closure(imported_helpers(notebook_source(notebook)), package_dir)
+
+
+def content_key(files, root):
+    """A hash of ``files``' paths (relative to ``root``) and bytes: the same files with the same content, the same key.
+
+    Their modification times are left out, so touching a file, or a checkout that rewrites it as it was,
+    changes nothing.
+    """
+    h = hashlib.sha256()
+    for path in sorted(Path(f) for f in files):
+        h.update(str(path.relative_to(root)).encode("utf-8") + b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()[:16]

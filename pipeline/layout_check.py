@@ -4,7 +4,10 @@
 ``browser`` extra), offline, at 1024 and 1280 px wide, and prints one line per width: the page's height,
 the widest element and whether it fits, the contents links and "section x.y" references that resolve,
 the images that decode. It fails when an element is wider than the viewport, a link lands nowhere or
-an image does not decode.
+an image does not decode. It then opens the run pages the report links to (``runs/*.html``) and checks
+that each page, the report included, carries the Content-Security-Policy of
+:data:`pipeline.render.CONTENT_SECURITY_POLICY`, that every image decodes under it, and that the
+console shows no error (a blocked script, image or request is one).
 """
 
 import sys
@@ -43,7 +46,9 @@ MEASURE_JS = r"""
   }
   const references = document.querySelectorAll('a.section-ref').length;
   const undecoded = [...document.images].filter(img => !(img.complete && img.naturalWidth > 0)).length;
+  const policy = document.head.querySelector('meta[http-equiv="Content-Security-Policy" i]');
   return {height: document.documentElement.scrollHeight, pageWidth: document.documentElement.scrollWidth, viewport: vw,
+          policy: policy ? policy.content : null,
           widest: widest, widestRight: Math.round(widestRight), over: over.slice(0, 5), overCount: over.length,
           anchors: anchors.length, broken: broken, references: references, unlinked: unlinked.slice(0, 5),
           unlinkedCount: unlinked.length, images: document.images.length, undecoded: undecoded};
@@ -65,15 +70,61 @@ def measure(html_path, widths=(1024, 1280)):
         browser = launch_chromium(p)
         try:
             for width in widths:
-                page = browser.new_page(viewport={"width": width, "height": 900})
-                page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-                           else route.abort())
-                page.goto(html_path.as_uri(), wait_until="load")
-                results[width] = page.evaluate(MEASURE_JS)
-                page.close()
+                results[width] = _open(browser, html_path, width)
         finally:
             browser.close()
     return results
+
+
+def _open(browser, html_path, width):
+    """:data:`MEASURE_JS` of the page at ``html_path`` opened offline at ``width``, with ``consoleErrors``: the
+    console's errors and uncaught exceptions while it loaded."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+               else route.abort())
+    page.goto(Path(html_path).resolve().as_uri(), wait_until="load")
+    result = page.evaluate(MEASURE_JS)
+    page.close()
+    return {**result, "consoleErrors": errors}
+
+
+def run_pages(html_path):
+    """The run pages the report links to (``runs/*.html`` beside it), sorted."""
+    from helpers.report import RUNS_DIR
+
+    return sorted((Path(html_path).parent / RUNS_DIR).glob("*.html"))
+
+
+def check_pages(paths, width=1280):
+    """Each page's policy, console errors and undecoded images: page path -> :func:`policy_problems`."""
+    from playwright.sync_api import sync_playwright
+
+    from pipeline.browser_check import launch_chromium
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            return {path: policy_problems(_open(browser, path, width)) for path in paths}
+        finally:
+            browser.close()
+
+
+def policy_problems(m, images=True):
+    """What a page's script-free, offline policy fails: the policy missing or another, console errors, and (with
+    ``images``) images that do not decode under it."""
+    from pipeline.render import CONTENT_SECURITY_POLICY
+
+    out = []
+    if m["policy"] != CONTENT_SECURITY_POLICY:
+        out.append("no Content-Security-Policy" if m["policy"] is None else f"another Content-Security-Policy: {m['policy']!r}")
+    if m["consoleErrors"]:
+        out.append(f"{len(m['consoleErrors'])} console errors, e.g. {m['consoleErrors'][0][:200]!r}")
+    if images and m["undecoded"]:
+        out.append(f"{m['undecoded']} images do not decode")
+    return out
 
 
 def problems(m):
@@ -87,7 +138,7 @@ def problems(m):
         out.append(f"{m['unlinkedCount']} \"section x.y\" references are not links to a section, e.g. {m['unlinked'][0]!r}")
     if m["undecoded"]:
         out.append(f"{m['undecoded']} images do not decode")
-    return out
+    return out + policy_problems(m, images=False)
 
 
 def main(argv=None):
@@ -108,6 +159,15 @@ def main(argv=None):
               f"{m['anchors']} internal links ({m['references']} \"section x.y\" references) resolve: "
               f"{'no' if m['broken'] or m['unlinkedCount'] else 'all'}; {m['images']} images"
               + ("; " + "; ".join(found) if found else "; fits"))
+    pages = run_pages(argv[0])
+    checked = check_pages(pages) if pages else {}
+    for path, found in checked.items():
+        if found:
+            print(f"run page {path.name}: " + "; ".join(found))
+    bad = sum(map(bool, checked.values()))
+    failed |= bool(bad)
+    print(f"policy of the {len(pages)} run pages (no script, no network, no frames; every image shown; no console "
+          f"error): {f'{bad} fail' if bad else 'all pass'}; the report's is checked at each width above")
     return 1 if failed else 0
 
 

@@ -2,10 +2,13 @@
 
 No code cells are shown, every image is embedded, every "section x.y" in the text links to its
 heading (:mod:`pipeline.crossref`), and the template loads nothing from the network (``pipeline/templates/offline``). The written page is
-checked: a reference to an external script, stylesheet or image is an error.
+checked: a reference to an external script, stylesheet or image is an error. The page carries a
+Content-Security-Policy (:data:`CONTENT_SECURITY_POLICY`): even markup that a missed escape let
+through can run no script and reach no network.
 """
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 from helpers.errors import UserError
@@ -14,6 +17,13 @@ from helpers.report import run_page
 from pipeline.crossref import link_sections
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+#: The policy of every rendered page (the report and its run pages), in a ``<meta http-equiv>`` at the top of its
+#: head: no script, no request to the network (fetch, frames, objects, fonts, forms), images only from data: URLs
+#: and the page's own folder, styles only inline (the page's own ``<style>`` elements and ``style`` attributes).
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; connect-src 'none'; frame-src 'none'; "
+                           "object-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; base-uri 'none'; "
+                           "form-action 'none'")
 
 _TAG = r"<(?:script|link|img|iframe|source|video|audio|embed|object|input|track)\b[^>]*?"
 _REMOTE = r"(?:https?:)?//[^\"'\s>,)]*"
@@ -34,6 +44,33 @@ def external_references(html):
     for m in _SRCSET.finditer(html):
         found += [c.strip() for c in m.group(1).split(",") if _REMOTE_START.match(c)]
     return found
+
+
+class _HeadPolicies(HTMLParser):
+    """The contents of the Content-Security-Policy ``<meta>`` elements in a page's head (one in the body is none)."""
+
+    def __init__(self):
+        super().__init__()
+        self.policies, self.in_head = [], True
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "body":
+            self.in_head = False
+        elif tag == "meta" and self.in_head and (attrs.get("http-equiv") or "").lower() == "content-security-policy":
+            self.policies.append(attrs.get("content"))
+
+    def handle_endtag(self, tag):
+        if tag == "head":
+            self.in_head = False
+
+
+def page_policy(html):
+    """The content of the page's Content-Security-Policy ``<meta>`` in its ``<head>``, or None."""
+    parser = _HeadPolicies()
+    parser.feed(html)
+    parser.close()
+    return parser.policies[0] if parser.policies else None
 
 
 def normalise_notebook(nb):
@@ -70,11 +107,14 @@ def render_html(notebook, output, show_code=False):
         exclude_output_prompt=True,
         embed_images=True,
     )
-    html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "DD2424 Assignment 1"}})
+    html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "DD2424 Assignment 1"},
+                                                         "content_security_policy": CONTENT_SECURITY_POLICY})
     html = link_sections(html)
     found = external_references(html)
     if found:
         raise UserError(f"the rendered report would load from the network: {found[0]}...")
+    if page_policy(html) != CONTENT_SECURITY_POLICY:
+        raise UserError(f"the rendered page lacks its Content-Security-Policy (template {TEMPLATES / 'offline'})")
     write_text(output, html)
     return Path(output)
 

@@ -2,8 +2,8 @@
 
 For every variant and setting, one training target (the group's
 ``summary.json``: the notebook trains every seed of the variant), whose
-prerequisites are the training notebook, the helper modules it imports
-(:mod:`pipeline.deps`), the variant's data cache, the variant's row stamp
+prerequisites are the training notebook's code, the content of the helper
+modules it imports (:mod:`pipeline.deps`), the variant's data cache, the variant's row stamp
 (a file named after the row's content, so editing one variant re-runs only its
 runs) and the ``N_VAL`` stamp. For every setting of the baseline variant, one
 figures target (Figure 1 and 2). For every data variant, one cache target.
@@ -17,32 +17,39 @@ from pathlib import Path
 from helpers.params import DATA_OPTIONS, DataOptions
 from helpers.settings import BASELINE, run_setting
 
-#: Make variable prefix -> the notebook: ``TRAIN_DEPS`` lists the helper files ``train.ipynb`` depends on,
-#: ``TRAIN_NB`` is the stamp of its code (:func:`pipeline.deps.notebook_code_key`).
+#: Make variable prefix -> the notebook: ``TRAIN_DEPS`` is the stamp of the helper files ``train.ipynb`` depends on
+#: (:func:`pipeline.deps.content_key`), ``TRAIN_NB`` the stamp of its code (:func:`pipeline.deps.notebook_code_key`).
 NOTEBOOKS = (("TRAIN", "train"), ("FIGURES", "figures"), ("GRADCHECK", "gradient_check"), ("REPORT", "report"))
 
 
 def dependency_lines(root):
     """What each notebook's results depend on, as make lines.
 
-    ``NAME_DEPS := files``: the helper files the notebook (and the data cache) depends on;
+    ``NAME_DEPS := $(BUILD_DIR)/helpers/stem/KEY``: a stamp named after the content of the helper files the
+    notebook (and the data cache, ``CACHE_DEPS``) depends on, with its rule (``$(content_stamp)`` of the
+    Makefile): touching a helper leaves the name, and the runs, as they are;
     ``NAME_NB := $(BUILD_DIR)/notebooks/stem/KEY``: a stamp named after the notebook's code, with
     its rule: saving the notebook (outputs, ``quick = True``) leaves the name, and its runs, as they are.
     """
     from pipeline.deps import module_closure, notebook_code_key, notebook_dependencies
 
     root = Path(root)
-
-    def rel(files):
-        return " ".join(str(f.relative_to(root)) for f in files)
-
     lines = []
     for var, stem in NOTEBOOKS:
         path = root / "notebooks" / f"{stem}.ipynb"
-        lines += [f"{var}_DEPS := {rel(notebook_dependencies(path, root / 'helpers'))}",
+        lines += [*helper_stamp(var, stem, notebook_dependencies(path, root / "helpers"), root),
                   f"{var}_NB := $(BUILD_DIR)/notebooks/{stem}/{notebook_code_key(path)}",
                   f"$({var}_NB):", "\t@$(new_stamp)"]
-    return lines + [f"CACHE_DEPS := {rel(module_closure({'data'}, root / 'helpers'))}"]
+    return lines + helper_stamp("CACHE", "cache", module_closure({"data"}, root / "helpers"), root)
+
+
+def helper_stamp(var, stem, files, root):
+    """``VAR_DEPS``, the stamp of ``files``' content (:func:`pipeline.deps.content_key`), and its rule, as make lines."""
+    from pipeline.deps import content_key
+
+    names = " ".join(shlex.quote(str(f.relative_to(root))) for f in files)
+    return [f"{var}_DEPS := $(BUILD_DIR)/helpers/{stem}/{content_key(files, root)}",
+            f"$({var}_DEPS):", f"\t@$(call content_stamp,{names})"]
 
 
 def cache_options(variant):

@@ -234,3 +234,69 @@ def test_folded_markdown_is_rendered_inside_its_fold():
     assert html.startswith("<details><summary>Formulas; click to open</summary>") and html.endswith("</details>")
     inner = html[len("<details><summary>Formulas; click to open</summary>"):-len("</details>")]
     assert "<li>one <code>x</code></li>" in inner and "<em>y</em>" in inner
+
+
+# --- text from the files a user edits reaches the page as text ------------------------------------------
+
+#: Text that would make an element, an attribute, emphasis, code, a link or a bare address if it reached the
+#: page as markup (the tag names and attributes are markers the page checks look for).
+HOSTILE = ('<script src="data:text/javascript,alert(1)"></script> <img src="x" onerror="alert(1)"> '
+           '<svg onload="alert(1)"><hostile-tag data-hostile="1"> <a href="javascript:alert(1)">a</a> '
+           '[link](javascript:alert(1)) ![i](http://evil.example/i.png) <http://evil.example> http://evil.example/x '
+           'www.evil.example x@evil.example **bold** _em_ `code` $x^2$ \\(y\\) &lt;b&gt; &amp; | # end')
+
+
+def rendered_markdown(markdown, tmp_path):
+    """The HTML the report's renderer (:func:`pipeline.render.render_html`) makes of a ``text/markdown`` output."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from pipeline.render import render_html
+
+    cell = new_code_cell("")
+    cell.outputs = [new_output("display_data", data={"text/markdown": markdown})]
+    nbformat.write(new_notebook(cells=[cell]), tmp_path / "nb.ipynb")
+    page = render_html(tmp_path / "nb.ipynb", tmp_path / "nb.html").read_text()
+    start = page.index("<", page.index('data-mime-type="text/markdown"'))
+    return page[start:page.index("</div>", start)]
+
+
+class Elements:
+    """The elements and text of an HTML fragment (html.parser): every start tag with its attributes, the text."""
+
+    def __init__(self, fragment):
+        from html.parser import HTMLParser
+
+        self.tags, self.text = [], []
+        parser = HTMLParser(convert_charrefs=True)
+        parser.handle_starttag = lambda tag, attrs: self.tags.append((tag, dict(attrs)))
+        parser.handle_data = self.text.append
+        parser.feed(fragment)
+        parser.close()
+
+
+def test_markdown_text_and_code_show_every_character_literally_and_make_no_markup(tmp_path):
+    page = Elements(rendered_markdown(f"- {report.markdown_code('``a<b>` ')} and {report.markdown_text(HOSTILE)}", tmp_path))
+    assert page.tags == [("ul", {}), ("li", {}), ("code", {})]     # the list and the code: nothing else
+    assert [t for t in page.text if t.strip()] == ["``a<b>` ", f" and {HOSTILE}"]
+
+
+def csv_text(rows):
+    """The text of a CSV file with ``rows`` (quoted where needed, as a spreadsheet writes it)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def test_variants_markdown_shows_the_file_s_text_literally(tmp_path):
+    from helpers.settings import parse_variants
+
+    variants = parse_variants(csv_text([("name", "seeds", "overrides", "description"), ("course", "1", "", HOSTILE),
+                                        ("raw", "2 3", "normalise=false; dtype=float32", "a `b` <c>")]))
+    page = Elements(rendered_markdown(report.variants_markdown(variants), tmp_path))
+    assert [tag for tag, _ in page.tags] == ["ul", "li", "code", "li", "code"]
+    assert [t for t in page.text if t.strip()] == ["course", f" (none; seeds 1): {HOSTILE}", "raw",
+                                                    " (normalise=false; dtype=float32; seeds 2, 3): a `b` <c>"]

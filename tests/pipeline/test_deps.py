@@ -101,3 +101,25 @@ def test_parameter_names_reads_plain_and_annotated_assignments():
     from pipeline.deps import parameter_names
 
     assert parameter_names("lam = 0.1   # λ\nseeds: list = [1]\nimport os\na = b = 2\n") == ["lam", "seeds", "a", "b"]
+
+
+def test_a_content_key_changes_with_a_byte_or_a_name_and_never_with_a_time(tmp_path):
+    import os
+
+    from pipeline.deps import content_key
+
+    pkg = tmp_path / "helpers"
+    pkg.mkdir()
+    for name, text in (("a.py", "x = 1\n"), ("b.c", "int x;\n")):
+        (pkg / name).write_text(text)
+    files = [pkg / "a.py", pkg / "b.c"]
+    key = content_key(files, tmp_path)
+    assert len(key) == 16 and content_key(files[::-1], tmp_path) == key        # the order given does not matter
+    os.utime(pkg / "a.py", (1, 1))
+    (pkg / "b.c").write_text("int x;\n")                                        # rewritten as it was
+    assert content_key(files, tmp_path) == key
+    (pkg / "a.py").write_text("x = 2\n")
+    assert content_key(files, tmp_path) != key
+    (pkg / "a.py").write_text("x = 1\n")
+    (pkg / "a.py").rename(pkg / "a2.py")                                        # the same bytes, another module
+    assert content_key([pkg / "a2.py", pkg / "b.c"], tmp_path) != key

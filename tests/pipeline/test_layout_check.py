@@ -2,12 +2,14 @@
 
 import pytest
 
-from pipeline.layout_check import main, measure, problems
+from pipeline.layout_check import check_pages, main, measure, problems
+from pipeline.render import CONTENT_SECURITY_POLICY
 from tests.conftest import require_playwright_chromium
 
 pytestmark = pytest.mark.browser   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
 
-PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body style="margin:0">
+POLICY = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8">""" + POLICY + """</head><body style="margin:0">
 <h1 id="top">Report</h1><p><a href="#top">up</a> <a href="#3.3-The-original%27s-claims">claims</a></p>
 <h2 id="3.3-The-original's-claims">claims</h2>{extra}<div style="height:2000px">text</div></body></html>"""
 
@@ -23,7 +25,9 @@ def test_a_page_that_fits_reports_its_height_and_passes(chromium, tmp_path, caps
     assert m["height"] >= 2000 and m["anchors"] == 2 and m["broken"] == [] and problems(m) == []
     assert main([str(tmp_path / "a.html")]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in out] == ["layout at 1024 px", "layout at 1280 px"] and "fits" in out[0]
+    assert [line.split(":")[0] for line in out] == ["layout at 1024 px", "layout at 1280 px", "policy of the 0 run pages (no "
+                                                    "script, no network, no frames; every image shown; no console error)"]
+    assert "fits" in out[0] and out[2].endswith("all pass; the report's is checked at each width above")
 
 
 def test_an_element_wider_than_the_screen_or_a_link_to_nowhere_fails(chromium, tmp_path):
@@ -46,3 +50,22 @@ def test_a_section_reference_that_is_not_a_link_to_a_section_fails(chromium, tmp
     m = measure(tmp_path / "d.html", widths=(1024,))[1024]
     assert m["unlinked"] == ["section 2.1"] and problems(m) == [
         "1 \"section x.y\" references are not links to a section, e.g. 'section 2.1'"]
+
+
+def test_a_page_without_the_policy_or_with_a_console_error_fails_and_so_does_a_run_page(chromium, tmp_path, capsys):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "index.html").write_text(PAGE.format(extra="").replace(POLICY, ""))
+    assert problems(measure(tmp_path / "index.html", widths=(1024,))[1024]) == ["no Content-Security-Policy"]
+    # a script the policy blocks, an image from the network it blocks: errors in the console
+    (tmp_path / "index.html").write_text(PAGE.format(extra='<script>document.title = "ran"</script>'))
+    (tmp_path / "runs" / "a.html").write_text(PAGE.format(extra=""))
+    (tmp_path / "runs" / "b.html").write_text(PAGE.format(extra='<img src="http://evil.example/x.png">'))
+    found = problems(measure(tmp_path / "index.html", widths=(1024,))[1024])
+    assert len(found) == 1 and found[0].startswith("1 console errors, e.g. \"Executing inline script violates"), found
+    checked = check_pages([tmp_path / "runs" / "a.html", tmp_path / "runs" / "b.html"])
+    assert checked[tmp_path / "runs" / "a.html"] == []
+    assert [p.split(",")[0] for p in checked[tmp_path / "runs" / "b.html"]] == ["1 console errors", "1 images do not decode"]
+    assert main([str(tmp_path / "index.html")]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].startswith("run page b.html: 1 console errors") and out[3].startswith("policy of the 2 run pages")
+    assert "1 fail;" in out[3]

@@ -4,6 +4,7 @@ exact dependencies, goal combinations and dry runs."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -152,24 +153,6 @@ def test_a_changed_variant_row_reruns_only_that_variant_and_a_new_one_shows_in_t
     assert '<td data-col="variant">wide</td>' in html
 
 
-def test_touching_a_figure_module_redraws_without_retraining_and_touching_the_model_retrains(built, data_dir):
-    out, _ = built
-    figures = ROOT / "helpers" / "figures.py"
-    model = ROOT / "helpers" / "model.py"
-    stats = {p: p.stat() for p in (figures, model)}
-    try:
-        os.utime(figures)
-        r = make(out, data_dir, "report", check=True)
-        assert executed(r).count("notebooks/train.ipynb") == 0
-        assert executed(r).count("notebooks/figures.ipynb") == 2 and "notebooks/report.ipynb" in executed(r)
-        os.utime(model)
-        r = make(out, data_dir, "report", check=True)
-        assert executed(r).count("notebooks/train.ipynb") == 4
-    finally:
-        for p, st in stats.items():
-            os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
-
-
 @pytest.mark.parametrize("goals", [["clean", "report"], ["-j4", "clean", "report"], ["report", "clean"]],
                          ids=["clean report", "-j4 clean report", "report clean"])
 def test_goal_combinations_with_clean_run_clean_alone_then_everything(tmp_path, data_dir, goals):
@@ -281,6 +264,66 @@ def test_interrupted_training_is_redone_not_accepted(tmp_path, data_dir, sig):
     r = make(out, data_dir, "report", check=True)
     assert executed(r).count("notebooks/train.ipynb") == 1
     assert (group / "summary.json").exists()
+
+
+# --- two builds in one checkout: the second waits for the first (pipeline/lock.py) ------------------------
+
+def test_a_second_make_report_in_the_same_checkout_waits_for_the_first_then_finds_everything_made(tmp_path, data_dir):
+    from pipeline.lock import holder, waiting_line
+    from tests.pipeline.test_lock import read_line
+
+    out = project(tmp_path / "p")
+    lock = out / "build" / "build.lock"
+    with open(tmp_path / "first.log", "w") as log:
+        first = subprocess.Popen(make_args(out, data_dir, "report", jobs=2), stdout=log, stderr=subprocess.STDOUT,
+                                 text=True, env=ENV)
+    deadline = time.monotonic() + 120
+    while holder(lock)[0] != first.pid:                  # the first build holds the lock (it records its make's PID)
+        assert first.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()
+        time.sleep(0.05)
+    second = subprocess.Popen(make_args(out, data_dir, "report"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=ENV)
+    line = read_line(second.stderr)
+    running = first.poll() is None
+    assert first.wait(timeout=900) == 0, (tmp_path / "first.log").read_text()
+    rest, err = second.communicate(timeout=300)
+    assert line == waiting_line(first.pid, "make report") + "\n" and running
+    assert second.returncode == 0 and err == "", err
+    assert executed(subprocess.CompletedProcess([], 0, rest)) == [] and f"Report: {out / 'report' / 'index.html'}" in rest
+    first_log = (tmp_path / "first.log").read_text()
+    assert "waiting" not in first_log and executed(subprocess.CompletedProcess([], 0, first_log)).count(
+        "notebooks/train.ipynb") == 4
+    assert make(out, data_dir, "-q", str(out / "report" / "index.html")).returncode == 0     # whole and up to date
+
+
+@pytest.mark.parametrize("goal", ["search", "test"])
+def test_make_search_and_make_test_wait_for_a_running_build_a_dry_run_and_jupyterlab_do_not(tmp_path, data_dir, goal):
+    """The lock held (as by a build of make report); Ctrl-C while waiting starts nothing."""
+    from pipeline.lock import waiting_line
+    from tests.pipeline.test_lock import hold, read_line, stand_in
+
+    out = project(tmp_path / "p")
+    running = stand_in()
+    held = hold(out / "build" / "build.lock", running.pid)
+    try:
+        proc = subprocess.Popen(make_args(out, data_dir, goal), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True, env=ENV, preexec_fn=_default_signals)
+        assert read_line(proc.stderr) == waiting_line(running.pid, "make report") + "\n"
+        dry = make(out, data_dir, "-n", "report", timeout=120)
+        assert dry.returncode == 0 and "waiting" not in dry.stderr and "notebooks/train.ipynb" in dry.stdout
+        lab = make(out, data_dir, "lab", "LAB_ARGS=--version", timeout=120)
+        assert lab.returncode == 0 and re.search(r"^\d+\.\d+\.\d+$", lab.stdout, re.M), lab.stdout + lab.stderr
+        assert proc.poll() is None
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        held.close()
+        running.stdin.close()
+        running.wait()
+    assert proc.returncode != 0
+    assert f"interrupted while waiting for the build that runs (PID {running.pid}); nothing was started" in err
+    assert sorted(p.name for p in out.iterdir()) == ["build", "settings.csv", "variants.csv"]
+    assert [p.name for p in (out / "build").iterdir()] == ["build.lock"]
 
 
 def test_make_clean_keeps_the_downloaded_archive(tmp_path):
@@ -454,6 +497,65 @@ def test_a_notebook_saved_in_jupyterlab_retrains_nothing_and_a_code_change_rerun
     assert where.stdout.startswith(str(ROOT / "helpers")), where.stdout + where.stderr
 
 
+def planned(r):
+    """Notebooks a dry run (make -n) would execute."""
+    return sorted(re.findall(r"-m pipeline execute --all-parameters\s+(notebooks/\S+\.ipynb)", r.stdout))
+
+
+def git(root, *args):
+    subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.org", *args], cwd=root, check=True,
+                   capture_output=True, text=True, timeout=60)
+
+
+def test_helpers_as_they_were_redo_nothing_and_a_changed_one_redoes_exactly_the_notebooks_that_import_it(tmp_path, data_dir):
+    """Touching every file of helpers/ and a branch switch and back (a git checkout that rewrites a file as it
+    was) plan nothing; a one-character change to model.py reruns what imports it, one to figures.py only the
+    figures and the report."""
+    root = project_copy(tmp_path)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "as built")
+    out = project(tmp_path / "p")
+    make_in(root, out, data_dir, "report")
+    for path in (root / "helpers").iterdir():
+        os.utime(path)
+    assert planned(make_in(root, out, data_dir, "-n", "report")) == []
+    assert executed(make_in(root, out, data_dir, "report")) == []
+    model = root / "helpers" / "model.py"
+    git(root, "checkout", "-q", "-b", "other")
+    model.write_text(model.read_text() + "\n# another branch\n")
+    git(root, "commit", "-q", "-am", "another model")
+    git(root, "checkout", "-q", "main")                       # model.py rewritten as it was, with a new time
+    assert model.stat().st_mtime > (out / "report" / "index.html").stat().st_mtime
+    assert planned(make_in(root, out, data_dir, "-n", "report")) == []
+    # one character: every notebook whose helpers' closure holds model.py reruns, and what reads their results
+    model.write_text(model.read_text().replace("Scores", "scores", 1))
+    from pipeline.deps import notebook_dependencies
+
+    importers = {stem for stem in ("train", "figures", "gradient_check", "report")
+                 if model in notebook_dependencies(root / "notebooks" / f"{stem}.ipynb", root / "helpers")}
+    assert importers == {"train", "gradient_check"}
+    assert planned(make_in(root, out, data_dir, "-n", "report")) == sorted(
+        ["notebooks/train.ipynb"] * 4 + ["notebooks/figures.ipynb"] * 2 + ["notebooks/gradient_check.ipynb",
+                                                                           "notebooks/report.ipynb"])
+    git(root, "checkout", "-q", "--", "helpers/model.py")
+    assert planned(make_in(root, out, data_dir, "-n", "report")) == []
+    figures = root / "helpers" / "figures.py"
+    figures.write_text(figures.read_text() + " ")
+    assert planned(make_in(root, out, data_dir, "-n", "report")) == ["notebooks/figures.ipynb"] * 2 + ["notebooks/report.ipynb"]
+    # results built before the stamps existed (build/helpers/ gone): judged by the files' times, as then
+    git(root, "checkout", "-q", "--", "helpers/figures.py")
+    before = time.time() - 86400                         # older than anything made (the shared data's caches too)
+    for path in (root / "helpers").iterdir():
+        os.utime(path, (before, before))
+    os.utime(root / "helpers" / "model.py", (before + 30, before + 30))
+    shutil.rmtree(out / "build" / "helpers")
+    assert executed(make_in(root, out, data_dir, "report")) == []
+    stamps = {p.parent.name: p.stat().st_mtime for p in (out / "build" / "helpers").glob("*/*")}
+    assert sorted(stamps) == ["cache", "figures", "gradient_check", "report", "train"]
+    assert stamps["train"] == before + 30 and stamps["figures"] == before     # the newest of each one's files
+
+
 def test_a_run_that_is_not_the_one_make_asked_for_fails_its_rule_with_one_line(tmp_path, data_dir):
     """A code cell that changes a parameter after the parameters cell (here: no normalisation) trains
     another run than the rule's: the rule fails with one line and keeps nothing."""
@@ -524,3 +626,97 @@ def test_make_report_says_how_many_runs_there_are_and_counts_them_with_the_time_
     assert sorted(counts) == list(range(1, total + 1))                          # -j2: every run counted once
     assert re.search(rf"\(1 of {total} runs; about \d+ (s|min) left\)", r.stdout)
     assert re.search(rf"\({total} of {total} runs\)", r.stdout)
+
+
+# --- text from the files a user edits: refused before any run, or shown on the page as text -------------
+
+#: Markup of every kind (an element, event attributes, links of each syntax, a bare address, emphasis, code); the
+#: tag name and the attribute data-hostile are markers no page of the project has. Its image is a local file: one
+#: from the network would be refused by the renderer's own check before these tests' checks could see it.
+HOSTILE = ('<script src="data:text/javascript,alert(1)"></script><img src="x" onerror="alert(1)"><svg onload="alert(1)">'
+           '<hostile-tag data-hostile="1">x</hostile-tag> <a href="javascript:alert(1)">a</a> [link](javascript:alert(1)) '
+           '![i](i.png) <http://evil.example> http://evil.example/x www.evil.example **bold** `c` | &amp;')
+
+
+def csv_text(rows):
+    """A CSV file's text, quoted where needed."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+SETTING_ROW = {"lam": "0", "eta": "0.1", "n_batch": "20", "n_epochs": "2", "init_std": ""}
+VARIANT_ROWS = [{"name": "course", "seeds": "1", "overrides": "", "description": "the course"},
+                {"name": "raw", "seeds": "3", "overrides": "normalise=false", "description": "raw pixels"}]
+
+
+def hostile_files(settings_column=None, variants_column=None):
+    """The settings and variants files' texts with HOSTILE in one column of the second variant's row (in the
+    first setting's ``settings_column``, or ``overrides`` as ``key=HOSTILE``)."""
+    setting = {**SETTING_ROW, **({settings_column: HOSTILE} if settings_column else {})}
+    variants = [dict(v) for v in VARIANT_ROWS]
+    if variants_column:
+        variants[1][variants_column] = f"init_std={HOSTILE}" if variants_column == "overrides=value" else HOSTILE
+    return (csv_text([list(SETTING_ROW), list(setting.values())]),
+            csv_text([list(VARIANT_ROWS[0])] + [list(v.values()) for v in variants]))
+
+
+@pytest.mark.parametrize("settings_column, variants_column", [(c, None) for c in SETTING_ROW] + [
+    (None, c) for c in ("name", "seeds", "overrides", "overrides=value")])
+def test_hostile_text_in_a_column_that_is_no_free_text_is_refused_in_one_line_before_anything_is_made(
+        tmp_path, data_dir, settings_column, variants_column):
+    out = project(tmp_path / "p", *hostile_files(settings_column, variants_column))
+    r = make(out, data_dir, "report")
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and ("settings.csv row 1" if settings_column else "variants.csv row 2") in lines[0], r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["build", "settings.csv", "variants.csv"]      # nothing made
+    assert [p.name for p in (out / "build").iterdir()] == ["build.lock"]                          # but the lock
+
+
+class Page:
+    """A rendered page's elements (tag, attributes) and text, by html.parser."""
+
+    def __init__(self, path):
+        from html.parser import HTMLParser
+
+        self.tags, self.text = [], []
+        parser = HTMLParser(convert_charrefs=True)
+        parser.handle_starttag = lambda tag, attrs: self.tags.append((tag, dict(attrs)))
+        parser.handle_startendtag = parser.handle_starttag
+        parser.handle_data = self.text.append
+        parser.feed(path.read_text())
+        parser.close()
+
+    def text_content(self):
+        return "".join(self.text)
+
+
+def test_hostile_descriptions_reach_the_page_as_text_no_element_no_attribute_no_live_link(tmp_path, data_dir):
+    """HOSTILE in both variants' descriptions (the one column of free text), and in a comment of each file."""
+    from pipeline.render import CONTENT_SECURITY_POLICY, page_policy
+
+    settings, _ = hostile_files()
+    variants = csv_text([list(VARIANT_ROWS[0]), ["course", "1", "", HOSTILE.replace('"', "'")],
+                         ["raw", "3", "normalise=false", HOSTILE]])
+    out = project(tmp_path / "p", f"# {HOSTILE}\n{settings}", f"# {HOSTILE}\n{variants}")
+    make(out, data_dir, "report", jobs=2, check=True)
+    index = out / "report" / "index.html"
+    page = Page(index)
+    text = page.text_content()
+    # each description twice: the list of section 2.4 and the ranking of section 3.2; the comments nowhere
+    assert text.count(HOSTILE) == 2 and text.count(HOSTILE.replace('"', "'")) == 2
+    assert text.count("hostile-tag") == 2 * 2 * 2
+    tags = {tag for tag, _ in page.tags}
+    assert not tags & {"script", "svg", "hostile-tag", "iframe", "object", "embed"}, tags
+    attributes = {name for _, attrs in page.tags for name in attrs}
+    assert not [a for a in attributes if a.startswith("on") or a == "data-hostile"], attributes
+    links = [attrs["href"] for tag, attrs in page.tags if tag == "a" and "href" in attrs]   # <a id="glossary"> has none
+    assert links and [h for h in links if not (h.startswith("#") or h.startswith("runs/"))] == []
+    assert [attrs["src"][:11] for tag, attrs in page.tags if tag == "img"] == ["data:image/"] * len(
+        [t for t, _ in page.tags if t == "img"])
+    for path in [index, *sorted((out / "report" / "runs").glob("*.html"))]:
+        assert page_policy(path.read_text()) == CONTENT_SECURITY_POLICY, path

@@ -1,8 +1,10 @@
+from html.parser import HTMLParser
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from pipeline.render import external_references, render_html
+from pipeline.render import CONTENT_SECURITY_POLICY, external_references, page_policy, render_html
 
 
 def test_external_references_are_found():
@@ -47,3 +49,29 @@ def test_other_network_loads_are_found(html):
 ])
 def test_local_content_is_not_flagged(html):
     assert external_references(html) == []
+
+
+class StartTags(HTMLParser):
+    """The start tags of a page, in order, with their attributes."""
+
+    def __init__(self, html):
+        super().__init__()
+        self.tags = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_every_rendered_page_starts_its_head_with_the_policy_and_a_policy_in_the_body_is_none(tmp_path):
+    nb = new_notebook(cells=[new_markdown_cell("# Title"), new_code_cell("x = 1")])
+    nbformat.write(nb, str(tmp_path / "nb.ipynb"))
+    for show_code in (False, True):     # the report, a run page
+        html = render_html(tmp_path / "nb.ipynb", tmp_path / f"{show_code}.html", show_code=show_code).read_text()
+        assert page_policy(html) == CONTENT_SECURITY_POLICY
+        tags = StartTags(html).tags
+        assert [t for t, _ in tags[:3]] == ["html", "head", "meta"] and tags[2][1]["http-equiv"] == "Content-Security-Policy"
+    for directive in ("default-src 'none'", "script-src 'none'", "connect-src 'none'", "frame-src 'none'",
+                      "img-src 'self' data:", "style-src 'unsafe-inline'"):
+        assert directive in CONTENT_SECURITY_POLICY.split("; ")
+    assert page_policy('<html><head></head><body><meta http-equiv="Content-Security-Policy" content="x"></body></html>') is None

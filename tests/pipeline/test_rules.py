@@ -72,6 +72,23 @@ def test_each_notebook_s_runs_depend_on_a_stamp_named_after_its_code():
     assert "notebooks/train.ipynb $(TRAIN_DEPS)" not in text     # the file's time is not a prerequisite
 
 
+def test_each_notebook_s_runs_depend_on_a_stamp_named_after_its_helpers_content_not_their_times():
+    from pipeline.deps import content_key, module_closure, notebook_dependencies
+
+    text = make_rules(parse_settings("lam,eta,n_batch,n_epochs\n0,0.1,100,40\n"), parse_variants(VARIANTS), "s.csv")
+    for var, stem in (("TRAIN", "train"), ("FIGURES", "figures"), ("GRADCHECK", "gradient_check"), ("REPORT", "report"),
+                      ("CACHE", "cache")):
+        files = (module_closure({"data"}, ROOT / "helpers") if stem == "cache"
+                 else notebook_dependencies(ROOT / "notebooks" / f"{stem}.ipynb", ROOT / "helpers"))
+        names = " ".join(str(f.relative_to(ROOT)) for f in files)
+        stamp = f"$(BUILD_DIR)/helpers/{stem}/{content_key(files, ROOT)}"
+        assert f"{var}_DEPS := {stamp}\n$({var}_DEPS):\n\t@$(call content_stamp,{names})\n" in text, var
+    # no helper file is a prerequisite (its time would count), only the stamps are
+    rules = [ln for ln in text.splitlines() if ":" in ln and not ln.startswith(("\t", "#"))]
+    assert rules and [ln for ln in rules if re.search(r"(?<!\$\(BUILD_DIR\)/)helpers/", ln)] == []
+    assert "helpers/compiled_epoch.c" in re.search(r"content_stamp,(.*)\)", text).group(1)
+
+
 def test_two_rows_a_variant_trains_alike_are_one_rule():
     settings = parse_settings("lam,eta,n_batch,n_epochs,init_std\n0,0.1,100,40,\n0,0.1,100,40,0.05\n")
     variants = parse_variants("name,seeds,overrides,description\ncourse,1,,c\nwide,2,init_std=0.1,w\n")
