@@ -272,7 +272,7 @@ def search_markdown(gradcheck):
                          else (f"{v:g}" if not isinstance(v, str) else v) for v in values)
              for k, values in space.items()]
     return ("\n".join(lines) + f"\n\nIn bold the course setup (section 1.1's own check). {n_configs} configurations "
-            f"× {len(gradcheck['search_seeds'])} seeds, computed in {gradcheck['search_seconds']:.0f} s on one core; "
+            f"× {len(gradcheck['search_seeds'])} seeds, computed on one core (the executed notebook says how long); "
             "the numerical gradients come from the costs of the course's loop evaluated all at once "
             "(`helpers.gradcheck.perturbed_costs`, tested against the loop)." + grown_sentence(gradcheck))
 

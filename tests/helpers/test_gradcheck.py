@@ -438,7 +438,7 @@ def fake_data(monkeypatch):
     return train, calls
 
 
-def test_run_gradient_check_checks_the_first_training_images(fake_data, monkeypatch):
+def test_run_gradient_check_checks_the_first_training_images(fake_data, monkeypatch, capsys):
     import time
 
     train, calls = fake_data
@@ -461,7 +461,8 @@ def test_run_gradient_check_checks_the_first_training_images(fake_data, monkeypa
     grown = {k: sorted(set(v) | added[k]) if added[k] else list(v) for k, v in space.items()}
     assert out["space"] == grown and out["search_seeds"] == [2022, 2023]
     assert out["baseline"] == gradcheck.BASELINE_CHECK
-    assert out["search_seconds"] == 12.3
+    # the wall time is said, not kept: results files hold only what every rerun reproduces
+    assert "search_seconds" not in out and "in 12.3 s on one core" in capsys.readouterr().out
 
 
 def test_run_gradient_check_refuses_an_unknown_search_before_loading_data(fake_data):
