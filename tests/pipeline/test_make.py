@@ -326,6 +326,80 @@ def test_make_search_and_make_test_wait_for_a_running_build_a_dry_run_and_jupyte
     assert [p.name for p in (out / "build").iterdir()] == ["build.lock"]
 
 
+# --- stopped anywhere: a rerun finishes with the results of an uninterrupted build, retraining nothing finished ---
+
+SMALL = ("lam,eta,n_batch,n_epochs\n0,0.1,20,2\n", "name,seeds,overrides,description\ncourse,1 2,,the course\n")
+INTERRUPTED = "interrupted: nothing partial was kept; run the same command again to resume"
+
+
+@pytest.fixture(scope="module")
+def small_reference(tmp_path_factory, data_dir):
+    """An uninterrupted `make report` of one setting in one variant: what every interrupted build must end as."""
+    out = project(tmp_path_factory.mktemp("reference") / "p", *SMALL)
+    make(out, data_dir, "report", check=True)
+    return out
+
+
+def a_cell_runs(executed_nb):
+    """True while papermill marks a cell of the executed notebook (or its temporary file) as running."""
+    for path in (executed_nb, *executed_nb.parent.glob(f".tmp-{executed_nb.name}.*")):
+        try:
+            cells = json.loads(path.read_text())["cells"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if any(c.get("metadata", {}).get("papermill", {}).get("status") == "running" for c in cells):
+            return True
+    return False
+
+
+def run_pages_written(out):
+    return sorted(p.name for p in (out / "report" / "runs").glob("*.html"))
+
+
+#: When to stop the build, read from what it has written: (name, signal, condition on the project folder).
+STOP_POINTS = [
+    ("the report notebook runs", signal.SIGINT,
+     lambda out: a_cell_runs(out / "results" / "executed" / "report.ipynb")),
+    ("the run pages render", signal.SIGTERM,
+     lambda out: len(run_pages_written(out)) in (1, 2) and not (out / "report" / "index.html").exists()),
+    ("the report renders", signal.SIGINT,
+     lambda out: len(run_pages_written(out)) == 3 and not (out / "report" / "index.html").exists()),
+]
+
+
+def stop_when(args, condition, sig, timeout=600):
+    """Start make (``args``), send ``sig`` to its whole job once ``condition()`` holds; (process, stdout, stderr)."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=ENV, preexec_fn=_default_signals)
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, "the build ended before the point: " + "".join(proc.communicate())[-3000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.killpg(proc.pid, sig)
+    out, err = proc.communicate(timeout=120)
+    return proc, out, err
+
+
+@pytest.mark.parametrize("point, sig, condition", STOP_POINTS, ids=[p[0] for p in STOP_POINTS])
+def test_make_report_stopped_anywhere_then_rerun_ends_as_an_uninterrupted_build_retraining_nothing(
+        tmp_path, data_dir, small_reference, point, sig, condition):
+    out = project(tmp_path / "p", *SMALL)
+    proc, _, err = stop_when(make_args(out, data_dir, "report"), lambda: condition(out), sig)
+    # one line: the step's own, or make's when the signal came between two of a recipe's commands
+    assert proc.returncode != 0 and "Traceback" not in err, err
+    assert INTERRUPTED in err or re.search(r"^make: \*\*\* \[.*\] (Interrupt|Terminated)$", err, re.M), err
+    assert not (out / "report" / "index.html").exists() and not list(out.rglob(".tmp-*"))    # nothing partial kept
+    trained = {p: p.stat().st_mtime_ns for p in (out / "results").rglob("seed*/results.json")}
+    assert len(trained) == 2                                                 # training had finished
+    r = make(out, data_dir, "report", check=True)
+    assert "notebooks/train.ipynb" not in executed(r) and "notebooks/report.ipynb" in executed(r), r.stdout
+    assert {p: p.stat().st_mtime_ns for p in trained} == trained             # nothing retrained
+    a, b = result_files(out), result_files(small_reference)
+    assert sorted(a) == sorted(b) and [name for name in a if a[name] != b[name]] == []      # bit for bit
+    assert len(run_pages_written(out)) == 3
+
+
 def test_make_clean_keeps_the_downloaded_archive(tmp_path):
     data = tmp_path / "data"
     (data / "cifar-10-batches-py").mkdir(parents=True)
@@ -382,13 +456,21 @@ def test_lab_takes_options_and_allows_root():
     assert ("--allow-root" in r.stdout) == (os.getuid() == 0)
 
 
-def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_them(tmp_path, data_dir):
-    """One setting of the original's (n_batch 100, 40 epochs): on tiny data its numbers are far from the
-    original's, so `make search` trains it in the finer init_std values (one single variant: no pairs)."""
-    out = project(tmp_path / "s", settings="lam,eta,n_batch,n_epochs\n0,0.001,100,40\n",
-                  variants="name,seeds,overrides,description\ncourse,1,,c\nraw,3,normalise=false,r\n")
+SEARCHED = ("lam,eta,n_batch,n_epochs\n0,0.001,100,40\n", "name,seeds,overrides,description\ncourse,1,,c\nraw,3,normalise=false,r\n")
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory, data_dir):
+    """`make report`, then `make search`, of one setting of the original's (n_batch 100, 40 epochs): on tiny data its
+    numbers are far from the original's, so the search trains it in the finer init_std values (one single variant:
+    no pairs)."""
+    out = project(tmp_path_factory.mktemp("search") / "s", *SEARCHED)
     make(out, data_dir, "report", jobs=2, check=True)
-    r = make(out, data_dir, "search", jobs=2, check=True)
+    return out, make(out, data_dir, "search", jobs=2, check=True)
+
+
+def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_them(searched, data_dir):
+    out, r = searched
     trained = [n for n in executed(r) if n == "notebooks/train.ipynb"]
     # every fine init_std and every data choice, alone
     assert len(trained) == len(FINE_INIT_STD) + len(SEARCH_DATA_CHOICES), r.stdout + r.stderr
@@ -403,6 +485,29 @@ def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_t
     assert executed(make(out, data_dir, "search", check=True)) == []
     dry = make(out, data_dir, "-n", "report", check=True)
     assert "notebooks/" not in dry.stdout, dry.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_make_search_stopped_inside_a_run_resumes_retraining_nothing_finished_and_ends_as_an_uninterrupted_one(
+        tmp_path, data_dir, searched, sig):
+    out = project(tmp_path / "s", *SEARCHED)
+    make(out, data_dir, "report", jobs=2, check=True)
+
+    def second_run_trains():
+        done = list((out / "results").glob("init-std-*/*/summary.json"))
+        return len(done) == 1 and any(a_cell_runs(group / "train.ipynb") for group in (out / "results").glob("init-std-*/*")
+                                      if not (group / "summary.json").exists())
+
+    proc, _, err = stop_when(make_args(out, data_dir, "search"), second_run_trains, sig)
+    assert proc.returncode != 0 and "Traceback" not in err and INTERRUPTED in err, err
+    assert not list(out.rglob(".tmp-*")) and not (out / "results" / "search.json").exists()
+    finished = {p: p.stat().st_mtime_ns for p in (out / "results").glob("init-std-*/*/seed*/results.json")}
+    assert len(finished) == 1
+    r = make(out, data_dir, "search", check=True)
+    assert executed(r).count("notebooks/train.ipynb") == 3, r.stdout                  # the three not finished
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished
+    a, b = result_files(out), result_files(searched[0])
+    assert sorted(a) == sorted(b) and [name for name in a if a[name] != b[name]] == []      # bit for bit
 
 
 def test_make_report_without_a_c_compiler_trains_with_the_numpy_epoch(tmp_path, data_dir):
