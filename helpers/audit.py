@@ -13,7 +13,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from helpers import original
+from helpers import likelihood, original
 # The audit's four verdicts of a printed number, in the order the report counts them. The report's verdicts
 # come from the section's answer (helpers.likelihood.apply_answer); this module's per-number rule, with the
 # same words, is the diagnostic.
@@ -41,7 +41,8 @@ FORMULAS = """\
   variant; section 1.1: the check as this project runs it). Otherwise the
   number is *explained* if a searched configuration matches it: of the
   matching ones, the one that changes the fewest choices of the course setup,
-  then the one with the smallest ``z``. Otherwise it is *unexplained*, and the
+  then the one with the smallest ``z``; a configuration that contradicts what the
+  original states (``helpers.original.STATED``) is never a candidate. Otherwise it is *unexplained*, and the
   configuration with the smallest ``z`` is named as the closest. Each
   explanation says how many configurations were tried for that number and how
   many of them match: the more that were tried, the more likely a match by
@@ -257,7 +258,7 @@ def table1_numbers_audit(records, variant=BASELINE):
         candidates = []
         for other in variants_of(records):
             runs = runs_of(records, other, number["lam"], number["eta"]) if other != variant else []
-            if runs:
+            if runs and not likelihood.contradictions("Table 1", runs[0]["overrides"]):
                 candidates.append({"changed": runs[0]["overrides"], "values": [r["test"][number["metric"]] for r in runs]})
         course = {"init_std": base[0]["init_std"], **{k: v for k, v in asdict(DataOptions()).items() if k != "n_val"}}
         result = explain(number["text"], [r["test"][number["metric"]] for r in base], candidates, course)
@@ -315,6 +316,7 @@ def gradcheck_numbers_audit(search_rows, baseline):
         for stat, text in stats.items():
             candidates = [{"changed": {c: v for c, v in zip(CHECK_CHOICES, key) if v != baseline[c]}, "values": values[stat]}
                           for key, values in groups.items() if key[-1] == param and key != base_key]
+            candidates = [c for c in candidates if not likelihood.contradictions("1.1", c["changed"])]
             result = explain(text, groups[base_key][stat], candidates, baseline)
             rows.append({**result, "section": "1.1", "param": param, "stat": stat,
                          "name": f"Section 1.1, g{param}, {stat.replace('_', ' ')}",
@@ -566,6 +568,8 @@ def joint_configuration(search_rows, baseline):
         numbers = [(p, k, t) for p, stats in original.GRADCHECK.items() if p in params for k, t in stats.items()]
         matched = sum(matches(t, params[p][k]) for p, k, t in numbers)
         changed = {c: v for c, v in zip(CHECK_CHOICES, choice) if v != baseline[c]}
+        if likelihood.contradictions("1.1", changed):   # what the original states rules it out
+            continue
         if best is None or (matched, -len(changed)) > (best["matched"], -len(best["changed"])):
             best = {"changed": changed, "matched": matched, "of": len(numbers)}
     return best
