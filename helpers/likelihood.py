@@ -151,26 +151,29 @@ def log_mass(lo, hi, m, sigma, df=math.inf):
     return la + math.log1p(-math.exp(lb - la)) if lb < la else -math.inf
 
 
+def scored_interval(text, convention, log=False):
+    """:func:`printed_interval` on the scale a number is scored on: its natural logarithm when ``log`` (a log
+    scale has no zero: an interval starting at or below 0 starts far below the printed value instead)."""
+    lo, hi = printed_interval(text, convention)
+    if not log:
+        return lo, hi
+    lo = lo if lo > 0 else min(hi, abs(float(text))) * 1e-3
+    return math.log(lo), math.log(hi)
+
+
 def number_log_likelihood(text, values, convention, log=False):
     """The log-probability that a run like ours prints ``text`` (see the module doc)."""
-    lo, hi = printed_interval(text, convention)
+    lo, hi = scored_interval(text, convention, log)
     m, sigma, df = predictive(values, log)
-    if log:
-        if lo <= 0:
-            lo = min(hi, abs(float(text))) * 1e-3   # a log scale has no zero; far below the printed value
-        lo, hi = math.log(lo), math.log(hi)
     return log_mass(lo, hi, m, max(sigma, (hi - lo) * RESOLUTION), df)
 
 
 def reproduces(text, values, convention, log=False):
     """True when the printed interval of ``text`` lies within ``2σ`` of our mean (see the module doc)."""
-    lo, hi = printed_interval(text, convention)
+    lo, hi = scored_interval(text, convention, log)
     m, sigma, _ = predictive(values, log)
     if not math.isfinite(m):
         return False
-    if log:
-        lo = lo if lo > 0 else min(hi, abs(float(text))) * 1e-3   # as number_log_likelihood
-        lo, hi = math.log(lo), math.log(hi)
     distance = 0.0 if lo <= m <= hi else min(abs(lo - m), abs(hi - m))
     return distance <= REPRODUCED_WITHIN * sigma
 
@@ -305,10 +308,7 @@ def score_all(numbers, configs, convention):
         params = np.array([predictive(c["values"][n["id"]], n["log"]) if h else (np.nan,) * 3
                            for c, h in zip(configs, have)], dtype=np.float64).reshape(n_c, 3)
         m, sigma, df = params.T
-        lo, hi = printed_interval(n["text"], convention)
-        if n["log"]:
-            lo = lo if lo > 0 else min(hi, abs(float(n["text"]))) * 1e-3
-            lo, hi = math.log(lo), math.log(hi)
+        lo, hi = scored_interval(n["text"], convention, n["log"])
         logs[:, j] = np.where(have, _log_masses(lo, hi, m, np.maximum(sigma, (hi - lo) * RESOLUTION), df), np.nan)
         with np.errstate(invalid="ignore"):
             distance = np.where((lo <= m) & (m <= hi), 0.0, np.minimum(np.abs(lo - m), np.abs(hi - m)))

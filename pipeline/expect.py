@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 
 from helpers.errors import UserError
+from helpers.params import DATA_OPTIONS
 
 #: results.json section -> the notebook parameters it must echo.
-ECHOED = {"params": ("lam", "eta", "n_batch", "n_epochs", "init_std"),
-          "data": ("split", "normalise", "dtype", "norm", "stats", "val", "n_val")}   # helpers.params.DATA_OPTIONS
+ECHOED = {"params": ("lam", "eta", "n_batch", "n_epochs", "init_std"), "data": (*DATA_OPTIONS, "n_val")}
 
 
 def expect_files(paths):
