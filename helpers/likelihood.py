@@ -372,10 +372,13 @@ def convention_evidence(sections):
         ``favoured`` (the convention with the higher sum; rounded on a tie) and ``evidence`` (the
         difference of the two sums: a log-likelihood ratio).
     """
-    totals = {}
-    for convention in CONVENTIONS:
-        named = [answer(numbers, configs, convention)["named"] for numbers, configs in sections.values()]
-        totals[convention] = math.fsum(n["score"] for n in named if n)   # sections with nothing to name add 0
+    return _evidence({c: [answer(numbers, configs, c) for numbers, configs in sections.values()] for c in CONVENTIONS})
+
+
+def _evidence(answers):
+    """:func:`convention_evidence` from each convention's :func:`answer` of every section."""
+    totals = {c: math.fsum(a["named"]["score"] for a in answers[c] if a["named"])   # nothing to name adds 0
+              for c in CONVENTIONS}
     favoured = max(CONVENTIONS, key=lambda c: (totals[c], c == ROUNDED))
     other = next(c for c in CONVENTIONS if c != favoured)
     return {"scores": totals, "favoured": favoured, "evidence": totals[favoured] - totals[other]}
@@ -469,12 +472,14 @@ def audit_answer(records, search_rows, check_baseline):
         ``calibration`` (:func:`calibrate`) and ``numbers``.
     """
     sections = sections_of(records, search_rows, check_baseline)
-    convention = convention_evidence(sections)
+    answers = {c: {name: answer(numbers, configs, c) for name, (numbers, configs) in sections.items()}
+               for c in CONVENTIONS}
+    convention = _evidence({c: list(answers[c].values()) for c in CONVENTIONS})
     favoured = convention["favoured"]
     other = next(c for c in CONVENTIONS if c != favoured)
     out = {}
     for name, (numbers, configs) in sections.items():
-        out[name] = {**answer(numbers, configs, favoured), "other": answer(numbers, configs, other),
+        out[name] = {**answers[favoured][name], "other": answers[other][name],
                      "calibration": calibrate(numbers, configs, favoured), "numbers": numbers}
     return {"convention": convention, "sections": out}
 
