@@ -18,7 +18,7 @@ from helpers import likelihood, original
 # come from the section's answer (helpers.likelihood.apply_answer); this module's per-number rule, with the
 # same words, is the diagnostic.
 from helpers.likelihood import DIGITS as ROUNDING, EXPLAINED, REPRODUCED, UNEXPLAINED, VERDICTS  # noqa: F401
-from helpers.params import DataOptions
+from helpers.params import OPTIONAL_CHOICES, SETTING_CHOICES, TRAIN_CHOICES, DataOptions
 from helpers.results import spread
 
 BASELINE = "course"
@@ -78,8 +78,7 @@ def run_record(variant, params, doc, W=None, row=None, overrides=None):
         baseline).
     """
     row = row or params
-    return {"variant": variant, "lam": float(params.lam), "eta": float(params.eta), "n_batch": params.n_batch,
-            "n_epochs": params.n_epochs, "init_std": float(params.init_std), "seed": params.seed,
+    return {"variant": variant, **{name: getattr(params, name) for name in SETTING_CHOICES}, "seed": params.seed,
             "setting_id": row.setting_id, "label": row.label, "original_setting": row.is_original_setting,
             "test": doc["test"], "history": doc["history"], "diverged_at": doc.get("diverged_at"), "W": W,
             "overrides": dict(overrides or {}), "epoch": doc.get("epoch"), "provenance": doc.get("provenance") or {}}
@@ -214,9 +213,10 @@ def explain(text, baseline_values, candidates, baseline_choice=None):
     return {**out, "verdict": UNEXPLAINED, "closest": closest}
 
 
-#: Names of the choices as the report writes them.
-CHOICE_NAMES = {"lam": "λ", "n_images": "number of images", "n_dims": "number of dimensions", "h": "h",
-                "method": "method", "init_std": "init_std", "split": "split",
+#: Names of the choices as the report writes them (the training choices': their labels, helpers.params).
+CHOICE_NAMES = {**{c.name: c.label for c in TRAIN_CHOICES},
+                "lam": "λ", "n_images": "number of images", "n_dims": "number of dimensions", "h": "h",
+                "method": "method", "split": "split",
                 "normalise": "normalise", "dtype": "dtype", "norm": "normalisation", "stats": "statistics from",
                 "val": "validating images"}
 
@@ -260,7 +260,8 @@ def table1_numbers_audit(records, variant=BASELINE):
             runs = runs_of(records, other, number["lam"], number["eta"]) if other != variant else []
             if runs and not likelihood.contradictions("Table 1", runs[0]["overrides"]):
                 candidates.append({"changed": runs[0]["overrides"], "values": [r["test"][number["metric"]] for r in runs]})
-        course = {"init_std": base[0]["init_std"], **{k: v for k, v in asdict(DataOptions()).items() if k != "n_val"}}
+        course = {**{k: base[0][k] for k in OPTIONAL_CHOICES},
+                  **{k: v for k, v in asdict(DataOptions()).items() if k != "n_val"}}
         result = explain(number["text"], [r["test"][number["metric"]] for r in base], candidates, course)
         rows.append({**result, "section": "Table 1", "lam": number["lam"], "eta": number["eta"],
                      "metric": number["metric"],

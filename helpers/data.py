@@ -42,6 +42,7 @@ import numpy as np
 from helpers.cifar10 import FOLDER_NAME, PIXEL_FILES, load_pixels
 from helpers.errors import DataError
 from helpers.files import default_mode, file_digest, write_json, write_npy
+from helpers.model import one_hot
 from helpers.params import DataOptions
 from helpers.paths import project_path
 
@@ -161,13 +162,6 @@ class Dataset:
     std: np.ndarray
     options: DataOptions
     data_sha256: dict
-
-
-def one_hot(y, n_classes=N_CLASSES, dtype=np.float64):
-    """One-hot encode labels ``y`` (N,) into an (N, K) array."""
-    Y = np.zeros((y.shape[0], n_classes), dtype=dtype)
-    Y[np.arange(y.shape[0]), y] = 1
-    return Y
 
 
 def column_stats(X, chunk=4096):
@@ -373,9 +367,19 @@ def subset(split, n):
     return Split(X, split.y[:n], split.Y[:n])
 
 
-def quick_dataset(data):
-    """A small version of ``data`` for exploring in seconds (sizes in :data:`QUICK`)."""
+def quick_dataset(data, setting=None):
+    """A small version of ``data`` for exploring in seconds (sizes in :data:`QUICK`).
+
+    With a ``setting`` (TrainParams): ``(data, setting)``, the setting cut to QUICK's epochs and its
+    n_batch checked against the smaller training set.
+    """
     from dataclasses import replace
 
-    return replace(data, train=subset(data.train, QUICK["n_train"]), val=subset(data.val, QUICK["n_val"]),
-                   test=subset(data.test, QUICK["n_test"]))
+    small = replace(data, train=subset(data.train, QUICK["n_train"]), val=subset(data.val, QUICK["n_val"]),
+                    test=subset(data.test, QUICK["n_test"]))
+    if setting is None:
+        return small
+    from helpers.params import validate_params
+
+    quick = {**setting.as_dict(), "n_epochs": min(setting.n_epochs, QUICK["n_epochs"])}
+    return small, validate_params(n_train=small.train.n, **quick)

@@ -22,8 +22,7 @@ import itertools
 import numpy as np
 
 from helpers import likelihood
-from helpers.data import one_hot
-from helpers.model import compute_cost, compute_gradients, evaluate_classifier, init_parameters, scores
+from helpers.model import compute_cost, compute_gradients, evaluate_classifier, init_parameters, one_hot, scores
 
 METHODS = ("forward", "centred")
 

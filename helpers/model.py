@@ -8,13 +8,33 @@ cross-entropy plus ``lam * sum(W**2)``; b is not penalised.
 
 import numpy as np
 
-from helpers.data import one_hot
+
+def one_hot(y, n_classes=10, dtype=np.float64):
+    """One-hot encode labels ``y`` (N,) into an (N, K) array."""
+    Y = np.zeros((y.shape[0], n_classes), dtype=dtype)
+    Y[np.arange(y.shape[0]), y] = 1
+    return Y
 
 
-def init_parameters(rng, n_classes, dim, std, dtype=np.float64):
-    """Draw W: (K, D), then b: (K,), from N(0, std**2) with the generator ``rng``."""
+def targets(y, n_classes=10, dtype=np.float64, smooth=0.0):
+    """Training targets T: (N, K) for labels y: (N,): ``(1 - smooth) * one_hot(y) + smooth / K``.
+
+    ``smooth = 0`` (the course) gives the one-hot Y itself.
+    """
+    Y = one_hot(y, n_classes, dtype)
+    return (1 - smooth) * Y + smooth / n_classes if smooth else Y
+
+
+def init_parameters(rng, n_classes, dim, std, dtype=np.float64, b_init="like-W"):
+    """Draw W: (K, D), then b: (K,), from N(0, std**2) with the generator ``rng``.
+
+    ``b_init="zero"`` sets b to zeros after the same draws (so W and the generator's later draws, the
+    shuffles, are those of ``"like-W"``).
+    """
     W = rng.normal(0.0, std, size=(n_classes, dim)).astype(dtype)
     b = rng.normal(0.0, std, size=n_classes).astype(dtype)
+    if b_init == "zero":
+        b[...] = 0
     return W, b
 
 
@@ -132,7 +152,7 @@ def compute_gradients(X, Y, P, W, lam):
     return G.T @ X + 2 * lam * W, G.sum(axis=0)
 
 
-def numpy_epoch(X, y, W, b, perm, eta, lam, n_batch, previous_scores=None):
+def numpy_epoch(X, y, W, b, perm, eta, lam, n_batch, previous_scores=None, smooth=0.0):
     """One epoch of mini-batch gradient descent in plain NumPy, updating W and b in place.
 
     This is the course's update, step by step; the compiled epoch
@@ -154,6 +174,8 @@ def numpy_epoch(X, y, W, b, perm, eta, lam, n_batch, previous_scores=None):
         If given, ``previous_scores[i]`` receives the scores of ``X[perm[i]]`` under the W
         and b the epoch started from: the training set's values of the previous epoch
         come from them without another pass over X.
+    smooth : float
+        Label smoothing of the targets (:func:`targets`); 0 is the course's one-hot.
     """
     W0, b0 = W.copy(), b.copy()
     for start in range(0, perm.shape[0], n_batch):
@@ -162,7 +184,7 @@ def numpy_epoch(X, y, W, b, perm, eta, lam, n_batch, previous_scores=None):
         if previous_scores is not None:
             previous_scores[start:start + batch.shape[0]] = scores(Xb, W0, b0)
         P = evaluate_classifier(Xb, W, b)               # (n_batch, K)
-        Yb = one_hot(y[batch], W.shape[0], P.dtype)   # (n_batch, K)
+        Yb = targets(y[batch], W.shape[0], P.dtype, smooth)   # (n_batch, K)
         grad_W, grad_b = compute_gradients(Xb, Yb, P, W, lam)
         W -= eta * grad_W
         b -= eta * grad_b

@@ -71,8 +71,10 @@ def textbook_train(train_split, val_split, params):
     Xd, Yd, y = np.ascontiguousarray(train_split.X.T), train_split.Y.T, train_split.y
     Xv, Yv, yv = np.ascontiguousarray(val_split.X.T), val_split.Y.T, val_split.y
     rng = np.random.default_rng(params.seed)
-    W, b = model.init_parameters(rng, Yd.shape[0], Xd.shape[0], params.init_std, Xd.dtype)
+    W, b = model.init_parameters(rng, Yd.shape[0], Xd.shape[0], params.init_std, Xd.dtype, params.b_init)
     b = b[:, None]
+    K = Yd.shape[0]
+    Td = (1 - params.smooth) * Yd + params.smooth / K if params.smooth else Yd   # the training targets
     history = {f"{s}_{m}": [] for s in ("train", "val") for m in ("loss", "cost", "accuracy")}
 
     def record():
@@ -85,6 +87,6 @@ def textbook_train(train_split, val_split, params):
     record()
     for _ in range(params.n_epochs):
         perm = rng.permutation(Xd.shape[1])
-        W, b = textbook_epoch(Xd, Yd, W, b, perm, params.eta, params.lam, params.n_batch)
+        W, b = textbook_epoch(Xd, Td, W, b, perm, params.eta, params.lam, params.n_batch)
         record()
     return W, b[:, 0], history

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from helpers import audit, likelihood, original
-from helpers.params import DEFAULT_INIT_STD
+from helpers.params import CHOICES, OPTIONAL_CHOICES, SETTING_CHOICES
 from helpers.results import METRICS, load_group
 
 def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,), searched=()):
@@ -112,12 +112,13 @@ def table1_html(records, variant=audit.BASELINE, verdicts=None):
     """
     rows = []
     groups = setting_groups(records, variant)
-    with_std = any(runs[0]["init_std"] != DEFAULT_INIT_STD for runs in groups.values())
+    # a column for each optional training choice some row changes (init_std, b_init, ...)
+    shown = [c for c in OPTIONAL_CHOICES if any(runs[0][c] != CHOICES[c].default for runs in groups.values())]
     for setting_id, runs in groups.items():
         lam, eta = runs[0]["lam"], runs[0]["eta"]
         printed = original.TABLE1.get((lam, eta)) if runs[0]["original_setting"] else None
         cells = [_td("lam", f"{lam:g}"), _td("eta", f"{eta:g}")]
-        cells += [_td("init_std", f"{runs[0]['init_std']:g}")] if with_std else []
+        cells += [_td(c, _choice_text(runs[0][c])) for c in shown]
         cells += [_td("seeds", len(runs))]
         for i, m in enumerate(METRICS):
             s = audit.spread([r["test"][m] for r in runs])
@@ -130,7 +131,7 @@ def table1_html(records, variant=audit.BASELINE, verdicts=None):
         cells.append(_td("status", f"{len(diverged)} of {len(runs)} diverged" if diverged else "completed"))
         cells.append(f'<td data-col="run">{run_link(run_page("train", setting_id), "training")}</td>')
         rows.append(f'<tr data-run-id="{html.escape(setting_id)}">{"".join(cells)}</tr>')
-    head = ["λ", "η"] + (["init_std"] if with_std else []) + ["seeds"] + [h for m in METRICS
+    head = ["λ", "η"] + [CHOICES[c].label for c in shown] + ["seeds"] + [h for m in METRICS
                                                                         for h in (f"{m}, mean ± std", "original", "verdict")] + ["status", "made by"]
     return _table("table1", head, rows)
 
@@ -540,10 +541,18 @@ def provenance_markdown(facts):
 
 
 def hyperparameters_markdown(settings):
-    """The settings as a Markdown table (the variants and their seeds: :func:`variants_markdown`)."""
-    lines = ["| setting | λ (`lam`) | η (`eta`) | n_batch | epochs | init std |", "|---|---|---|---|---|---|"]
-    lines += [f"| {markdown_code(s.setting_id)} | {s.lam:g} | {s.eta:g} | {s.n_batch} | {s.n_epochs} | {s.init_std:g} |" for s in settings]
+    """The settings as a Markdown table, a column per training choice (the variants and their seeds:
+    :func:`variants_markdown`)."""
+    head = [CHOICES[c].label + (f" (`{c}`)" if CHOICES[c].label != c else "") for c in SETTING_CHOICES]
+    lines = ["| setting | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
+    lines += [f"| {markdown_code(s.setting_id)} | " + " | ".join(_choice_text(getattr(s, c)) for c in SETTING_CHOICES) + " |"
+              for s in settings]
     return "\n".join(lines)
+
+
+def _choice_text(value):
+    """A choice's value as the tables print it: a number in ``g`` format, a word as it is."""
+    return f"{value:g}" if isinstance(value, float) else html.escape(str(value))
 
 
 # --- the audit's answer: one configuration per section (helpers.likelihood) --------------------

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.files import write_json, write_npz
+from helpers.params import group_dir as folder_of_group
 from helpers.provenance import run_provenance
 
 PACKAGES = ("numpy", "matplotlib", "pandas", "nbconvert", "papermill")
@@ -43,8 +44,8 @@ def package_versions():
 
 
 def group_dir(results_root, variant, setting):
-    """The folder of a setting's runs in a variant: ``results_root/variant/setting_id``."""
-    return Path(results_root) / variant / setting.setting_id
+    """The folder of a setting's runs in a variant (:func:`helpers.params.group_dir`), as a Path."""
+    return Path(folder_of_group(results_root, variant, setting))
 
 
 def _clean(value):

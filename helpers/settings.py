@@ -28,14 +28,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from helpers.errors import ParameterError
-from helpers.params import DATA_OPTIONS, DataOptions, parse_data_option, validate_params
+from helpers.params import DATA_OPTIONS, OPTIONAL_CHOICES, TRAIN_CHOICES, DataOptions, parse_data_option, validate_choice, validate_params
 
-REQUIRED = ("lam", "eta", "n_batch", "n_epochs")
-OPTIONAL = ("init_std",)
+#: settings.csv's columns, from the declaration of the training choices (helpers.params.TRAIN_CHOICES).
+REQUIRED = tuple(c.name for c in TRAIN_CHOICES if c.required)
+OPTIONAL = OPTIONAL_CHOICES
 VARIANT_COLUMNS = ("name", "seeds", "overrides", "description")
 BASELINE = "course"
-#: Overrides a variant may set, and how their text is read.
-TRAIN_OVERRIDES = ("init_std",)
+#: Overrides a variant may set: the optional training choices and the data options.
+TRAIN_OVERRIDES = OPTIONAL
 DATA_OVERRIDES = DATA_OPTIONS
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -117,7 +118,7 @@ class Variant:
     name : str
     seeds : tuple of int
     train : dict
-        Overrides of the training parameters (``init_std``).
+        Overrides of the training choices (``init_std``, ``b_init``, ``smooth``).
     data : dict
         Overrides of the data options (``split``, ``normalise``, ``dtype``).
     description : str
@@ -140,14 +141,14 @@ class Variant:
 
 
 def parse_overrides(text):
-    """``"init_std=0.1; normalise=false"`` -> ({"init_std": 0.1}, {"normalise": False})."""
+    """``"init_std=0.1; normalise=false"`` -> ({"init_std": 0.1}, {"normalise": False}): training choices, data options."""
     train, data = {}, {}
     for item in filter(None, (part.strip() for part in text.split(";"))):
         key, sep, value = (s.strip() for s in item.partition("="))
         if not sep or not value:
             raise ParameterError(f"override {item!r} is not of the form key=value")
-        if key == "init_std":
-            train[key] = validate_params(0, 1, init_std=parse_number(value)).init_std
+        if key in TRAIN_OVERRIDES:
+            train[key] = validate_choice(key, parse_number(value))
         elif key in DATA_OVERRIDES:
             data[key] = parse_data_option(key, value)
         else:
@@ -216,43 +217,6 @@ def read_variants(path):
     return _read(path, parse_variants, "variants")
 
 
-@dataclass(frozen=True)
-class Run:
-    """One training run: a setting, trained in a variant, with a seed.
-
-    Attributes
-    ----------
-    setting : TrainParams
-        The row of ``settings.csv``.
-    variant : Variant
-    seed : int
-    """
-
-    setting: object
-    variant: Variant
-    seed: int
-
-    @property
-    def params(self):
-        """The run's TrainParams: the setting with the variant's overrides and the seed."""
-        return replace(self.setting, seed=self.seed, **self.variant.train)
-
-    @property
-    def group(self):
-        """``variant/setting_id``: the folder of the setting's runs in this variant."""
-        return f"{self.variant.name}/{self.setting.setting_id}"
-
-    @property
-    def run_id(self):
-        """``variant/setting_id/seedN``: the run's folder under ``results/``."""
-        return f"{self.group}/seed{self.seed}"
-
-
-def expand_runs(settings, variants):
-    """Every run: each variant x each setting x each of the variant's seeds, in that order."""
-    return [Run(s, v, seed) for v in variants for s in settings for seed in v.seeds]
-
-
 def check_batch_sizes(settings, variants, n_val, n_images=50000):
     """Refuse a setting whose ``n_batch`` exceeds a variant's training set, before any run starts.
 
@@ -312,9 +276,12 @@ def check_duplicate_runs(settings, variants):
 #: init_std values the deeper search tries besides the variants' own: a log scale from 0.003 to 0.3, finer
 #: around 0.1, where Table 1's best explanation lay (0.1 to 0.2 was a gap before).
 FINE_INIT_STD = (0.003, 0.03, 0.05, 0.07, 0.13, 0.16, 0.2, 0.3)
-#: Data choices public implementations of the assignment differ on, tried alone by the deeper search
-#: (``make search``) beside the variants' own: name -> (overrides, description).
-SEARCH_DATA_CHOICES = {
+#: Choices public implementations of the assignment differ on, tried alone by the deeper search
+#: (``make search``) beside the variants' own: name -> (overrides, description). An override's key is a
+#: training choice (helpers.params.TRAIN_CHOICES) or a data option (helpers.params.DATA_OPTIONS).
+SEARCH_CHOICES = {
+    "b-zero": ({"b_init": "zero"}, "b starts at zero; W is drawn as in the course"),
+    "smooth-0.1": ({"smooth": 0.1}, "smoothed training targets: 0.9 on the label plus 0.01 on every class"),
     "norm-channel": ({"norm": "channel"}, "inputs normalised by each colour channel's mean and std, not each dimension's"),
     "norm-pixel": ({"norm": "pixel"}, "inputs normalised by one mean and std over every pixel"),
     "stats-all": ({"stats": "all"}, "the mean and std taken over all 50000 training-batch images, validation included"),
@@ -323,7 +290,7 @@ SEARCH_DATA_CHOICES = {
 }
 
 
-def search_variants(variants, fine_init_std=FINE_INIT_STD, seeds=None, data_choices=SEARCH_DATA_CHOICES):
+def search_variants(variants, fine_init_std=FINE_INIT_STD, seeds=None, choices=SEARCH_CHOICES):
     """The deeper search of Table 1: every pair of the variants' overrides, and a finer scale of init_std.
 
     Parameters
@@ -334,14 +301,14 @@ def search_variants(variants, fine_init_std=FINE_INIT_STD, seeds=None, data_choi
         init_std values to try alone, besides those a variant already sets.
     seeds : tuple of int or None
         Seeds of each new variant (default: those of the first non-baseline variant).
-    data_choices : dict
-        Data choices to try alone (:data:`SEARCH_DATA_CHOICES`), unless a variant already makes them.
+    choices : dict
+        Choices to try alone (:data:`SEARCH_CHOICES`), unless a variant already makes them.
 
     Returns
     -------
     list of Variant
         Pairs (two variants whose overrides touch different keys, named ``a__b``), then the init_std
-        values, named ``init-std-VALUE``, then the data choices.
+        values, named ``init-std-VALUE``, then the other choices.
     """
     singles = [v for v in variants if v.name != BASELINE and (v.train or v.data)]
     seeds = seeds or (singles[0].seeds if singles else variants[0].seeds)
@@ -357,10 +324,11 @@ def search_variants(variants, fine_init_std=FINE_INIT_STD, seeds=None, data_choi
         if std not in tried:
             out.append(Variant(f"init-std-{std:g}", seeds, {"init_std": std}, {},
                                f"W and b drawn from N(0, {std:g}²)"))
-    made = [v.data for v in variants if not v.train]
-    for name, (data, description) in data_choices.items():
-        if data not in made:
-            out.append(Variant(name, seeds, {}, dict(data), description))
+    made = [{**v.train, **v.data} for v in variants]
+    for name, (overrides, description) in choices.items():
+        if overrides not in made:
+            train = {k: v for k, v in overrides.items() if k in TRAIN_OVERRIDES}
+            out.append(Variant(name, seeds, train, {k: v for k, v in overrides.items() if k not in train}, description))
     return out
 
 
@@ -377,6 +345,9 @@ def variants_csv(variants):
 
 def settings_csv(settings):
     """The text of a settings file for ``settings`` (read back by :func:`parse_settings`)."""
-    rows = [",".join(REQUIRED + OPTIONAL)]
-    rows += [f"{s.lam!r},{s.eta!r},{s.n_batch},{s.n_epochs},{s.init_std!r}" for s in settings]
-    return "\n".join(rows) + "\n"
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(REQUIRED + OPTIONAL)
+    writer.writerows([repr(v) if isinstance(v, float) else v for v in (getattr(s, c) for c in REQUIRED + OPTIONAL)]
+                     for s in settings)
+    return out.getvalue()

@@ -92,7 +92,7 @@ def epoch_name(dtype):
     return "numpy" if epoch_function(np.dtype(dtype)) is None else "compiled"
 
 
-def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None, epoch=None):
+def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None, epoch=None, smooth=0.0):
     """One epoch of mini-batch gradient descent, updating W and b in place.
 
     Parameters
@@ -113,6 +113,9 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None, epoch=N
         ``ws.W0`` and ``ws.b0`` keep those weights.
     epoch : {None, "compiled", "numpy"}
         Which epoch runs; None: this process's (:func:`epoch_name`).
+    smooth : float
+        Label smoothing of the training targets (:func:`helpers.model.targets`). The compiled epoch
+        trains one-hot targets only: smoothed targets run the NumPy epoch.
 
     The epoch runs compiled (:func:`helpers.compiled_epoch.fused_epoch`)
     where there is one, else in :func:`helpers.model.numpy_epoch`. The compiled epoch
@@ -128,9 +131,9 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None, epoch=N
     perm = np.ascontiguousarray(perm, dtype=np.int64)
     if epoch not in (None, "compiled", "numpy"):
         raise ValueError(f"epoch: expected None, 'compiled' or 'numpy', got {epoch!r}")
-    function = None if epoch == "numpy" else epoch_function(X.dtype) if epoch is None else load_function(X.dtype)
+    function = None if epoch == "numpy" or smooth else epoch_function(X.dtype) if epoch is None else load_function(X.dtype)
     if function is None:
-        numpy_epoch(X, labels, W, b, perm, eta, lam, n_batch, previous_scores=scores)
+        numpy_epoch(X, labels, W, b, perm, eta, lam, n_batch, previous_scores=scores, smooth=smooth)
         return
     ws.Wc[:K] = W
     fused_epoch(X, labels, ws.Wc, b, perm, eta, lam, n_batch, scores=scores, function=function)
@@ -168,9 +171,10 @@ class Trainer:
         n, dim = self.X.shape
         self.K = train_split.Y.shape[1]
         self.rng = np.random.default_rng(params.seed)
-        self.W, self.b = init_parameters(self.rng, self.K, dim, params.init_std, self.X.dtype)
+        self.W, self.b = init_parameters(self.rng, self.K, dim, params.init_std, self.X.dtype, params.b_init)
         self.ws = Workspace(self.K, dim, self.X.dtype)
-        self.epoch_kind = epoch or epoch_name(self.X.dtype)   # "compiled" or "numpy" (the benchmark times both)
+        # "compiled" or "numpy" (the benchmark times both); smoothed targets train in NumPy (run_epoch)
+        self.epoch_kind = epoch or ("numpy" if params.smooth else epoch_name(self.X.dtype))
         self.scores = np.empty((n, self.K), dtype=self.X.dtype)
         self.history = {k: [] for k in HISTORY_KEYS}
         self.epoch = 0
@@ -206,7 +210,7 @@ class Trainer:
             perm = self.rng.permutation(self.X.shape[0])
             penalty = p.lam * float(np.sum(self.W * self.W, dtype=np.float64))
             run_epoch(self.X, self.labels, self.W, self.b, perm, p.eta, p.lam, p.n_batch, self.ws, scores=self.scores,
-                      epoch=self.epoch_kind)
+                      epoch=self.epoch_kind, smooth=p.smooth)
             self.epoch += 1
             previous = metrics_from_scores(self.scores, self.y[perm], penalty)
             self._record(previous, self._val)  # the values of epoch - 1

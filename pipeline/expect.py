@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 
 from helpers.errors import UserError
-from helpers.params import DATA_OPTIONS
+from helpers.params import DATA_OPTIONS, SETTING_CHOICES
 
-#: results.json section -> the notebook parameters it must echo.
-ECHOED = {"params": ("lam", "eta", "n_batch", "n_epochs", "init_std"), "data": (*DATA_OPTIONS, "n_val")}
+#: results.json section -> the run's values it must echo (the training choices, the data options).
+ECHOED = {"params": SETTING_CHOICES, "data": (*DATA_OPTIONS, "n_val")}
 
 
 def expect_files(paths):
@@ -39,8 +39,10 @@ def check_group(summary_path, parameters):
     summary_path : path-like
         A training group's ``summary.json``; its seeds' ``seedN/results.json`` are read.
     parameters : dict
-        What make passed to the training notebook (``seeds``, ``lam``, ..., ``n_val``).
+        What make passed to the training notebook (``run``: {``lam``: ..., ``split``: ...}, ``seeds``,
+        ``n_val``, ...); the run's values are checked as if passed on their own.
     """
+    parameters = {**parameters, **(parameters.get("run") or {})}
     summary_path = Path(summary_path)
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     seeds = parameters.get("seeds")

@@ -11,10 +11,11 @@ figures target (Figure 1 and 2). For every data variant, one cache target.
 Standard library only: it runs before the virtual environment exists.
 """
 
+import json
 import shlex
 from pathlib import Path
 
-from helpers.params import DATA_OPTIONS, DataOptions
+from helpers.params import DATA_OPTIONS, SETTING_CHOICES, DataOptions, group_dir
 from helpers.settings import BASELINE, run_setting
 
 #: Make variable prefix -> the notebook: ``TRAIN_DEPS`` is the stamp of the helper files ``train.ipynb`` depends on
@@ -78,6 +79,11 @@ def _q(value):
     return shlex.quote(str(value))
 
 
+def run_choices(setting):
+    """The training choices of a setting (all but the seed) as the notebooks' ``run`` takes them."""
+    return {k: getattr(setting, k) for k in SETTING_CHOICES}
+
+
 def _flag(value):
     return str(value).lower() if isinstance(value, bool) else value
 
@@ -133,20 +139,18 @@ def make_rules(settings, variants, sources, root=None):
         options = cache_options(v)
         caches[cache_marker(v)] = options
         for s in settings:
-            params = {**s.as_dict(), **v.train}
-            params.pop("seed")
+            setting = run_setting(s, v)
             # the notebook names the folder after the setting it trains (with the variant's overrides)
-            group = f"$(RESULTS_DIR)/{v.name}/{run_setting(s, v).setting_id}"
+            group = group_dir("$(RESULTS_DIR)", v.name, setting)
             if f"{group}/summary.json" in groups:   # two rows the variant trains alike: one run, one rule
                 continue
             label = _q(f"{v.name}: lam={s.lam:g}, eta={s.eta:g} ({s.setting_id}, {len(v.seeds)} seeds)")
-            args = " ".join(f"-p {k} {_q(val)}" for k, val in params.items())
-            data = " ".join(f"-p {k} {_q(_flag(getattr(options, k)))}" for k in DATA_OPTIONS)
+            run = {**run_choices(setting), **{k: getattr(options, k) for k in DATA_OPTIONS}}
             out += ["",
                     f"{group}/summary.json: $(TRAIN_NB) $(TRAIN_DEPS) {cache_marker(v)} "
                     f"{variant_stamp(v)} $(NVAL_STAMP) | $(VENV_STAMP)",
-                    f"\t@$(EXECUTE) notebooks/train.ipynb {group}/train.ipynb --label {label} {args} "
-                    f"-p seeds {_q(list(v.seeds))} -p variant {v.name} {data} -p quick false $(DATA_PARAMS) --expect $@"]
+                    f"\t@$(EXECUTE) notebooks/train.ipynb {group}/train.ipynb --label {label} -p run {_q(json.dumps(run))} "
+                    f"-p seeds {_q(list(v.seeds))} -p variant {v.name} -p quick false $(DATA_PARAMS) --expect $@"]
             groups.append(f"{group}/summary.json")
             if v.name == BASELINE:
                 fig = f"$(FIGURES_DIR)/{s.setting_id}"
@@ -154,8 +158,7 @@ def make_rules(settings, variants, sources, root=None):
                         f"{fig}_curves.png {fig}_weights.png &: $(FIGURES_NB) $(FIGURES_DEPS) "
                         f"{group}/summary.json | $(VENV_STAMP)",
                         f"\t@$(EXECUTE) notebooks/figures.ipynb {group}/figures.ipynb --label {label} "
-                        + " ".join(f"-p {k} {_q(s.as_dict()[k])}" for k in ("lam", "eta", "n_batch", "n_epochs", "init_std"))
-                        + f" -p variant {v.name} -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR)"
+                        + f"-p run {_q(json.dumps(run_choices(s)))} -p variant {v.name} -p results_dir $(RESULTS_DIR) -p figures_dir $(FIGURES_DIR)"
                         + f" --expect {fig}_curves.png --expect {fig}_weights.png"]
                 figures_of[len(groups) - 1] = [f"{fig}_curves.png", f"{fig}_weights.png"]
     for marker, options in caches.items():

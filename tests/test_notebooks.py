@@ -37,7 +37,9 @@ def test_committed_without_outputs_and_with_a_parameters_cell(path):
 
 
 def test_training_notebook_calls_lambda_lam():
-    assert {"lam", "eta", "n_batch", "n_epochs", "init_std", "seeds", "quick"} <= notebook_parameters(ROOT / "notebooks/train.ipynb")
+    assert {"run", "seeds", "quick"} <= notebook_parameters(ROOT / "notebooks/train.ipynb")
+    nb = nbformat.read(str(ROOT / "notebooks/train.ipynb"), as_version=4)
+    assert '"lam": 0.1' in nb.cells[1].source and "lambda" in nb.cells[1].source
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -71,14 +73,14 @@ def pipeline(tmp_path_factory, tiny_data_dir):
              "n_images": 5, "n_dims": 6, "n_val": 50, "search": "small"}, progress=False)
     for v in variants:
         for s in settings:
-            params = {"lam": s.lam, "eta": s.eta, "n_batch": s.n_batch, "n_epochs": s.n_epochs, "seeds": list(v.seeds),
-                      "variant": v.name, "data_dir": str(tiny_data_dir), "results_dir": str(out / "results"), "n_val": 50,
-                      **v.train, **v.data}
+            params = {"run": {"lam": s.lam, "eta": s.eta, "n_batch": s.n_batch, "n_epochs": s.n_epochs, **v.train, **v.data},
+                      "seeds": list(v.seeds), "variant": v.name, "data_dir": str(tiny_data_dir),
+                      "results_dir": str(out / "results"), "n_val": 50}
             execute(ROOT / "notebooks/train.ipynb", out / f"results/{v.name}/{s.setting_id}/train.ipynb", params,
                     progress=False)
     for s in settings:
         execute(ROOT / "notebooks/figures.ipynb", out / f"results/course/{s.setting_id}/figures.ipynb",
-                {"lam": s.lam, "eta": s.eta, "n_batch": s.n_batch, "n_epochs": s.n_epochs,
+                {"run": {"lam": s.lam, "eta": s.eta, "n_batch": s.n_batch, "n_epochs": s.n_epochs},
                  "results_dir": str(out / "results"), "figures_dir": str(out / "figures")}, progress=False)
     execute(ROOT / "notebooks/report.ipynb", out / "executed/report.ipynb",
             {"settings_file": str(out / "settings.csv"), "variants_file": str(out / "variants.csv"),
@@ -209,7 +211,7 @@ def test_the_training_notebook_runs_with_its_defaults_from_notebooks_folder(tmp_
 def test_a_failing_notebook_names_the_run_and_the_notebook(tmp_path, tiny_data_dir):
     with pytest.raises(NotebookError) as info:
         execute(ROOT / "notebooks/train.ipynb", tmp_path / "failed.ipynb",
-                {"lam": 0, "eta": -1, "data_dir": str(tiny_data_dir), "n_val": 50,
+                {"run": {"lam": 0, "eta": -1}, "data_dir": str(tiny_data_dir), "n_val": 50,
                  "results_dir": str(tmp_path / "results")}, label="setting X",
                 progress=False)
     message = str(info.value)
@@ -220,6 +222,6 @@ def test_a_failing_notebook_names_the_run_and_the_notebook(tmp_path, tiny_data_d
 
 
 def test_unknown_parameter_is_an_error(tmp_path):
-    with pytest.raises(UserError, match="unknown parameter.*lamda.*it accepts: .*lam"):
+    with pytest.raises(UserError, match="unknown parameter.*lamda.*it accepts: .*run"):
         execute(ROOT / "notebooks/train.ipynb", tmp_path / "x.ipynb", {"lamda": 0.1}, progress=False)
     assert not (tmp_path / "x.ipynb").exists()

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from helpers.cifar10 import FOLDER_NAME
-from helpers.data import ScaledPixels, cache_folder, load_dataset, one_hot, quick_dataset, verify_cache
+from helpers.data import ScaledPixels, cache_folder, load_dataset, quick_dataset, verify_cache
+from helpers.model import one_hot
 from helpers.errors import DataError, ParameterError
 from helpers.params import DataOptions
 

@@ -343,7 +343,8 @@ def test_a_course_setup_that_did_not_run_the_whole_section_gives_no_calibration(
 def planted_training(init_std, norm, seeds):
     """Table 1's four settings trained by the project's own code (3 epochs) on tiny synthetic pixels whose
     informative dimensions have a small spread, so that normalising per dimension or per channel matters."""
-    from helpers.data import Split, column_stats, decode, one_hot, pooled_stats
+    from helpers.data import Split, column_stats, decode, pooled_stats
+    from helpers.model import one_hot
     from helpers.params import validate_params
     from helpers.train import evaluate_seeds, train_seeds
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from helpers import model
-from helpers.data import one_hot
+from helpers.model import one_hot
 from helpers.gradcheck import numerical_gradients
 
 

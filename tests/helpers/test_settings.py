@@ -2,7 +2,7 @@ import pytest
 
 from helpers.errors import ParameterError
 from tests.conftest import committed_text
-from helpers.settings import check_batch_sizes, expand_runs, parse_settings, parse_variants, read_settings
+from helpers.settings import OPTIONAL, REQUIRED, check_batch_sizes, parse_settings, parse_variants, read_settings
 
 
 def test_the_committed_settings_are_the_reports_four():
@@ -69,13 +69,16 @@ def test_variants_parse_their_overrides_and_seeds():
     assert raw.overrides_text == "normalise=false; split=one-batch"
 
 
-def test_runs_are_every_variant_by_setting_by_seed():
-    settings = parse_settings("lam,eta,n_batch,n_epochs\n0,0.1,100,40\n1,0.001,100,40\n")
-    runs = expand_runs(settings, parse_variants(VARIANTS))
-    assert len(runs) == 2 * (2 + 1 + 3)
-    wide = [r for r in runs if r.variant.name == "init-std-0.1"][0]
-    assert wide.params.init_std == 0.1 and wide.params.seed == 2022
-    assert wide.run_id == "init-std-0.1/lam0_eta0.1_nb100_ep40/seed2022"
+def test_every_optional_training_choice_is_a_column_and_an_override():
+    from helpers.params import TRAIN_CHOICES
+
+    settings = parse_settings("lam,eta,n_batch,n_epochs,b_init,smooth\n0,0.1,100,40,zero,\n0,0.1,100,40,,0.1\n")
+    assert settings[0].b_init == "zero" and settings[1].smooth == 0.1 and settings[1].b_init == "like-W"
+    (course, v) = parse_variants("name,seeds,overrides,description\ncourse,1,,c\nz,2,b_init=zero; smooth=0.2,z\n")
+    assert v.train == {"b_init": "zero", "smooth": 0.2}
+    assert set(REQUIRED + OPTIONAL) == {c.name for c in TRAIN_CHOICES} - {"seed"}
+    with pytest.raises(ParameterError, match="smooth=1 is out of range"):
+        parse_variants("name,seeds,overrides,description\ncourse,1,,c\nz,2,smooth=1,z\n")
 
 
 @pytest.mark.parametrize("text,message", [
@@ -111,7 +114,7 @@ def test_the_deeper_search_pairs_every_two_variants_that_change_different_choice
     variants = parse_variants(
         "name,seeds,overrides,description\ncourse,1 2,,c\nstd-a,3 4,init_std=0.1,a\nstd-b,3 4,init_std=0.001,b\n"
         "raw,3 4,normalise=false,r\nsmall,3 4,split=one-batch,s\n")
-    found = {v.name: v for v in search_variants(variants, fine_init_std=(0.001, 0.03), data_choices={})}
+    found = {v.name: v for v in search_variants(variants, fine_init_std=(0.001, 0.03), choices={})}
     pairs = [n for n in found if "__" in n]
     # init_std with init_std is no pair; every other two are
     assert sorted(pairs) == sorted(["std-a__raw", "std-a__small", "std-b__raw", "std-b__small", "raw__small"])
@@ -122,12 +125,13 @@ def test_the_deeper_search_pairs_every_two_variants_that_change_different_choice
 
 
 def test_the_deeper_search_tries_each_data_choice_alone_unless_a_variant_makes_it():
-    from helpers.settings import SEARCH_DATA_CHOICES, parse_variants, search_variants
+    from helpers.settings import SEARCH_CHOICES, parse_variants, search_variants
 
     variants = parse_variants("name,seeds,overrides,description\ncourse,1,,c\nfirst,3 4,val=first,f\n")
     found = {v.name: v for v in search_variants(variants, fine_init_std=())}
-    assert [n for n in found] == [n for n in SEARCH_DATA_CHOICES if n != "val-first"]
+    assert [n for n in found] == [n for n in SEARCH_CHOICES if n != "val-first"]
     assert found["norm-channel"].data == {"norm": "channel"} and found["norm-channel"].train == {}
+    assert found["b-zero"].train == {"b_init": "zero"} and found["b-zero"].data == {}
     assert found["stats-all"].seeds == (3, 4)
 
 
@@ -146,7 +150,7 @@ def test_init_std_may_be_left_blank_in_a_row():
     rows = parse_settings("lam,eta,n_batch,n_epochs,init_std\n0,0.1,100,40,\n0,0.1,100,40,0.05\n")
     assert [r.init_std for r in rows] == [0.01, 0.05]
     assert rows[0].setting_id != rows[1].setting_id          # two settings, not one
-    with pytest.raises(ParameterError, match="optional: init_std, which a row may leave blank"):
+    with pytest.raises(ParameterError, match="optional: init_std, b_init, smooth, which a row may leave blank"):
         parse_settings("lam,eta,n_batch,n_epochs,std\n0,0.1,100,40,0.1\n")
 
 

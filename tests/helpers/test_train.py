@@ -90,10 +90,12 @@ def test_run_epoch_scores_are_those_of_the_starting_weights():
     assert np.abs(W - Wu).max() < 1e-12 and np.abs(b - bu).max() < 1e-12
 
 
-def test_train_equals_the_textbook_run():
-    """The whole run: the same draws, weights and history as the plain loop of helpers.reference."""
+@pytest.mark.parametrize("choices", [{}, {"b_init": "zero"}, {"smooth": 0.1}, {"init_std": 0.1, "b_init": "zero", "smooth": 0.3}])
+def test_train_equals_the_textbook_run(choices):
+    """The whole run: the same draws, weights and history as the plain loop of helpers.reference, for every
+    training choice (b's start, smoothed targets: the plain loop writes their formulas on its own)."""
     tr, va = synth(1000, 64, 1), synth(300, 64, 2)
-    params = validate_params(0.1, 0.02, 64, 5)
+    params = validate_params(0.1, 0.02, 64, 5, **choices)
     result = train(tr, va, params)
     W, b, history = textbook_train(tr, va, params)
     assert set(result.history) == set(HISTORY_KEYS)
@@ -161,6 +163,23 @@ def test_a_score_has_the_same_bits_wherever_its_example_falls_in_a_batch(c_compi
         by_example[perm] = scores
         out.append(by_example)
     assert np.array_equal(out[0], out[1])
+
+
+def test_b_zero_starts_b_at_zero_with_the_same_w_and_shuffles():
+    tr, va = synth(200, 64, 1), synth(50, 64, 2)
+    like_w, zero = (Trainer(tr, va, validate_params(0.0, 0.01, 10, 1, b_init=b)) for b in ("like-W", "zero"))
+    assert np.array_equal(zero.W, like_w.W) and not np.any(zero.b) and np.all(like_w.b != 0)
+    assert np.array_equal(zero.rng.permutation(200), like_w.rng.permutation(200))
+
+
+def test_smoothed_targets_move_the_label_mass_to_every_class_and_change_the_run():
+    y = np.array([0, 3, 9])
+    T = model.targets(y, 10, smooth=0.2)
+    assert np.allclose(T.sum(axis=1), 1) and np.allclose(T[np.arange(3), y], 0.8 + 0.02) and T[0, 1] == pytest.approx(0.02)
+    assert np.array_equal(model.targets(y, 10), model.one_hot(y, 10))
+    tr, va = synth(300, 32, 1), synth(50, 32, 2)
+    runs = [train(tr, va, validate_params(0.0, 0.05, 30, 2, smooth=s)) for s in (0.0, 0.2)]
+    assert np.abs(runs[0].W - runs[1].W).max() > 1e-4 and runs[1].epoch == "numpy"
 
 
 @pytest.mark.parametrize("std", [0.1, 0.01, 0.001])
@@ -261,7 +280,8 @@ def test_a_dumb_terminal_gets_the_final_line_without_escape_sequences(monkeypatc
 def test_the_test_cost_is_the_loss_plus_lam_times_the_squared_weights():
     from types import SimpleNamespace
 
-    from helpers.data import Split, one_hot
+    from helpers.data import Split
+    from helpers.model import one_hot
     from helpers.train import evaluate_seeds
 
     rng = np.random.default_rng(3)

@@ -22,7 +22,7 @@ def test_training_progress_reaches_the_terminal_on_one_line(tmp_path, tiny_data_
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline", "execute", "notebooks/train.ipynb", str(tmp_path / "t.ipynb"),
-         "--label", "tty run", "-p", "lam", "0", "-p", "eta", "0.01", "-p", "n_batch", "10", "-p", "n_epochs", "30",
+         "--label", "tty run", "-p", "run", '{"lam": 0, "eta": 0.01, "n_batch": 10, "n_epochs": 30}',  
          "-p", "data_dir", str(tiny_data_dir), "-p", "results_dir", str(tmp_path / "r"), "-p", "n_val", "50"],
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env={**os.environ, "COLUMNS": "100"})
     os.close(slave)
@@ -129,7 +129,7 @@ def read_terminal(master, screen, until, timeout=240):
 
 def train_command(output, label, tmp_path, tiny_data_dir, n_epochs, seeds="[1]"):
     return [sys.executable, "-m", "pipeline", "execute", "notebooks/train.ipynb", str(output), "--label", label,
-            "-p", "lam", "0", "-p", "eta", "0.01", "-p", "n_batch", "10", "-p", "n_epochs", str(n_epochs),
+            "-p", "run", f'{{"lam": 0, "eta": 0.01, "n_batch": 10, "n_epochs": {n_epochs}}}',
             "-p", "seeds", seeds, "-p", "variant", label, "-p", "data_dir", str(tiny_data_dir),
             "-p", "results_dir", str(tmp_path / "results"), "-p", "n_val", "50"]
 

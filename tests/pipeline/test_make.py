@@ -12,7 +12,7 @@ import time
 import pytest
 
 from helpers.paths import ROOT
-from helpers.settings import FINE_INIT_STD, SEARCH_DATA_CHOICES, parse_settings
+from helpers.settings import FINE_INIT_STD, SEARCH_CHOICES, parse_settings
 
 pytestmark = pytest.mark.e2e   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
 
@@ -473,11 +473,11 @@ def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_t
     out, r = searched
     trained = [n for n in executed(r) if n == "notebooks/train.ipynb"]
     # every fine init_std and every data choice, alone
-    assert len(trained) == len(FINE_INIT_STD) + len(SEARCH_DATA_CHOICES), r.stdout + r.stderr
+    assert len(trained) == len(FINE_INIT_STD) + len(SEARCH_CHOICES), r.stdout + r.stderr
     assert "notebooks/report.ipynb" in executed(r)
     record = json.loads((out / "results/search.json").read_text())
     assert [v["name"] for v in record["variants"]] == ([f"init-std-{v:g}" for v in FINE_INIT_STD]
-                                                       + list(SEARCH_DATA_CHOICES))
+                                                       + list(SEARCH_CHOICES))
     assert (out / "results/init-std-0.03/lam0_eta0.001_nb100_ep40_std0.03/summary.json").is_file()
     html = (out / "report/index.html").read_text()
     assert '<td data-col="variant">init-std-0.2</td>' in html
@@ -504,7 +504,7 @@ def test_make_search_stopped_inside_a_run_resumes_retraining_nothing_finished_an
     finished = {p: p.stat().st_mtime_ns for p in (out / "results").glob("init-std-*/*/seed*/results.json")}
     assert len(finished) == 1
     r = make(out, data_dir, "search", check=True)
-    not_finished = len(FINE_INIT_STD) + len(SEARCH_DATA_CHOICES) - 1
+    not_finished = len(FINE_INIT_STD) + len(SEARCH_CHOICES) - 1
     assert executed(r).count("notebooks/train.ipynb") == not_finished, r.stdout        # every run not finished
     assert {p: p.stat().st_mtime_ns for p in finished} == finished
     a, b = result_files(out), result_files(searched[0])

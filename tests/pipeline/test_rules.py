@@ -19,14 +19,14 @@ def test_one_training_target_per_setting_and_variant_and_figures_for_the_baselin
         for v in variants:
             assert f"$(RESULTS_DIR)/{v.name}/{s.setting_id}/summary.json: $(TRAIN_NB) $(TRAIN_DEPS)" in text
         assert f"$(FIGURES_DIR)/{s.setting_id}_curves.png $(FIGURES_DIR)/{s.setting_id}_weights.png &:" in text
-        assert f"-p lam {s.lam} -p eta {s.eta}" in text
+        assert f"""-p run '{{"lam": {s.lam}, "eta": {s.eta}, "n_batch": {s.n_batch}, "n_epochs": {s.n_epochs}, """ in text
     assert text.count("$(EXECUTE) notebooks/train.ipynb") == 9
     assert text.count("$(EXECUTE) notebooks/figures.ipynb") == 3
     # a notebook that ran without error must also have written its target (and a group be that run)
     assert text.count("--expect $@") == 9 and text.count("--expect $(FIGURES_DIR)/") == 3 * 2
     # make passes every parameter: a notebook's defaults never reach a build
-    assert text.count("-p quick false") == 9 and text.count("-p init_std 0.01") == 9 + 3
-    assert "-p seeds '[1, 2]' -p variant course" in text and "-p normalise false" in text
+    assert text.count("-p quick false") == 9 and text.count('"init_std": 0.01, "b_init": "like-W", "smooth": 0.0') == 9 + 3
+    assert "-p seeds '[1, 2]' -p variant course" in text and '"normalise": false' in text
     # one cache per data variant, each a prerequisite of its runs
     assert "$(DATA_DIR)/cache/course-val$(N_VAL)-norm-float64/CACHE.json:" in text
     assert "$(DATA_DIR)/cache/course-val$(N_VAL)-raw-float64/CACHE.json:" in text

@@ -36,7 +36,7 @@ def test_an_unexplained_number_makes_the_plan_train_every_setting_of_the_origina
     monkeypatch.setattr(report, "load_records", lambda *a, **k: fake_records(explained_by_wide=False))
     chosen, extra = search.plan_search(p / "settings.csv", p / "variants.csv", p / "results", p / "search")
     assert [(s.lam, s.eta) for s in chosen] == [(0.0, 0.001), (0.1, 0.001)]   # only λ = 0 is unexplained
-    assert (p / "search/settings.csv").read_text().splitlines()[1:] == ["0.0,0.001,100,40,0.01", "0.1,0.001,100,40,0.01"]
+    assert (p / "search/settings.csv").read_text().splitlines()[1:] == ["0.0,0.001,100,40,0.01,like-W,0.0", "0.1,0.001,100,40,0.01,like-W,0.0"]
     names = [line.split(",")[0] for line in (p / "search/variants.csv").read_text().splitlines()[1:]]
     assert names[0] == "course" and "wide__raw" in names and "init-std-0.03" in names
     doc = search.record_search(p / "search", p / "results/search.json")
