@@ -412,7 +412,8 @@ def test_a_table1_number_with_single_runs_knows_the_course_setup_and_its_name():
     other = records_for({(0.0, 0.001): [0.32]}, "init-std-0.1", overrides={"init_std": 0.1})
     (n,) = [n for n in audit.table1_numbers_audit(course + other) if n["metric"] == "accuracy"]
     assert n["verdict"] == audit.EXPLAINED and n["explanation"]["changed"] == {"init_std": 0.1}
-    assert n["baseline_choice"] == {"init_std": 0.01, "split": "course", "normalise": True, "dtype": "float64",
+    assert n["baseline_choice"] == {"init_std": 0.01, "b_init": "like-W", "smooth": 0.0, "split": "course",
+                                    "normalise": True, "dtype": "float64",
                                     "norm": "dimension", "stats": "train", "val": "last"}
     assert (n["section"], n["lam"], n["eta"]) == ("Table 1", 0.0, 0.001)
     assert n["name"] == "Table 1, λ = 0, η = 0.001, accuracy"
