@@ -218,13 +218,144 @@ def table1_configurations(records, baseline="course"):
     for r in records:
         if not r["original_setting"]:
             continue
-        c = configs.setdefault(r["variant"], {"name": r["variant"], "values": {}, "seeds": {},
-                                              "changed": {} if r["variant"] == baseline else dict(r["overrides"])})
+        changed = {} if r["variant"] == baseline else dict(r["overrides"])
+        # one configuration per set of choices: two variants that make the same choices (a confirmation's
+        # extra seeds, helpers.likelihood.confirmation) pool their runs; the first variant names it
+        c = configs.setdefault(_choices_key(changed), {"name": r["variant"], "values": {}, "seeds": {}, "changed": changed})
         for metric in ("loss", "cost", "accuracy"):
             key = (r["lam"], r["eta"], metric)
             c["values"].setdefault(key, []).append(r["test"][metric])
             c["seeds"].setdefault(key, []).append(r["seed"])
     return [{**c, "contradicts": contradictions("Table 1", c["changed"])} for c in configs.values()]
+
+
+def _choices_key(changed):
+    return tuple(sorted((k, repr(v)) for k, v in changed.items()))
+
+
+# --- the search's stages: screen, combine, confirm (make search) -----------------------------
+
+#: At most this many single choices that raise the score are combined in pairs (the rest only in the greedy chain).
+COMBINE_PAIRS_OF = 4
+
+
+def raising_choices(numbers, configs, convention):
+    """The screen's verdict: per choice, the best value that raises a section's score over the course setup.
+
+    A screen tries each choice alone with few seeds, so it asks only whether a choice moves the means
+    toward the printed values: every configuration is scored with the same spread per number, pooled
+    over all of them (:func:`screen_score`). With each configuration's own spread from three seeds, the
+    luck of those three draws decides among choices that all miss by far (a spread that came out wide
+    earns more there). And each configuration is compared with the course setup on the same seeds.
+
+    Parameters
+    ----------
+    numbers, configs :
+        A section's numbers and configurations (:func:`table1_configurations`), the course setup among them.
+
+    Returns
+    -------
+    list of dict
+        One per choice key, best first: ``changed`` (that choice alone), ``score`` (its
+        :func:`screen_score`) and ``course`` (the course setup's on the same seeds), for the best value
+        of each choice that beats the course setup, the penalty for its one change included, and that
+        contradicts nothing stated.
+    """
+    course = next((c for c in configs if not c["changed"]), None)
+    if course is None:
+        return []
+    pooled = pooled_scales(numbers, configs)
+    best = {}
+    for c in configs:
+        if len(c["changed"]) != 1 or c["contradicts"]:
+            continue
+        seeds = set().union(*map(set, c["seeds"].values())) if c["seeds"] else set()
+        mine = screen_score(numbers, c, convention, pooled)
+        base = screen_score(numbers, _only_seeds(course, seeds), convention, pooled)
+        (key,) = c["changed"]
+        if math.isfinite(mine) and math.isfinite(base) and mine > base and (key not in best or mine > best[key]["score"]):
+            best[key] = {"changed": dict(c["changed"]), "score": mine, "course": base, "name": c["name"]}
+    return sorted(best.values(), key=lambda s: -s["score"])
+
+
+def pooled_scales(numbers, configs):
+    """Number id -> (pooled std, its degrees of freedom): the within-configuration spread of each number,
+    pooled over every configuration with at least two finite values (on the log scale for |Δ|)."""
+    out = {}
+    for n in numbers:
+        ss = df = 0.0
+        for c in configs:
+            v = np.asarray(c["values"].get(n["id"]) or [], dtype=np.float64)
+            if v.size < 2 or not np.all(np.isfinite(v)) or (n["log"] and np.any(v <= 0)):
+                continue
+            v = np.log(v) if n["log"] else v
+            ss += float(((v - v.mean()) ** 2).sum())
+            df += v.size - 1
+        out[n["id"]] = (math.sqrt(ss / df), df) if df else (math.nan, math.nan)
+    return out
+
+
+def screen_score(numbers, config, convention, pooled):
+    """A configuration's score with the pooled spreads of :func:`pooled_scales`: ``ln L - k ln(N)/2``, each
+    number's distribution a Student's t with centre our mean over the configuration's ``n`` seeds, scale
+    ``s_pooled·sqrt(1 + 1/n)`` and the pooled degrees of freedom; ``-inf`` if a number is missing."""
+    total = []
+    for n in numbers:
+        v = np.asarray(config["values"].get(n["id"]) or [], dtype=np.float64)
+        s, df = pooled[n["id"]]
+        if v.size == 0 or not np.all(np.isfinite(v)) or (n["log"] and np.any(v <= 0)) or not math.isfinite(s):
+            return -math.inf
+        v = np.log(v) if n["log"] else v
+        lo, hi = scored_interval(n["text"], convention, n["log"])
+        sigma = max(s * math.sqrt(1 + 1 / v.size), (hi - lo) * RESOLUTION)
+        total.append(log_mass(lo, hi, float(v.mean()), sigma, max(df, 1.0)))
+    return math.fsum(total) - len(config["changed"]) * math.log(len(numbers)) / 2
+
+
+def _only_seeds(config, seeds):
+    """``config`` with the runs of ``seeds`` only."""
+    values, kept_seeds = {}, {}
+    for key, vals in config["values"].items():
+        kept = [(v, s) for v, s in zip(vals, config["seeds"][key]) if s in seeds]
+        values[key], kept_seeds[key] = [v for v, _ in kept], [s for _, s in kept]
+    return {**config, "values": values, "seeds": kept_seeds}
+
+
+def combinations(raising, tried=(), pairs_of=COMBINE_PAIRS_OF):
+    """The combine stage: choice sets to try next, from the screen's :func:`raising_choices` (best first).
+
+    Every pair of the best ``pairs_of`` raising choices, then the greedy chain (the best three, four,
+    ... together, up to all of them); each as one ``changed`` dict, the ones in ``tried`` (``changed``
+    dicts already trained) left out, in that order, without repeats.
+    """
+    singles = [s["changed"] for s in raising]
+    out, seen = [], {_choices_key(t) for t in tried}
+    candidates = [{**a, **b} for i, a in enumerate(singles[:pairs_of]) for b in singles[i + 1:pairs_of]]
+    candidates += [dict(kv for c in singles[:k] for kv in c.items()) for k in range(3, len(singles) + 1)]
+    for c in candidates:
+        if _choices_key(c) not in seen:
+            seen.add(_choices_key(c))
+            out.append(c)
+    return out
+
+
+def confirmation(ranking, seeds_wanted):
+    """The confirm stage: the winner (best eligible configuration of ``ranking``) and the seeds it still
+    needs to have ``seeds_wanted`` (the course setup's), or None when the course setup wins or nothing is
+    eligible.
+
+    Returns
+    -------
+    (dict, tuple of int) or None
+        The winner's :func:`score` and the seeds of ``seeds_wanted`` it was not trained with (empty: it
+        already has them all).
+    """
+    eligible = [s for s in ranking if _eligible(s)]
+    if not eligible or not eligible[0]["changed"]:
+        return None
+    winner = eligible[0]
+    have = set().union(*map(set, winner["seeds"].values())) if winner["seeds"] else set()
+    return winner, tuple(s for s in seeds_wanted if s not in have)
 
 
 def gradcheck_configurations(search_rows, baseline):
@@ -278,8 +409,8 @@ def score(numbers, config, convention):
     ll = math.fsum(per.values()) if complete else -math.inf
     penalty = len(config["changed"]) * math.log(len(numbers)) / 2
     return {"name": config["name"], "changed": dict(config["changed"]), "contradicts": list(config["contradicts"]),
-            "values": config["values"], "complete": complete, "log_likelihood": ll, "per_number": per, "penalty": penalty,
-            "score": ll - penalty,
+            "values": config["values"], "seeds": config.get("seeds", {}), "complete": complete, "log_likelihood": ll,
+            "per_number": per, "penalty": penalty, "score": ll - penalty,
             "reproduced": [n["id"] for n in numbers if config["values"].get(n["id"])
                            and reproduces(n["text"], config["values"][n["id"]], convention, n["log"])]}
 
@@ -320,8 +451,8 @@ def score_all(numbers, configs, convention):
         ll = math.fsum(per.values()) if complete else -math.inf
         penalty = len(config["changed"]) * math.log(len(numbers)) / 2
         out.append({"name": config["name"], "changed": dict(config["changed"]), "contradicts": list(config["contradicts"]),
-                    "values": config["values"], "complete": complete, "log_likelihood": ll, "per_number": per,
-                    "penalty": penalty, "score": ll - penalty,
+                    "values": config["values"], "seeds": config.get("seeds", {}), "complete": complete,
+                    "log_likelihood": ll, "per_number": per, "penalty": penalty, "score": ll - penalty,
                     "reproduced": [n["id"] for j, n in enumerate(numbers) if repro[i, j]]})
     return out
 

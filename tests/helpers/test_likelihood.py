@@ -390,3 +390,61 @@ def test_a_planted_training_of_two_choices_printed_cut_is_named_whole():
     a = L.answer(numbers, configs, L.CUT)
     assert a["named"]["changed"] == {"init_std": 0.1, "norm": "channel"}
     assert a["ratio"] > 10 and len(a["named"]["reproduced"]) > len(a["course"]["reproduced"])
+
+
+def staged_section(seed=0):
+    """A planted truth of two choices whose effects add up: each alone moves the numbers half way."""
+    rng = np.random.default_rng(seed)
+    truth = np.array([0.412, 1.837, 0.268, 2.021, 0.371, 1.913])
+    off = np.array([0.03, -0.04, 0.03, 0.05, -0.03, 0.04])
+    screen = [config("course", {}, truth + off, 0.002, rng),
+              config("std", {"init_std": 0.1}, truth + off / 2, 0.002, rng, seeds=(1, 2, 3)),
+              config("std-far", {"init_std": 0.3}, truth + 2 * off, 0.002, rng, seeds=(1, 2, 3)),
+              config("raw", {"normalise": False}, truth + off / 2, 0.002, rng, seeds=(1, 2, 3)),
+              config("f32", {"dtype": "float32"}, truth + off, 0.002, rng, seeds=(1, 2, 3))]
+    both = config("std__raw", {"init_std": 0.1, "normalise": False}, truth, 0.002, rng, seeds=(1, 2, 3))
+    return printed_section(rng.normal(truth, 0.002), L.ROUNDED), screen, both
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_staged_search_screens_combines_and_confirms_a_planted_truth_of_two_choices(seed):
+    numbers, screen, both = staged_section(seed)
+    raising = L.raising_choices(numbers, screen, L.ROUNDED)
+    # the two choices that move toward the truth raise the score most, each at its best value (0.1, not 0.3);
+    # a choice without effect may pass the screen by luck of its draws, never ahead of them
+    assert sorted(map(str, (s["changed"] for s in raising[:2]))) == ["{'init_std': 0.1}", "{'normalise': False}"]
+    assert all(s["changed"] == {"dtype": "float32"} for s in raising[2:])
+    assert L.combinations(raising)[0] == {"init_std": 0.1, "normalise": False}
+    assert {"init_std": 0.1, "normalise": False} not in L.combinations(raising, tried=[{"normalise": False, "init_std": 0.1}])
+    ranking = L.rank(numbers, screen + [both], L.ROUNDED)
+    winner, missing = L.confirmation(ranking, (1, 2, 3, 4, 5))
+    assert winner["changed"] == {"init_std": 0.1, "normalise": False} and missing == (4, 5)
+    assert L.confirmation(L.rank(numbers, screen[:1], L.ROUNDED), (1, 2, 3, 4, 5)) is None   # the course wins
+
+
+def test_the_screen_pools_the_spreads_so_a_lucky_wide_draw_does_not_pass_it():
+    rng = np.random.default_rng(3)
+    course = config("course", {}, [0.5] * 6, 0.002, rng, seeds=(1, 2, 3))
+    same = config("same", {"dtype": "float32"}, [0.5] * 6, 0.002, rng, seeds=(1, 2, 3))
+    same["values"] = {i: [0.5 - 0.02, 0.5, 0.5 + 0.02] for i in same["values"]}   # no effect, a wide draw
+    numbers = printed_section([0.56] * 6, L.ROUNDED)                              # far from both
+    assert L.rank(numbers, [course, same], L.ROUNDED)[0]["name"] == "same"         # own spreads: the wide one wins
+    assert L.raising_choices(numbers, [course, same], L.ROUNDED) == []             # pooled: it does not pass
+
+
+def test_combinations_pair_the_best_few_then_chain_them_greedily():
+    raising = [{"changed": {k: 1}, "score": -i} for i, k in enumerate("abcde")]
+    combos = L.combinations(raising, pairs_of=3)
+    assert combos[:3] == [{"a": 1, "b": 1}, {"a": 1, "c": 1}, {"b": 1, "c": 1}]
+    assert combos[3:] == [{"a": 1, "b": 1, "c": 1}, {"a": 1, "b": 1, "c": 1, "d": 1},
+                          {"a": 1, "b": 1, "c": 1, "d": 1, "e": 1}]
+
+
+def test_two_variants_of_the_same_choices_are_one_configuration_with_their_seeds_pooled():
+    def record(variant, seed, overrides, acc):
+        return {"variant": variant, "original_setting": True, "lam": 0.0, "eta": 0.1, "seed": seed,
+                "overrides": overrides, "test": {"loss": 1.0, "cost": 1.0, "accuracy": acc}}
+    records = [record("wide", s, {"init_std": 0.1}, 0.3) for s in (1, 2, 3)]
+    records += [record("confirm-wide", s, {"init_std": 0.1}, 0.31) for s in (4, 5)]
+    (c,) = L.table1_configurations(records)
+    assert c["name"] == "wide" and c["seeds"][(0.0, 0.1, "accuracy")] == [1, 2, 3, 4, 5]
