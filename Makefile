@@ -194,13 +194,22 @@ $(REPORT_DIR)/index.html: $(REPORT_NB) $(SETTINGS) $(VARIANTS) $(RESULTS_DIR)/gr
 report: $(REPORT_DIR)/index.html ## regenerate every figure and table and render the HTML report
 	@echo "Report: $(abspath $(REPORT_DIR)/index.html)"
 
-# Trains what the single variants leave unexplained in pairs of their overrides and a finer init_std, through
-# the same rules (generated from the search's own settings and variants files), then renders the report.
+# Where a single variant leaves a Table 1 number unexplained: screens each choice alone (pairs of the variants'
+# overrides, a finer init_std, the further choices), combines those that raise the score, confirms the winner
+# with the course's other seeds (pipeline/search.py), through the same rules (generated from the search's own
+# settings and variants files), then renders the report.
 SEARCH_DIR := $(BUILD_DIR)/search
+SEARCH = $(PY) -m pipeline search --settings $(SETTINGS) --variants $(VARIANTS) --results-dir $(RESULTS_DIR) \
+	--out $(SEARCH_DIR) --gradcheck $(RESULTS_DIR)/gradcheck.json
+search_results = if [ -z "$(COUNTING)" ] && [ -f $(SEARCH_DIR)/settings.csv ]; then $(MAKE) --no-print-directory results \
+	SETTINGS=$(SEARCH_DIR)/settings.csv VARIANTS=$(SEARCH_DIR)/variants.csv; fi
 search: results ## the deeper search of Table 1 for the numbers no single variant explains; then the report
-	@$(PY) -m pipeline search plan --settings $(SETTINGS) --variants $(VARIANTS) --results-dir $(RESULTS_DIR) --out $(SEARCH_DIR)
-	+@if [ -z "$(COUNTING)" ] && [ -f $(SEARCH_DIR)/settings.csv ]; then $(MAKE) --no-print-directory results \
-		SETTINGS=$(SEARCH_DIR)/settings.csv VARIANTS=$(SEARCH_DIR)/variants.csv; fi
+	@$(SEARCH) plan
+	+@$(search_results)
+	@[ -n "$(COUNTING)" ] || $(SEARCH) combine
+	+@$(search_results)
+	@[ -n "$(COUNTING)" ] || $(SEARCH) confirm
+	+@$(search_results)
 	@$(PY) -m pipeline search record --out $(SEARCH_DIR) --record $(SEARCH_RECORD)
 	+@[ -n "$(COUNTING)" ] || $(MAKE) --no-print-directory report
 

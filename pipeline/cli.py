@@ -190,18 +190,31 @@ def cmd_check(args):
 
 
 def cmd_search(args):
-    from pipeline.search import plan_search, record_search
+    from helpers import audit
+    from pipeline import search
 
+    files = (args.settings, args.variants, args.results_dir, args.out)
     if args.stage == "plan":
-        chosen, extra = plan_search(args.settings, args.variants, args.results_dir, args.out)
+        chosen, extra = search.plan_search(*files)
         if chosen:
             settings = ", ".join(f"λ = {s.lam:g}, η = {s.eta:g}" for s in chosen)
-            print(f"search: {len(extra)} variants (pairs of overrides, a finer init_std) for the settings with a "
-                  f"Table 1 number no single variant explains: {settings}")
+            print(f"search: screen: {len(extra)} variants (pairs of overrides, a finer init_std, each further choice "
+                  f"alone) for every setting of the original: {settings}")
         else:
             print("search: every Table 1 number is reproduced or explained by a single variant; nothing to train")
+    elif args.stage == "combine":
+        raising, new = search.combine_search(*files, args.gradcheck)
+        print(f"search: combine: {len(raising)} choices raise Table 1's score over the course setup"
+              + (f" ({'; '.join(audit.describe(r['changed']) for r in raising)})" if raising else "")
+              + f"; {len(new)} combinations to train")
+    elif args.stage == "confirm":
+        winner, new = search.confirm_search(*files, args.gradcheck)
+        print("search: confirm: " + ("the course setup scores best; nothing to confirm" if winner is None else
+                                     f"{audit.describe(winner['changed'])} scores best; "
+                                     + (f"trained again with seeds {' '.join(map(str, new.seeds))}" if new
+                                        else "it has every seed already")))
     else:
-        doc = record_search(args.out, args.record)
+        doc = search.record_search(args.out, args.record)
         print(f"search: recorded {len(doc['variants'])} variants x {len(doc['settings'])} settings in {args.record}")
 
 
@@ -269,8 +282,10 @@ def build_parser():
     p.add_argument("variants")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("search", help="the deeper search of Table 1: plan its runs, or record them")
-    p.add_argument("stage", choices=("plan", "record"))
+    p = sub.add_parser("search", help="the deeper search of Table 1: plan (screen), combine, confirm, record")
+    p.add_argument("stage", choices=("plan", "combine", "confirm", "record"))
+    p.add_argument("--gradcheck", default="results/gradcheck.json",
+                   help="the gradient check's results (for the printing convention)")
     p.add_argument("--settings", default="settings.csv")
     p.add_argument("--variants", default="variants.csv")
     p.add_argument("--results-dir", default="results")

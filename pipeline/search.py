@@ -1,14 +1,22 @@
-"""The deeper search of Table 1 (``make search``): plan the runs, then record what was searched.
+"""The deeper search of Table 1 (``make search``): screen, combine, confirm, then record what was searched.
 
 The single variants of ``variants.csv`` are tried for every setting by ``make
 report``. Where a number of the original's Table 1 is still unexplained
 (:func:`helpers.audit.unexplained_settings`), ``make search`` trains every
-setting of the original in every pair of the variants' overrides and at a finer
-scale of init_std (:func:`helpers.settings.search_variants`), through the same
-rules as every other run: each search variant is then a whole configuration of
-Table 1, one the audit's answer (:mod:`helpers.likelihood`) can name. The record, ``results/search.json``, lists the variants and
-settings searched; the report reads it when it exists
-(:func:`helpers.report.load_search`).
+setting of the original, through the same rules as every other run, in three stages:
+
+1. **screen** (``plan``): every pair of the variants' overrides, a finer scale of init_std and each
+   further choice alone (:func:`helpers.settings.search_variants`), with the variants' few seeds;
+2. **combine**: the choices that raise Table 1's score over the course setup
+   (:func:`helpers.likelihood.raising_choices`) together (:func:`helpers.likelihood.combinations`);
+3. **confirm**: the winner trained with the course setup's other seeds, so that it is named from as
+   many seeds as the course setup (:func:`helpers.likelihood.confirmation`).
+
+Each stage appends its variants to the search's variants file; each variant is a whole configuration
+of Table 1, one the audit's answer (:mod:`helpers.likelihood`) can name. The record,
+``results/search.json``, lists the variants and settings searched; the report reads it when it exists
+(:func:`helpers.report.load_search`). Every stage is a function of the results so far, so a second
+``make search`` plans the same runs and trains nothing.
 """
 
 import json
@@ -52,6 +60,75 @@ def plan_search(settings_file, variants_file, results_dir, out_dir):
     _write_if_changed(out / "settings.csv", settings_csv(chosen))
     _write_if_changed(out / "variants.csv", variants_csv([variants[0], *extra]))
     return chosen, extra
+
+
+def _searched(settings_file, variants_file, results_dir, out_dir, gradcheck_file):
+    """The search so far: (course variant, the search's variants, every run's record, Table 1's numbers and
+    configurations, the favoured printing convention); None when the plan trains nothing."""
+    from helpers import likelihood
+    from helpers.report import load_gradcheck, load_records
+    from helpers.settings import read_settings, read_variants
+
+    out = Path(out_dir)
+    if not (out / "settings.csv").is_file():
+        return None
+    settings, variants = read_settings(settings_file), read_variants(variants_file)
+    chosen, searched = read_settings(out / "settings.csv"), read_variants(out / "variants.csv")
+    records = load_records(results_dir, settings, variants, weights_for=(),
+                           searched=[(v, s) for v in searched[1:] for s in chosen])
+    gradcheck = load_gradcheck(gradcheck_file)
+    sections = likelihood.sections_of(records, gradcheck["search"], gradcheck["baseline"])
+    convention = likelihood.convention_evidence(sections)["favoured"]
+    numbers, configs = sections["Table 1"]
+    return variants[0], searched, records, numbers, configs, convention
+
+
+def _choice_name(changed):
+    return "__".join(f"{k}-{str(v).lower()}".replace("_", "-") for k, v in changed.items())
+
+
+def combine_search(settings_file, variants_file, results_dir, out_dir, gradcheck_file):
+    """The combine stage: append to the search's variants file the choices that raised Table 1's score in
+    the screen, together. Returns (the raising choices, the new variants)."""
+    from helpers import likelihood
+    from helpers.settings import TRAIN_OVERRIDES, Variant, variants_csv
+
+    state = _searched(settings_file, variants_file, results_dir, out_dir, gradcheck_file)
+    if state is None:
+        return [], []
+    _, searched, _, numbers, configs, convention = state
+    raising = likelihood.raising_choices(numbers, configs, convention)
+    seeds = searched[1].seeds if len(searched) > 1 else searched[0].seeds
+    new = []
+    for changed in likelihood.combinations(raising, tried=[c["changed"] for c in configs]):
+        train = {k: v for k, v in changed.items() if k in TRAIN_OVERRIDES}
+        new.append(Variant(f"combo-{_choice_name(changed)}", seeds, train,
+                           {k: v for k, v in changed.items() if k not in train},
+                           "the screen's choices that raise the score, together"))
+    _write_if_changed(Path(out_dir) / "variants.csv", variants_csv([*searched, *new]))
+    return raising, new
+
+
+def confirm_search(settings_file, variants_file, results_dir, out_dir, gradcheck_file):
+    """The confirm stage: append a variant that trains the winner with the course setup's seeds it lacks.
+    Returns (the winner's score or None, the new variant or None)."""
+    from helpers import likelihood
+    from helpers.settings import TRAIN_OVERRIDES, Variant, variants_csv
+
+    state = _searched(settings_file, variants_file, results_dir, out_dir, gradcheck_file)
+    if state is None:
+        return None, None
+    course, searched, _, numbers, configs, convention = state
+    found = likelihood.confirmation(likelihood.rank(numbers, configs, convention), course.seeds)
+    if not found or not found[1]:
+        return (found[0] if found else None), None
+    winner, missing = found
+    train = {k: v for k, v in winner["changed"].items() if k in TRAIN_OVERRIDES}
+    new = Variant(f"confirm-{winner['name']}", missing, train,
+                  {k: v for k, v in winner["changed"].items() if k not in train},
+                  f"{winner['name']} again with {len(missing)} more seeds, to name it from as many seeds as the course")
+    _write_if_changed(Path(out_dir) / "variants.csv", variants_csv([*searched, new]))
+    return winner, new
 
 
 def record_search(out_dir, record_file):

@@ -472,12 +472,19 @@ def searched(tmp_path_factory, data_dir):
 def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_them(searched, data_dir):
     out, r = searched
     trained = [n for n in executed(r) if n == "notebooks/train.ipynb"]
-    # every fine init_std and every data choice, alone
-    assert len(trained) == len(FINE_INIT_STD) + len(SEARCH_CHOICES), r.stdout + r.stderr
+    # the screen: every fine init_std and every further choice, alone; then the combinations of those that raise
+    # the score, then the winner with the course's seed it lacks
+    combos = int(re.search(r"^search: combine: \d+ choices raise .*; (\d+) combinations to train$", r.stdout, re.M).group(1))
+    confirm = re.search(r"^search: confirm: (.*)$", r.stdout, re.M).group(1)
+    confirmed = "trained again with seeds 1" in confirm
+    assert len(trained) == len(FINE_INIT_STD) + len(SEARCH_CHOICES) + combos + confirmed, r.stdout + r.stderr
     assert "notebooks/report.ipynb" in executed(r)
     record = json.loads((out / "results/search.json").read_text())
-    assert [v["name"] for v in record["variants"]] == ([f"init-std-{v:g}" for v in FINE_INIT_STD]
-                                                       + list(SEARCH_CHOICES))
+    names = [v["name"] for v in record["variants"]]
+    assert names[:len(FINE_INIT_STD) + len(SEARCH_CHOICES)] == [f"init-std-{v:g}" for v in FINE_INIT_STD] + list(SEARCH_CHOICES)
+    assert len(names) == len(trained)
+    assert all(n.startswith("combo-") for n in names[len(FINE_INIT_STD) + len(SEARCH_CHOICES):][:combos])
+    assert confirmed == names[-1].startswith("confirm-")
     assert (out / "results/init-std-0.03/lam0_eta0.001_nb100_ep40_std0.03/summary.json").is_file()
     html = (out / "report/index.html").read_text()
     assert '<td data-col="variant">init-std-0.2</td>' in html
@@ -504,7 +511,7 @@ def test_make_search_stopped_inside_a_run_resumes_retraining_nothing_finished_an
     finished = {p: p.stat().st_mtime_ns for p in (out / "results").glob("init-std-*/*/seed*/results.json")}
     assert len(finished) == 1
     r = make(out, data_dir, "search", check=True)
-    not_finished = len(FINE_INIT_STD) + len(SEARCH_CHOICES) - 1
+    not_finished = executed(searched[1]).count("notebooks/train.ipynb") - 1
     assert executed(r).count("notebooks/train.ipynb") == not_finished, r.stdout        # every run not finished
     assert {p: p.stat().st_mtime_ns for p in finished} == finished
     a, b = result_files(out), result_files(searched[0])
