@@ -195,7 +195,8 @@ report: $(REPORT_DIR)/index.html ## regenerate every figure and table and render
 	@echo "Report: $(abspath $(REPORT_DIR)/index.html)"
 
 # Where a single variant leaves a Table 1 number unexplained: screens each choice alone (pairs of the variants'
-# overrides, a finer init_std, the further choices), combines those that raise the score, confirms the winner
+# overrides, a finer init_std, the further choices), refines init_std around its best, combines the choices
+# that raise the score, confirms the winner
 # with the course's other seeds (pipeline/search.py), through the same rules (generated from the search's own
 # settings and variants files), then renders the report.
 SEARCH_DIR := $(BUILD_DIR)/search
@@ -205,6 +206,8 @@ search_results = if [ -z "$(COUNTING)" ] && [ -f $(SEARCH_DIR)/settings.csv ]; t
 	SETTINGS=$(SEARCH_DIR)/settings.csv VARIANTS=$(SEARCH_DIR)/variants.csv; fi
 search: results ## the deeper search of Table 1 for the numbers no single variant explains; then the report
 	@$(SEARCH) plan
+	+@$(search_results)
+	@[ -n "$(COUNTING)" ] || $(SEARCH) refine
 	+@$(search_results)
 	@[ -n "$(COUNTING)" ] || $(SEARCH) combine
 	+@$(search_results)

@@ -321,6 +321,53 @@ def _only_seeds(config, seeds):
     return {**config, "values": values, "seeds": kept_seeds}
 
 
+#: Where a continuous choice's refinement stops: neighbours closer than this ratio, or a value beyond the bounds.
+REFINE_CLOSEST, REFINE_BOUNDS = 1.15, {"init_std": (1e-4, 1.0)}
+
+
+def refinement(numbers, configs, convention, key, course_value):
+    """The refine stage: new values of a continuous choice (``key``, e.g. init_std) around its best, on a log scale.
+
+    Every configuration that changes ``key`` alone, and the course setup (at ``course_value``), is scored
+    with :func:`screen_score` (the penalty left out: every value is one choice). At the best value:
+
+    * on an edge of the values tried, one more step outward, at the ratio to its neighbour (the range
+      grows until the best lies inside it, or the next value leaves :data:`REFINE_BOUNDS`: implausible);
+    * inside, the geometric midpoints with both neighbours, where they differ from the neighbours by more
+      than :data:`REFINE_CLOSEST`.
+
+    Returns
+    -------
+    (float or None, list of float)
+        The best value tried, and the values to try next (2 significant digits), none already tried.
+    """
+    course = next((c for c in configs if not c["changed"]), None)
+    if course is None:
+        return None, []
+    pooled = pooled_scales(numbers, configs)
+    scored = {course_value: screen_score(numbers, course, convention, pooled)}
+    for c in configs:
+        if set(c["changed"]) == {key} and not c["contradicts"]:
+            scored[float(c["changed"][key])] = screen_score(numbers, {**c, "changed": {}}, convention, pooled)
+    values = sorted(v for v in scored if math.isfinite(scored[v]))
+    if len(values) < 2:
+        return None, []
+    best = max(values, key=lambda v: scored[v])
+    i = values.index(best)
+    lo, hi = REFINE_BOUNDS.get(key, (0.0, math.inf))
+    if i == 0 or i == len(values) - 1:
+        step = values[1] / values[0] if i == 0 else values[-1] / values[-2]
+        proposals = [best / step if i == 0 else best * step]
+    else:
+        proposals = [math.sqrt(best * values[i - 1]), math.sqrt(best * values[i + 1])]
+    out = []
+    for v in proposals:
+        v = float(f"{v:.2g}")
+        if lo <= v <= hi and all(max(v, t) / min(v, t) > REFINE_CLOSEST for t in values) and v not in out:
+            out.append(v)
+    return best, out
+
+
 def combinations(raising, tried=(), pairs_of=COMBINE_PAIRS_OF):
     """The combine stage: choice sets to try next, from the screen's :func:`raising_choices` (best first).
 

@@ -202,6 +202,11 @@ def cmd_search(args):
                   f"alone) for every setting of the original: {settings}")
         else:
             print("search: every Table 1 number is reproduced or explained by a single variant; nothing to train")
+    elif args.stage == "refine":
+        best, new = search.refine_search(*files, args.gradcheck)
+        values = ", ".join(f"{v.train['init_std']:g}" for v in new)
+        print("search: refine: " + ("nothing to refine" if best is None else f"init_std {best:g} scores best so far; "
+                                    + (f"trying {values}" if new else "its neighbours are close enough")))
     elif args.stage == "combine":
         raising, new = search.combine_search(*files, args.gradcheck)
         print(f"search: combine: {len(raising)} choices raise Table 1's score over the course setup"
@@ -282,8 +287,8 @@ def build_parser():
     p.add_argument("variants")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("search", help="the deeper search of Table 1: plan (screen), combine, confirm, record")
-    p.add_argument("stage", choices=("plan", "combine", "confirm", "record"))
+    p = sub.add_parser("search", help="the deeper search of Table 1: plan (screen), refine, combine, confirm, record")
+    p.add_argument("stage", choices=("plan", "refine", "combine", "confirm", "record"))
     p.add_argument("--gradcheck", default="results/gradcheck.json",
                    help="the gradient check's results (for the printing convention)")
     p.add_argument("--settings", default="settings.csv")

@@ -7,9 +7,11 @@ setting of the original, through the same rules as every other run, in three sta
 
 1. **screen** (``plan``): every pair of the variants' overrides, a finer scale of init_std and each
    further choice alone (:func:`helpers.settings.search_variants`), with the variants' few seeds;
-2. **combine**: the choices that raise Table 1's score over the course setup
+2. **refine**: init_std around its best value so far on a log scale, or one step beyond an edge
+   (:func:`helpers.likelihood.refinement`);
+3. **combine**: the choices that raise Table 1's score over the course setup
    (:func:`helpers.likelihood.raising_choices`) together (:func:`helpers.likelihood.combinations`);
-3. **confirm**: the winner trained with the course setup's other seeds, so that it is named from as
+4. **confirm**: the winner trained with the course setup's other seeds, so that it is named from as
    many seeds as the course setup (:func:`helpers.likelihood.confirmation`).
 
 Each stage appends its variants to the search's variants file; each variant is a whole configuration
@@ -85,6 +87,26 @@ def _searched(settings_file, variants_file, results_dir, out_dir, gradcheck_file
 
 def _choice_name(changed):
     return "__".join(f"{k}-{str(v).lower()}".replace("_", "-") for k, v in changed.items())
+
+
+def refine_search(settings_file, variants_file, results_dir, out_dir, gradcheck_file):
+    """The refine stage: append init_std values around the best so far (or beyond an edge) to the search's
+    variants file. Returns (the best init_std so far or None, the new variants)."""
+    from helpers import likelihood
+    from helpers.params import DEFAULT_INIT_STD
+    from helpers.settings import Variant, variants_csv
+
+    state = _searched(settings_file, variants_file, results_dir, out_dir, gradcheck_file)
+    if state is None:
+        return None, []
+    _, searched, _, numbers, configs, convention = state
+    best, values = likelihood.refinement(numbers, configs, convention, "init_std", DEFAULT_INIT_STD)
+    seeds = searched[1].seeds if len(searched) > 1 else searched[0].seeds
+    names = {v.name for v in searched}
+    new = [Variant(f"init-std-{v:g}", seeds, {"init_std": v}, {}, f"W and b drawn from N(0, {v:g}²): refined around the best")
+           for v in values if f"init-std-{v:g}" not in names]
+    _write_if_changed(Path(out_dir) / "variants.csv", variants_csv([*searched, *new]))
+    return best, new
 
 
 def combine_search(settings_file, variants_file, results_dir, out_dir, gradcheck_file):

@@ -448,3 +448,30 @@ def test_two_variants_of_the_same_choices_are_one_configuration_with_their_seeds
     records += [record("confirm-wide", s, {"init_std": 0.1}, 0.31) for s in (4, 5)]
     (c,) = L.table1_configurations(records)
     assert c["name"] == "wide" and c["seeds"][(0.0, 0.1, "accuracy")] == [1, 2, 3, 4, 5]
+
+
+def scale_section(best, tried=(0.001, 0.03, 0.1, 0.3), seed=0):
+    """Configurations of one continuous choice whose numbers move with log(init_std) away from ``best``."""
+    rng = np.random.default_rng(seed)
+    truth = np.array([0.41, 1.84, 0.27, 2.02, 0.37, 1.91])
+    move = lambda v: truth + 0.02 * abs(math.log(v / best))   # noqa: E731
+    configs = [config("course", {}, move(0.01), 0.002, rng)]
+    configs += [config(f"s{v:g}", {"init_std": v}, move(v), 0.002, rng, seeds=(1, 2, 3)) for v in tried]
+    return printed_section(truth, L.ROUNDED), configs
+
+
+def test_a_continuous_choice_is_refined_between_the_best_and_its_neighbours():
+    numbers, configs = scale_section(0.13)
+    best, new = L.refinement(numbers, configs, L.ROUNDED, "init_std", 0.01)
+    assert best == 0.1 and new == [0.055, 0.17]          # sqrt(0.1 * 0.03), sqrt(0.1 * 0.3)
+
+
+def test_a_best_value_on_the_edge_extends_the_range_outward_until_implausible():
+    numbers, configs = scale_section(0.8)
+    best, new = L.refinement(numbers, configs, L.ROUNDED, "init_std", 0.01)
+    assert best == 0.3 and new == [0.9]                   # one step further, at the ratio 0.3 / 0.1
+    numbers, configs = scale_section(0.8, tried=(0.001, 0.03, 0.1, 0.3, 0.9))
+    assert L.refinement(numbers, configs, L.ROUNDED, "init_std", 0.01) == (0.9, [])   # 2.7 is beyond the bound
+    numbers, configs = scale_section(1e-5)
+    best, new = L.refinement(numbers, configs, L.ROUNDED, "init_std", 0.01)
+    assert best == 0.001 and new == [0.0001]              # the lower edge, at the ratio 0.01 / 0.001

@@ -474,16 +474,20 @@ def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_t
     trained = [n for n in executed(r) if n == "notebooks/train.ipynb"]
     # the screen: every fine init_std and every further choice, alone; then the combinations of those that raise
     # the score, then the winner with the course's seed it lacks
+    refined = re.search(r"^search: refine: (.*)$", r.stdout, re.M).group(1)
+    refined = len(refined.split("trying ")[1].split(", ")) if "trying " in refined else 0
     combos = int(re.search(r"^search: combine: \d+ choices raise .*; (\d+) combinations to train$", r.stdout, re.M).group(1))
     confirm = re.search(r"^search: confirm: (.*)$", r.stdout, re.M).group(1)
     confirmed = "trained again with seeds 1" in confirm
-    assert len(trained) == len(FINE_INIT_STD) + len(SEARCH_CHOICES) + combos + confirmed, r.stdout + r.stderr
+    assert len(trained) == len(FINE_INIT_STD) + len(SEARCH_CHOICES) + refined + combos + confirmed, r.stdout + r.stderr
     assert "notebooks/report.ipynb" in executed(r)
     record = json.loads((out / "results/search.json").read_text())
     names = [v["name"] for v in record["variants"]]
     assert names[:len(FINE_INIT_STD) + len(SEARCH_CHOICES)] == [f"init-std-{v:g}" for v in FINE_INIT_STD] + list(SEARCH_CHOICES)
     assert len(names) == len(trained)
-    assert all(n.startswith("combo-") for n in names[len(FINE_INIT_STD) + len(SEARCH_CHOICES):][:combos])
+    screened = len(FINE_INIT_STD) + len(SEARCH_CHOICES)
+    assert all(n.startswith("init-std-") for n in names[screened:screened + refined])
+    assert all(n.startswith("combo-") for n in names[screened + refined:][:combos])
     assert confirmed == names[-1].startswith("confirm-")
     assert (out / "results/init-std-0.03/lam0_eta0.001_nb100_ep40_std0.03/summary.json").is_file()
     html = (out / "report/index.html").read_text()
