@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from helpers import audit, likelihood, original
-from helpers.params import CHOICES, OPTIONAL_CHOICES, SETTING_CHOICES
+from helpers.params import CHOICES, OPTIONAL_CHOICES, SETTING_CHOICES, DataOptions
 from helpers.results import METRICS, load_group
 
 def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,), searched=()):
@@ -276,6 +276,27 @@ def search_markdown(gradcheck):
             f"× {len(gradcheck['search_seeds'])} seeds, computed on one core (the executed notebook says how long); "
             "the numerical gradients come from the costs of the course's loop evaluated all at once "
             "(`helpers.gradcheck.perturbed_costs`, tested against the loop)." + grown_sentence(gradcheck))
+
+
+def table1_search_markdown(records):
+    """What Table 1's configurations tried: each choice with the values tried alone or together, the course's in
+    bold, and how many configurations combine two or more choices (``records``: every run's record)."""
+    configs = {tuple(sorted((k, repr(v)) for k, v in r["overrides"].items())): r["overrides"]
+               for r in records if r["original_setting"] and r["variant"] != audit.BASELINE}
+    values = {}
+    for changed in configs.values():
+        for k, v in changed.items():
+            values.setdefault(k, set()).add(v)
+    course = {**{c: CHOICES[c].default for c in OPTIONAL_CHOICES}, **{k: v for k, v in vars(DataOptions()).items()}}
+    lines = []
+    for k in sorted(values, key=lambda k: (k not in CHOICES, k)):
+        shown = sorted(values[k] | ({course[k]} if k in course else set()), key=lambda v: (isinstance(v, str), str(v) if isinstance(v, (str, bool)) else v))
+        lines.append(f"- {html.escape(audit.choice_name(k))}: " + ", ".join(
+            f"**{_choice_text(v)}**" if k in course and v == course[k] else _choice_text(v) for v in shown))
+    together = sum(len(c) > 1 for c in configs.values())
+    return ("\n".join(lines) + f"\n\nIn bold the course setup. {len(configs)} configurations besides the course setup, "
+            f"{together} of them with two or more choices together; every one trained for all "
+            f"{len({(r['lam'], r['eta']) for r in records if r['original_setting']})} settings of the original.")
 
 
 def loop_and_search(gradcheck):

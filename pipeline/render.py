@@ -87,18 +87,74 @@ def normalise_notebook(nb):
     return nb
 
 
-def render_html(notebook, output, show_code=False):
+_MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
+#: TeX that matplotlib's mathtext writes differently (it has no \lVert, \rVert).
+_MATHTEXT = {r"\lVert": r"\Vert", r"\rVert": r"\Vert"}
+
+
+def math_image(tex):
+    """``tex`` (without dollars) drawn by matplotlib's mathtext as an ``<img>`` of an SVG data: URL, its alt
+    text the TeX itself: math a page shows with no script (the policy forbids MathJax) and no network."""
+    import base64
+    import html
+    import io
+
+    from matplotlib import mathtext
+    from matplotlib.font_manager import FontProperties
+
+    source = tex.strip()
+    for a, b in _MATHTEXT.items():
+        source = source.replace(a, b)
+    buf = io.BytesIO()
+    mathtext.math_to_image(f"${source}$", buf, format="svg", prop=FontProperties(size=12))
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (f'<img class="math" alt="{html.escape(tex.strip())}" style="vertical-align: middle" '
+            f'src="data:image/svg+xml;base64,{data}">')
+
+
+def render_math(markdown):
+    """Every ``$...$`` and ``$$...$$`` of a Markdown text as :func:`math_image` (TeX that mathtext cannot
+    draw stays as it was)."""
+    def one(match):
+        tex = match.group(1) or match.group(2)
+        try:
+            image = math_image(tex)
+        except ValueError:
+            return match.group(0)
+        return f"\n\n{image}\n\n" if match.group(1) else image
+    return _MATH.sub(one, markdown)
+
+
+def render_html(notebook, output, show_code=False, title=None, back=None):
     """Render ``notebook`` to ``output`` (HTML), atomically; with its code cells when ``show_code``.
+
+    Parameters
+    ----------
+    title : str or None
+        The page's title (default: the project's name).
+    back : (str, str) or None
+        ``(href, text)`` of a link back to the report, first on the page; the Markdown's math is then
+        drawn as images (:func:`render_math`): a run page shows the notebook's formulas.
 
     Raises
     ------
     UserError
         When the page would load anything from the network.
     """
+    import html as html_lib
+
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = normalise_notebook(nbformat.read(str(notebook), as_version=4))
+    if back:
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = render_math(cell.source)
+        href, text = back
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(
+            f'<p class="back"><a href="{html_lib.escape(href)}">← {html_lib.escape(text)}</a></p>'))
+        normalise_notebook(nb)
     exporter = HTMLExporter(
         template_name="offline",
         extra_template_basedirs=[str(TEMPLATES)],
@@ -107,7 +163,7 @@ def render_html(notebook, output, show_code=False):
         exclude_output_prompt=True,
         embed_images=True,
     )
-    html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "DD2424 Assignment 1"},
+    html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or "DD2424 Assignment 1"},
                                                          "content_security_policy": CONTENT_SECURITY_POLICY})
     html = link_sections(html)
     found = external_references(html)
@@ -120,13 +176,19 @@ def render_html(notebook, output, show_code=False):
 
 
 def run_pages(results_dir, settings, baseline="course"):
-    """The executed notebooks the report links to, as (notebook, page name): the gradient check, and the
-    training and figures runs of every setting in the baseline variant."""
+    """The executed notebooks the report links to, as (notebook, page name, title, back link): the gradient
+    check, and the training and figures runs of every setting in the baseline variant; each page links back
+    to what it feeds in the report (``../index.html#id``)."""
     results_dir = Path(results_dir)
-    pages = [(results_dir / "executed" / "gradient_check.ipynb", run_page("gradient_check"))]
+    pages = [(results_dir / "executed" / "gradient_check.ipynb", run_page("gradient_check"),
+              "Gradient check (section 1.1) — DD2424 Assignment 1", ("../index.html#gradcheck", "the report: section 1.1"))]
     for s in settings:
         group = results_dir / baseline / s.setting_id
-        pages += [(group / f"{nb}.ipynb", run_page(nb, s.setting_id)) for nb in ("train", "figures")]
+        pages += [(group / "train.ipynb", run_page("train", s.setting_id), f"Training, {s.label} — DD2424 Assignment 1",
+                   ("../index.html#table1", "the report: Table 1")),
+                  (group / "figures.ipynb", run_page("figures", s.setting_id),
+                   f"Figures 1 and 2, {s.label} — DD2424 Assignment 1",
+                   (f"../index.html#fig1-{s.setting_id}", "the report: Figure 1"))]
     return pages
 
 
@@ -138,8 +200,8 @@ def render_runs(results_dir, out_dir, settings):
     list of Path
     """
     written = []
-    for notebook, name in run_pages(results_dir, settings):
+    for notebook, name, title, back in run_pages(results_dir, settings):
         if not notebook.is_file():
             raise UserError(f"no executed notebook at {notebook}; run `make report`")
-        written.append(render_html(notebook, Path(out_dir) / name, show_code=True))
+        written.append(render_html(notebook, Path(out_dir) / name, show_code=True, title=title, back=back))
     return written

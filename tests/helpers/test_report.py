@@ -300,3 +300,16 @@ def test_variants_markdown_shows_the_file_s_text_literally(tmp_path):
     assert [tag for tag, _ in page.tags] == ["ul", "li", "code", "li", "code"]
     assert [t for t in page.text if t.strip()] == ["course", f" (none; seeds 1): {HOSTILE}", "raw",
                                                     " (normalise=false; dtype=float32; seeds 2, 3): a `b` <c>"]
+
+
+def test_table1_search_lists_every_choice_tried_with_the_course_value_in_bold():
+    values = {(0.0, 0.1): [0.3, 0.31], (1.0, 0.001): [0.2, 0.21]}
+    records = records_for(values)
+    records += records_for(values, "init-std-0.1", overrides={"init_std": 0.1})
+    records += records_for(values, "b-zero", overrides={"b_init": "zero"})
+    records += records_for(values, "combo", overrides={"init_std": 0.05, "norm": "channel"})
+    text = report.table1_search_markdown(records)
+    assert "- init_std: 0.05, 0.1, **0.01**" not in text and "- init_std: **0.01**, 0.05, 0.1" in text
+    assert "- b starts: **like-W**, zero" in text and "- normalisation: channel, **dimension**" in text
+    assert "3 configurations besides the course setup, 1 of them with two or more choices together" in text
+    assert "all 2 settings of the original" in text

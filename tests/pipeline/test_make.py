@@ -683,7 +683,7 @@ def test_a_run_that_is_not_the_one_make_asked_for_fails_its_rule_with_one_line(t
     nb = json.loads(train.read_text())
     params = next(i for i, c in enumerate(nb["cells"]) if "parameters" in c["metadata"].get("tags", []))
     nb["cells"].insert(params + 1, {"cell_type": "code", "id": "override", "metadata": {},
-                                    "source": "normalise = False", "outputs": [], "execution_count": None})
+                                    "source": "run = {**run, \"normalise\": False}", "outputs": [], "execution_count": None})
     train.write_text(json.dumps(nb, indent=1))
     r = make_in(root, out, data_dir, "results", check=False)
     assert r.returncode != 0

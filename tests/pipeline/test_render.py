@@ -75,3 +75,32 @@ def test_every_rendered_page_starts_its_head_with_the_policy_and_a_policy_in_the
                       "img-src 'self' data:", "style-src 'unsafe-inline'"):
         assert directive in CONTENT_SECURITY_POLICY.split("; ")
     assert page_policy('<html><head></head><body><meta http-equiv="Content-Security-Policy" content="x"></body></html>') is None
+
+
+def test_math_becomes_an_image_with_its_tex_as_alt_text_and_no_dollar_is_left():
+    from pipeline.render import render_math
+
+    out = render_math(r"cost $J = \lambda \lVert W \rVert^2$ and $$S = X W^\top$$ end")
+    assert "$" not in out
+    alts = [a for t, a in StartTags(out).tags if t == "img"]
+    assert [a["alt"] for a in alts] == [r"J = \lambda \lVert W \rVert^2", r"S = X W^\top"]
+    assert all(a["src"].startswith("data:image/svg+xml;base64,") and a["class"] == "math" for a in alts)
+    assert render_math(r"$\notacommand{x}$") == r"$\notacommand{x}$"      # what mathtext cannot draw stays
+
+
+def test_a_run_page_has_its_title_a_link_back_first_and_math_drawn_under_the_policy(tmp_path):
+    nb = new_notebook(cells=[new_markdown_cell("# Training\n\n" r"scores $S = X W^\top + \mathbf{1} b^\top$"),
+                             new_code_cell("x = 1")])
+    nbformat.write(nb, str(tmp_path / "nb.ipynb"))
+    html = render_html(tmp_path / "nb.ipynb", tmp_path / "run.html", show_code=True, title="Training, λ 0 — A1",
+                       back=("../index.html#table1", "the report: Table 1")).read_text()
+    assert "<title>Training, λ 0 — A1</title>" in html
+    body = html[html.index("<body"):]
+    links = [a for t, a in StartTags(body).tags if t == "a" and "href" in a]
+    assert links[0]["href"] == "../index.html#table1"
+    assert body.index("the report: Table 1") < body.index('id="Training"')
+    assert body.count(r"W^\top + \mathbf{1}") == 1 and 'alt="S = X W^\\top + \\mathbf{1} b^\\top"' in body
+    assert 'class="math"' in body and page_policy(html) == CONTENT_SECURITY_POLICY
+    assert external_references(html) == []
+    plain = render_html(tmp_path / "nb.ipynb", tmp_path / "index.html").read_text()
+    assert "<title>DD2424 Assignment 1</title>" in plain and 'class="math"' not in plain
