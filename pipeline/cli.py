@@ -311,14 +311,21 @@ def main(argv=None):
 
         args.url = OFFICIAL_URL
 
+    handled = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
     def terminated(signum, frame):
+        # the first signal stops the command; later ones (make sends its children a SIGTERM of its own after
+        # the group's, a second Ctrl-C) must not cut the cleanup short: they are ignored until it is done
+        for sig, was in handled.items():
+            if was in (signal.SIG_DFL, signal.default_int_handler):
+                signal.signal(sig, signal.SIG_IGN)
         raise Interrupted(signum)
 
     # SIGTERM (kill, a CI timeout) ends a command as Ctrl-C does: in order, nothing half-written
     # (execute installs its own handlers while a kernel runs); a signal that is ignored stays so
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, terminated)
+    for sig, was in handled.items():
+        if was in (signal.SIG_DFL, signal.default_int_handler):
+            signal.signal(sig, terminated)
     try:
         args.func(args)
     except UserError as exc:
@@ -332,6 +339,7 @@ def main(argv=None):
         _stderr_line("interrupted: nothing partial was kept; run the same command again to resume")
         return 128 + getattr(exc, "signum", signal.SIGINT)
     finally:
-        if previous is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, was in handled.items():
+            if was in (signal.SIG_DFL, signal.default_int_handler):
+                signal.signal(sig, was)
     return 0

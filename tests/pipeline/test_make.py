@@ -400,6 +400,56 @@ def test_make_report_stopped_anywhere_then_rerun_ends_as_an_uninterrupted_build_
     assert len(run_pages_written(out)) == 3
 
 
+#: Put on PYTHONPATH, it holds the data preparation (``pipeline cache``) at its last step, the cache folder written
+#: in its temporary name and not yet renamed into place: it writes the file $HOLD_READY, then waits to be stopped.
+HOLD_CACHE = """
+import os, sys, time
+if "cache" in sys.argv and os.environ.get("HOLD_READY"):
+    _replace = os.replace
+    def replace(src, dst, *args, **kwargs):
+        if os.path.basename(str(src)).startswith(".tmp-") and os.path.basename(os.path.dirname(str(dst))) == "cache":
+            open(os.environ["HOLD_READY"], "w").close()
+            time.sleep(600)
+        return _replace(src, dst, *args, **kwargs)
+    os.replace = replace
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_make_report_stopped_during_data_preparation_keeps_no_cache_and_a_rerun_ends_as_an_uninterrupted_build(
+        tmp_path, tiny_data_dir, small_reference, sig):
+    import shutil
+
+    from helpers.cifar10 import FOLDER_NAME
+
+    data = tmp_path / "data"       # its own data folder: no cache built yet
+    shutil.copytree(tiny_data_dir / FOLDER_NAME, data / FOLDER_NAME)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HOLD_CACHE)
+    ready = tmp_path / "ready"
+    out = project(tmp_path / "p", *SMALL)
+    env = {**ENV, "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), ENV.get("PYTHONPATH")])), "HOLD_READY": str(ready)}
+    proc = subprocess.Popen(make_args(out, data, "report"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env=env, preexec_fn=_default_signals)
+    deadline = time.monotonic() + 300
+    while not ready.exists():                     # the measured point: the cache is written, not yet in place
+        assert proc.poll() is None, "the build ended before the point: " + "".join(proc.communicate())[-3000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert list((data / "cache").glob(".tmp-*"))
+    os.killpg(proc.pid, sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in err, err
+    assert INTERRUPTED in err or re.search(r"^make: \*\*\* \[.*\] (Interrupt|Terminated)$", err, re.M), err
+    assert list((data / "cache").iterdir()) == []                 # no cache, whole or partial
+    assert not (out / "results").exists() or not list((out / "results").rglob("*.json"))
+    r = make(out, data, "report", check=True)                        # without the hook
+    assert "[data] preparing" in r.stdout
+    a, b = result_files(out), result_files(small_reference)
+    assert sorted(a) == sorted(b) and [name for name in a if a[name] != b[name]] == []      # bit for bit
+
+
 def test_make_clean_keeps_the_downloaded_archive(tmp_path):
     data = tmp_path / "data"
     (data / "cifar-10-batches-py").mkdir(parents=True)
