@@ -56,11 +56,11 @@ new_stamp = rm -rf $(@D) && mkdir -p $(@D) && touch $@
 content_stamp = if [ -d $(@D) ]; then $(new_stamp); else mkdir -p $(@D) && touch -r "$$(ls -t $(1) | head -n 1)" $@; fi
 
 # Goals that need no rules of the runs.
-NO_RUNS := help clean clean-venv venv test test-fast lab browser bench profile mutation
+NO_RUNS := help clean clean-venv venv test test-fast lab browser browser-ready bench profile mutation
 CLEAN_GOALS := $(filter clean clean-venv,$(MAKECMDGOALS))
 OTHER_GOALS := $(filter-out clean clean-venv,$(MAKECMDGOALS))
 
-.PHONY: help report search pdf layout-check venv data results figures test test-fast browser browser-check bench mutation profile lab clean clean-venv
+.PHONY: help report search pdf layout-check venv data results figures test test-fast browser browser-ready browser-check bench mutation profile lab clean clean-venv
 
 # One build at a time in a checkout (pipeline/lock.py): a goal that writes what a build makes waits, saying so in
 # one line, while another build of the same BUILD_DIR runs, before it reads or makes anything. The lock is a flock
@@ -234,15 +234,21 @@ browser: $(VENV_STAMP) ## Debian's chromium (root or sudo; apt-get) and Playwrig
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; }
 	@PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e '.[browser]'
 
-pdf: $(REPORT_DIR)/report.pdf ## the report as an A4 PDF beside the original's (Chromium via Playwright: make browser)
+# What the PDF and the browser checks need, installed first (before a long report build) when missing: Debian's
+# chromium and Playwright (`make browser`); where that cannot be done here, one line names the command to run.
+browser-ready: $(VENV_STAMP)
+	@{ command -v chromium > /dev/null && $(PY) -c "import playwright" 2> /dev/null; } || $(MAKE) --no-print-directory browser || { \
+		echo "error: needs Debian's chromium and Playwright, and installing them here failed (above); run \`sudo make browser\` (or \`make browser\` as root), then this command again" >&2; exit 1; }
+
+pdf: browser-ready $(REPORT_DIR)/report.pdf ## the report as an A4 PDF beside the original's (installs Chromium and Playwright first if missing)
 
 $(REPORT_DIR)/report.pdf: $(REPORT_DIR)/index.html pipeline/pdf.py
 	@$(PY) -m pipeline.pdf $< $@
 
-layout-check: $(REPORT_DIR)/index.html ## the report at 1024 and 1280 px: its height, anything too wide, links that land nowhere
+layout-check: browser-ready $(REPORT_DIR)/index.html ## the report at 1024 and 1280 px: its height, anything too wide, links that land nowhere
 	$(PY) -m pipeline.layout_check $(REPORT_DIR)/index.html
 
-browser-check: $(REPORT_DIR)/index.html ## open the report in headless Chromium, offline; screenshot
+browser-check: browser-ready $(REPORT_DIR)/index.html ## open the report in headless Chromium, offline; screenshot
 	$(PY) -m pipeline.browser_check $(REPORT_DIR)/index.html $(REPORT_DIR)/screenshot.png
 
 profile: ## where the time of the last make report went: training, data, kernels, figures, rendering

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -418,8 +419,6 @@ if "cache" in sys.argv and os.environ.get("HOLD_READY"):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_make_report_stopped_during_data_preparation_keeps_no_cache_and_a_rerun_ends_as_an_uninterrupted_build(
         tmp_path, tiny_data_dir, small_reference, sig):
-    import shutil
-
     from helpers.cifar10 import FOLDER_NAME
 
     data = tmp_path / "data"       # its own data folder: no cache built yet
@@ -467,6 +466,30 @@ def test_make_clean_keeps_the_downloaded_archive(tmp_path):
     assert sorted(p.name for p in data.iterdir()) == ["cifar-10-python.tar.gz"]
     assert not (tmp_path / "results").exists() and not (tmp_path / "report").exists()
     assert list((tmp_path / "figures").iterdir()) == []
+
+
+def test_make_pdf_installs_the_browser_first_or_names_the_one_command_to_run(tmp_path):
+    """Where chromium is missing, the PDF's first step is `make browser`; where that cannot install (no root, a
+    sudo that asks for a password), one line names the command, before any report is built."""
+    bin_dir = tmp_path / "bin"       # the system's commands without chromium; an unprivileged user, sudo refused
+    bin_dir.mkdir()
+    for folder in ("/usr/local/bin", "/usr/bin", "/bin"):
+        for tool in Path(folder).iterdir() if Path(folder).is_dir() else ():
+            if not tool.name.startswith("chromium") and not (bin_dir / tool.name).exists():
+                (bin_dir / tool.name).symlink_to(tool)
+    for name, script in (("id", "echo 1000"), ("sudo", "echo 'sudo: a password is required' >&2; exit 1")):
+        (bin_dir / name).unlink(missing_ok=True)
+        (bin_dir / name).write_text(f"#!/bin/sh\n{script}\n")
+        (bin_dir / name).chmod(0o755)
+    assert shutil.which("chromium", path=str(bin_dir)) is None
+    r = subprocess.run(["make", "-C", str(ROOT), "pdf", f"REPORT_DIR={tmp_path / 'report'}", f"BUILD_DIR={tmp_path / 'build'}",
+                        f"RESULTS_DIR={tmp_path / 'results'}", f"FIGURES_DIR={tmp_path / 'figures'}"],
+                       capture_output=True, text=True, env={**ENV, "PATH": str(bin_dir)}, timeout=300)
+    assert r.returncode != 0
+    assert "== installing Debian's chromium" in r.stdout, r.stdout
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "run `sudo make browser` (or `make browser` as root), then this command again" in errors[0]
+    assert "Traceback" not in r.stderr and not (tmp_path / "results").exists() and not (tmp_path / "report").exists()
 
 
 def test_make_help_lists_the_targets():
