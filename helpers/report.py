@@ -105,8 +105,8 @@ def table1_verdicts(numbers):
 def table1_html(records, variant=audit.BASELINE, verdicts=None):
     """Table 1: test loss, cost and accuracy per setting (mean ± std over seeds) beside the original and the verdict.
 
-    Narrow enough for the page: one cell per metric ("mean ± std", the min–max over seeds in its
-    tooltip). Rows carry ``data-run-id`` (the setting id); cells ``data-col`` (``loss``, ``cost``,
+    Narrow enough for the page: one cell per metric, "mean ± std" and under it, small, the min–max over
+    seeds (shown, so that print and touch have it too). Rows carry ``data-run-id`` (the setting id); cells ``data-col`` (``loss``, ``cost``,
     ``accuracy``). A run that diverged shows nan or inf, never a dash. ``verdicts``: :func:`table1_verdicts`
     (the audit's); without it, each number's verdict against this variant alone (:func:`helpers.audit.verdict`).
     """
@@ -123,7 +123,7 @@ def table1_html(records, variant=audit.BASELINE, verdicts=None):
         for i, m in enumerate(METRICS):
             s = audit.spread([r["test"][m] for r in runs])
             d = decimals_that_matter(s["std"])
-            cells += [f'<td data-col="{m}" title="min–max over seeds: {s["min"]:.{d}f}–{s["max"]:.{d}f}">{pm(s, f".{d}f")}</td>',
+            cells += [f'<td data-col="{m}">{pm(s, f".{d}f")}<br><small class="range">{s["min"]:.{d}f}–{s["max"]:.{d}f}</small></td>',
                       _td(f"original_{m}", printed[i] if printed else "—"),
                       _td(f"verdict_{m}", "—" if not printed else verdicts[(lam, eta, m)] if verdicts
                           and (lam, eta, m) in verdicts else audit.verdict(printed[i], [r["test"][m] for r in runs]))]

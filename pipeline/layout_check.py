@@ -1,7 +1,7 @@
 """The report as a reader's screen shows it: its height, anything wider than the screen, links that land nowhere.
 
 ``make layout-check`` (CI runs it) opens the rendered report in Chromium through Playwright (the
-``browser`` extra), offline, at 1024 and 1280 px wide, and prints one line per width: the page's height,
+``browser`` extra), offline, at 390, 800, 1024 and 1280 px wide, and prints one line per width: the page's height,
 the widest element and whether it fits, the contents links and "section x.y" references that resolve,
 the images that decode. It fails when an element is wider than the viewport, a link lands nowhere or
 an image does not decode. It then opens the run pages the report links to (``runs/*.html``) and checks
@@ -22,11 +22,18 @@ MEASURE_JS = r"""
   const vw = window.innerWidth;
   const describe = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
         (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').filter(Boolean).slice(0, 2).join('.') : '');
-  let widest = null, widestRight = 0;
+  // An element inside a box that scrolls sideways is reached by scrolling that box: it counts as the box.
+  const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  const inScroller = el => { for (let p = el.parentElement; p && p !== document.body; p = p.parentElement)
+                               if (scrolls(p)) return true;
+                             return false; };
+  let widest = null, widestRight = 0, scrolling = 0;
   const over = [];
   for (const el of document.body.querySelectorAll('*')) {
     const r = el.getBoundingClientRect();
     if (r.width === 0 || r.height === 0) continue;
+    if (scrolls(el) && el.scrollWidth > el.clientWidth + 1) scrolling++;
+    if (inScroller(el)) continue;
     if (r.right > widestRight) { widestRight = r.right; widest = describe(el); }
     if (r.right > vw + 1) over.push(describe(el) + ' ' + Math.round(r.right) + ' px');
   }
@@ -47,7 +54,7 @@ MEASURE_JS = r"""
   const references = document.querySelectorAll('a.section-ref').length;
   const undecoded = [...document.images].filter(img => !(img.complete && img.naturalWidth > 0)).length;
   const policy = document.head.querySelector('meta[http-equiv="Content-Security-Policy" i]');
-  return {height: document.documentElement.scrollHeight, pageWidth: document.documentElement.scrollWidth, viewport: vw,
+  return {height: document.documentElement.scrollHeight, scrolling: scrolling, pageWidth: document.documentElement.scrollWidth, viewport: vw,
           policy: policy ? policy.content : null,
           widest: widest, widestRight: Math.round(widestRight), over: over.slice(0, 5), overCount: over.length,
           anchors: anchors.length, broken: broken, references: references, unlinked: unlinked.slice(0, 5),
@@ -56,7 +63,11 @@ MEASURE_JS = r"""
 """
 
 
-def measure(html_path, widths=(1024, 1280)):
+#: A phone, a narrow window, a small laptop, a desktop.
+WIDTHS = (390, 800, 1024, 1280)
+
+
+def measure(html_path, widths=WIDTHS):
     """:data:`MEASURE_JS` at each width, the report opened offline (no request leaves the machine)."""
     from playwright.sync_api import sync_playwright
 
@@ -156,7 +167,7 @@ def main(argv=None):
         found = problems(m)
         failed |= bool(found)
         print(f"layout at {width} px: page {m['height']} px tall, widest element {m['widest']} to {m['widestRight']} px; "
-              f"{m['anchors']} internal links ({m['references']} \"section x.y\" references) resolve: "
+              f"{m['scrolling']} boxes scroll sideways (each with its edge shadow); {m['anchors']} internal links ({m['references']} \"section x.y\" references) resolve: "
               f"{'no' if m['broken'] or m['unlinkedCount'] else 'all'}; {m['images']} images"
               + ("; " + "; ".join(found) if found else "; fits"))
     pages = run_pages(argv[0])

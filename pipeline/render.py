@@ -14,7 +14,7 @@ from pathlib import Path
 from helpers.errors import UserError
 from helpers.files import write_text
 from helpers.report import run_page
-from pipeline.crossref import link_sections
+from pipeline.crossref import keep_numbers_whole, link_sections
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -165,7 +165,7 @@ def render_html(notebook, output, show_code=False, title=None, back=None):
     )
     html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or "DD2424 Assignment 1"},
                                                          "content_security_policy": CONTENT_SECURITY_POLICY})
-    html = link_sections(html)
+    html = keep_numbers_whole(link_sections(html))
     found = external_references(html)
     if found:
         raise UserError(f"the rendered report would load from the network: {found[0]}...")

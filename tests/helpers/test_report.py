@@ -13,15 +13,15 @@ def test_table1_has_one_row_per_setting_with_the_mean_and_the_original():
     html = report.table1_html(recs)
     sid = validate_params(0.1, 0.001).setting_id
     assert f'<tr data-run-id="{sid}">' in html
-    # 0.40, 0.41, 0.42: mean 0.41, sample std 0.01 (two significant digits: 3 decimals), min–max in the tooltip
-    assert '<td data-col="accuracy" title="min–max over seeds: 0.400–0.420">0.410 ± 0.010</td>' in html
+    # 0.40, 0.41, 0.42: mean 0.41, sample std 0.01 (two significant digits: 3 decimals), min–max under it
+    assert '<td data-col="accuracy">0.410 ± 0.010<br><small class="range">0.400–0.420</small></td>' in html
     assert '<td data-col="original_accuracy">0.41</td>' in html
     assert '<td data-col="verdict_accuracy">reproduced</td>' in html
 
 
 def test_a_diverged_run_shows_nan_not_a_dash():
     recs = records_for({(0.0, 0.1): [float("nan")]})
-    assert '>nan ± 0.0000</td>' in report.table1_html(recs)
+    assert '>nan ± 0.0000<br>' in report.table1_html(recs)
 
 
 def test_the_summary_counts_every_printed_number_by_its_verdict():
@@ -114,7 +114,7 @@ def test_two_rows_that_differ_only_in_init_std_are_two_rows_of_table1_never_pool
         [(settings[1].setting_id, 0.1)] * 2
     html = report.table1_html(records)
     assert f'<tr data-run-id="{settings[0].setting_id}">' in html and f'<tr data-run-id="{settings[1].setting_id}">' in html
-    assert ">0.3000 ± 0.0000</td>" in html and ">0.4000 ± 0.0000</td>" in html
+    assert ">0.3000 ± 0.0000<br>" in html and ">0.4000 ± 0.0000<br>" in html
     assert '<td data-col="init_std">0.1</td>' in html and "<th>init_std</th>" in html
     # the original's number is compared with the course setup only, not the row of its own init_std
     numbers = audit.table1_numbers_audit(records)

@@ -1,5 +1,7 @@
 """Every "section x.y" of a rendered page becomes a link to its heading, and nothing else changes."""
 
+import re
+
 from pipeline.crossref import link_sections, section_ids
 
 HEADINGS = ('<h2 id="1-Assignment-Report">1 Assignment Report</h2>'
@@ -42,3 +44,14 @@ def test_tags_links_headings_code_scripts_and_unknown_numbers_stay_as_they_are()
 
 def test_a_page_without_numbered_headings_is_returned_unchanged():
     assert link_sections("<p>section 1.1</p>") == "<p>section 1.1</p>"
+
+
+def test_numbers_a_line_could_break_inside_are_kept_whole_and_nothing_else_changes():
+    from pipeline.crossref import keep_numbers_whole
+
+    page = ('<p title="-3 e-09">gW 4.95e-09, 0.392 ± 0.006, 0.38–0.40 and -0.5; 12 of 24, 0.3954, lam0_eta0.1</p>'
+            '<h2 id="x">1e-5</h2><code>2e-3</code><style>a { margin: -1px }</style>')
+    out = keep_numbers_whole(page)
+    whole = re.findall(r'<span class="num">(.*?)</span>', out)
+    assert whole == ["4.95e-09", "0.392 ± 0.006", "0.38–0.40", "-0.5"]
+    assert re.sub(r'</?span[^>]*>', "", out) == page      # only wrapped: the text, tags and attributes as they were

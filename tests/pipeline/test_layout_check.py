@@ -25,9 +25,20 @@ def test_a_page_that_fits_reports_its_height_and_passes(chromium, tmp_path, caps
     assert m["height"] >= 2000 and m["anchors"] == 2 and m["broken"] == [] and problems(m) == []
     assert main([str(tmp_path / "a.html")]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in out] == ["layout at 1024 px", "layout at 1280 px", "policy of the 0 run pages (no "
+    assert [line.split(":")[0] for line in out] == ["layout at 390 px", "layout at 800 px", "layout at 1024 px",
+                                                    "layout at 1280 px", "policy of the 0 run pages (no "
                                                     "script, no network, no frames; every image shown; no console error)"]
-    assert "fits" in out[0] and out[2].endswith("all pass; the report's is checked at each width above")
+    assert all("fits" in line for line in out[:4]) and out[4].endswith("all pass; the report's is checked at each width above")
+
+
+def test_a_wide_table_in_a_box_that_scrolls_fits_and_is_counted_but_the_box_itself_must_fit(chromium, tmp_path):
+    table = '<table id="t2"><tr><td style="white-space:nowrap">' + "wide " * 250 + "</td></tr></table>"
+    (tmp_path / "s.html").write_text(PAGE.format(extra=f'<div style="overflow-x:auto">{table}</div>'))
+    m = measure(tmp_path / "s.html", widths=(390,))[390]
+    assert m["scrolling"] == 1 and m["overCount"] == 0 and problems(m) == []
+    (tmp_path / "w.html").write_text(PAGE.format(extra=f'<div style="overflow-x:auto; width:2000px">{table}</div>'))
+    m = measure(tmp_path / "w.html", widths=(390,))[390]
+    assert m["overCount"] == 1 and "div" in m["over"][0]
 
 
 def test_an_element_wider_than_the_screen_or_a_link_to_nowhere_fails(chromium, tmp_path):
@@ -67,5 +78,5 @@ def test_a_page_without_the_policy_or_with_a_console_error_fails_and_so_does_a_r
     assert [p.split(",")[0] for p in checked[tmp_path / "runs" / "b.html"]] == ["1 console errors", "1 images do not decode"]
     assert main([str(tmp_path / "index.html")]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert out[2].startswith("run page b.html: 1 console errors") and out[3].startswith("policy of the 2 run pages")
-    assert "1 fail;" in out[3]
+    assert out[4].startswith("run page b.html: 1 console errors") and out[5].startswith("policy of the 2 run pages")
+    assert "1 fail;" in out[5]
