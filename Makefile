@@ -56,11 +56,11 @@ new_stamp = rm -rf $(@D) && mkdir -p $(@D) && touch $@
 content_stamp = if [ -d $(@D) ]; then $(new_stamp); else mkdir -p $(@D) && touch -r "$$(ls -t $(1) | head -n 1)" $@; fi
 
 # Goals that need no rules of the runs.
-NO_RUNS := help clean clean-venv venv test test-fast lab browser browser-ready bench profile mutation
+NO_RUNS := help clean clean-venv venv test test-fast lab browser browser-ready readme bench profile mutation
 CLEAN_GOALS := $(filter clean clean-venv,$(MAKECMDGOALS))
 OTHER_GOALS := $(filter-out clean clean-venv,$(MAKECMDGOALS))
 
-.PHONY: help report search pdf layout-check venv data results figures test test-fast browser browser-ready browser-check bench mutation profile lab clean clean-venv
+.PHONY: help report search readme pdf layout-check venv data results figures test test-fast browser browser-ready browser-check bench mutation profile lab clean clean-venv
 
 # One build at a time in a checkout (pipeline/lock.py): a goal that writes what a build makes waits, saying so in
 # one line, while another build of the same BUILD_DIR runs, before it reads or makes anything. The lock is a flock
@@ -194,8 +194,8 @@ $(REPORT_DIR)/index.html: $(REPORT_NB) $(SETTINGS) $(VARIANTS) $(RESULTS_DIR)/gr
 report: $(REPORT_DIR)/index.html ## regenerate every figure and table and render the HTML report
 	@echo "Report: $(abspath $(REPORT_DIR)/index.html)"
 
-# Where a single variant leaves a Table 1 number unexplained: screens each choice alone (pairs of the variants'
-# overrides, a finer init_std, the further choices), refines init_std around its best, combines the choices
+# Where a single variant leaves a Table 1 number unexplained: screens each choice alone (a finer init_std, the
+# further choices; the course's first two seeds), refines init_std around its best, combines the choices
 # that raise the score, confirms the winner
 # with the course's other seeds (pipeline/search.py), through the same rules (generated from the search's own
 # settings and variants files), then renders the report.
@@ -233,6 +233,9 @@ browser: $(VENV_STAMP) ## Debian's chromium (root or sudo; apt-get) and Playwrig
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; }
 	@PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e '.[browser]'
+
+readme: $(VENV_STAMP) ## rewrite the README's opening paragraph from what the last build found (results/findings.json)
+	@$(PY) -m pipeline readme README.md $(RESULTS_DIR)/findings.json
 
 # What the PDF and the browser checks need, installed first (before a long report build) when missing: Debian's
 # chromium and Playwright (`make browser`); where that cannot be done here, one line names the command to run.

@@ -290,35 +290,36 @@ SEARCH_CHOICES = {
 }
 
 
+#: How many of the course's seeds (its first) each variant of the screen trains: few, since the screen compares
+#: a choice with the course on the same seeds and pools the spreads over every configuration; the winner is
+#: then trained with all the course's seeds (the confirm stage). Sized for `make search`'s 45-minute budget.
+SCREEN_SEEDS = 2
+
+
 def search_variants(variants, fine_init_std=FINE_INIT_STD, seeds=None, choices=SEARCH_CHOICES):
-    """The deeper search of Table 1: every pair of the variants' overrides, and a finer scale of init_std.
+    """The screen of the deeper search of Table 1: each choice alone, a finer scale of init_std among them.
+
+    Combinations are the combine stage's (:func:`helpers.likelihood.combinations`), of the choices that
+    raise the score, so the screen trains no pairs.
 
     Parameters
     ----------
     variants : list of Variant
-        The single variants (``variants.csv``); the baseline is left out of the pairs.
+        The variants of ``variants.csv``, the baseline first.
     fine_init_std : sequence of float
         init_std values to try alone, besides those a variant already sets.
     seeds : tuple of int or None
-        Seeds of each new variant (default: those of the first non-baseline variant).
+        Seeds of each new variant (default: the baseline's first :data:`SCREEN_SEEDS`).
     choices : dict
         Choices to try alone (:data:`SEARCH_CHOICES`), unless a variant already makes them.
 
     Returns
     -------
     list of Variant
-        Pairs (two variants whose overrides touch different keys, named ``a__b``), then the init_std
-        values, named ``init-std-VALUE``, then the other choices.
+        The init_std values, named ``init-std-VALUE``, then the other choices.
     """
-    singles = [v for v in variants if v.name != BASELINE and (v.train or v.data)]
-    seeds = seeds or (singles[0].seeds if singles else variants[0].seeds)
+    seeds = seeds or variants[0].seeds[:SCREEN_SEEDS]
     out = []
-    for i, a in enumerate(singles):
-        for b in singles[i + 1:]:
-            if set({**a.train, **a.data}) & set({**b.train, **b.data}):
-                continue
-            out.append(Variant(f"{a.name}__{b.name}", seeds, {**a.train, **b.train}, {**a.data, **b.data},
-                               f"{a.name} and {b.name} together"))
     tried = {v.train.get("init_std") for v in variants if not v.data}
     for std in fine_init_std:
         if std not in tried:

@@ -174,6 +174,13 @@ def cmd_render(args):
     render_html(args.notebook, args.output)
 
 
+def cmd_readme(args):
+    from pipeline.readme import update_readme
+
+    changed = update_readme(args.readme, args.findings)
+    say(f"readme: {args.readme}'s findings {'rewritten' if changed else 'already'} from {args.findings}")
+
+
 def cmd_render_runs(args):
     from helpers.settings import read_settings
     from pipeline.render import render_runs
@@ -198,8 +205,8 @@ def cmd_search(args):
         chosen, extra = search.plan_search(*files)
         if chosen:
             settings = ", ".join(f"λ = {s.lam:g}, η = {s.eta:g}" for s in chosen)
-            print(f"search: screen: {len(extra)} variants (pairs of overrides, a finer init_std, each further choice "
-                  f"alone) for every setting of the original: {settings}")
+            print(f"search: screen: {len(extra)} variants (a finer init_std, each further choice alone, with "
+                  f"{len(extra[0].seeds) if extra else 0} seeds) for every setting of the original: {settings}")
         else:
             print("search: every Table 1 number is reproduced or explained by a single variant; nothing to train")
     elif args.stage == "refine":
@@ -280,6 +287,11 @@ def build_parser():
     p.add_argument("out_dir")
     p.add_argument("settings")
     p.set_defaults(func=cmd_render_runs)
+
+    p = sub.add_parser("readme", help="rewrite the README's findings paragraph from the last build's findings")
+    p.add_argument("readme")
+    p.add_argument("findings")
+    p.set_defaults(func=cmd_readme)
 
     p = sub.add_parser("check", help="check a rendered report")
     p.add_argument("html")

@@ -5,8 +5,8 @@ report``. Where a number of the original's Table 1 is still unexplained
 (:func:`helpers.audit.unexplained_settings`), ``make search`` trains every
 setting of the original, through the same rules as every other run, in three stages:
 
-1. **screen** (``plan``): every pair of the variants' overrides, a finer scale of init_std and each
-   further choice alone (:func:`helpers.settings.search_variants`), with the variants' few seeds;
+1. **screen** (``plan``): a finer scale of init_std and each further choice alone
+   (:func:`helpers.settings.search_variants`), with the course's first few seeds;
 2. **refine**: init_std around its best value so far on a log scale, or one step beyond an edge
    (:func:`helpers.likelihood.refinement`);
 3. **combine**: the choices that raise Table 1's score over the course setup

@@ -201,6 +201,24 @@ def test_the_answer_names_one_configuration_per_section_with_its_counts_ratio_an
     assert ans["convention"]["favoured"] in report.convention_sentence(ans)
 
 
+def test_the_findings_are_the_answers_numbers_and_the_readme_paragraph_says_them():
+    ans, recs = planted_answer()
+    claims = [{"verdict": "holds"}, {"verdict": "does not hold"}]
+    f = report.findings(ans, claims, [], "a CPU, 2 cores, openblas Haswell")
+    t1 = ans["sections"]["Table 1"]
+    assert f["build"] == "make report" and report.findings(ans, claims, [("x", 1)], "m")["build"] == "make search"
+    assert f["sections"]["Table 1"] == {"named": "init_std = 0.1", "n": 12, "reproduced": len(t1["named"]["reproduced"]),
+                                        "course": len(t1["course"]["reproduced"]), "ratio": round(t1["ratio"], 1),
+                                        "false": t1["calibration"]["false"], "trials": 3}
+    assert (f["convention"], f["claims_hold"], f["claims"]) == (ans["convention"]["favoured"], 1, 2)
+    text = report.findings_markdown(f)
+    assert "(after `make report`, on a CPU, 2 cores, openblas Haswell)" in text
+    assert (f"Table 1 by init_std = 0.1 ({f['sections']['Table 1']['reproduced']} of its 12 numbers reproduced; the course "
+            f"setup reproduces {f['sections']['Table 1']['course']}; a log-likelihood ratio of "
+            f"{f['sections']['Table 1']['ratio']} in its favour)") in text
+    assert f"{t1['calibration']['false']} of 3 times (Table 1)" in text and "1 of its 2 claims hold" in text
+
+
 def test_the_answers_detail_shows_both_conventions_for_every_number():
     ans, _ = planted_answer()
     html = report.answer_detail_html(ans)

@@ -108,20 +108,17 @@ def test_a_batch_larger_than_a_variants_training_set_is_refused_before_any_run()
         check_batch_sizes(small, parse_variants(VARIANTS), n_val=50, n_images=200)
 
 
-def test_the_deeper_search_pairs_every_two_variants_that_change_different_choices():
-    from helpers.settings import parse_variants, search_variants
+def test_the_deeper_search_screens_each_choice_alone_with_the_course_s_first_seeds():
+    from helpers.settings import SCREEN_SEEDS, parse_variants, search_variants
 
     variants = parse_variants(
-        "name,seeds,overrides,description\ncourse,1 2,,c\nstd-a,3 4,init_std=0.1,a\nstd-b,3 4,init_std=0.001,b\n"
+        "name,seeds,overrides,description\ncourse,1 2 5,,c\nstd-a,3 4,init_std=0.1,a\nstd-b,3 4,init_std=0.001,b\n"
         "raw,3 4,normalise=false,r\nsmall,3 4,split=one-batch,s\n")
     found = {v.name: v for v in search_variants(variants, fine_init_std=(0.001, 0.03), choices={})}
-    pairs = [n for n in found if "__" in n]
-    # init_std with init_std is no pair; every other two are
-    assert sorted(pairs) == sorted(["std-a__raw", "std-a__small", "std-b__raw", "std-b__small", "raw__small"])
-    assert found["std-a__small"].train == {"init_std": 0.1} and found["std-a__small"].data == {"split": "one-batch"}
-    # 0.001 is a variant already: only 0.03 is added, with the variants' seeds
-    assert [n for n in found if "__" not in n] == ["init-std-0.03"]
-    assert found["init-std-0.03"].train == {"init_std": 0.03} and found["init-std-0.03"].seeds == (3, 4)
+    # no pairs (the combine stage makes those); 0.001 is a variant already: only 0.03 is added
+    assert list(found) == ["init-std-0.03"]
+    assert found["init-std-0.03"].train == {"init_std": 0.03}
+    assert SCREEN_SEEDS == 2 and found["init-std-0.03"].seeds == (1, 2)      # the course's first two
 
 
 def test_the_deeper_search_tries_each_data_choice_alone_unless_a_variant_makes_it():
@@ -132,7 +129,7 @@ def test_the_deeper_search_tries_each_data_choice_alone_unless_a_variant_makes_i
     assert [n for n in found] == [n for n in SEARCH_CHOICES if n != "val-first"]
     assert found["norm-channel"].data == {"norm": "channel"} and found["norm-channel"].train == {}
     assert found["b-zero"].train == {"b_init": "zero"} and found["b-zero"].data == {}
-    assert found["stats-all"].seeds == (3, 4)
+    assert found["stats-all"].seeds == (1,)          # the course's seeds (it has one)
 
 
 def test_written_settings_and_variants_read_back_the_same():
