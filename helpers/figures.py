@@ -288,8 +288,8 @@ def plot_glance(rows, limit=10.0, title="Every number the original printed, agai
     ax.set_yticks(y, [r["name"] for r in rows], fontsize=7)
     ax.set_xlim(-0.2, limit + 1)
     ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_xlabel("distance from our mean ÷ (2 spreads + half the printed last digit)   "
-                  "(dot: the course setup; ring: the explaining configuration)", fontsize=8)
+    ax.set_xlabel("how far the original lies from our mean; 1 = as far as seed noise and its printed digits allow\n"
+                  "(dot: the course setup; ring: the configuration that explains it)", fontsize=8)
     for verdict, colour in VERDICT_COLOURS.items():
         ax.plot([], [], "o", color=colour, label=verdict)
     ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, frameon=False)

@@ -124,6 +124,18 @@ def test_pipeline_writes_results_figures_and_a_checked_report(pipeline):
         assert f'href="runs/train_{s.setting_id}.html"' in html and f'href="runs/figures_{s.setting_id}.html"' in html
         page = (out / "report/runs" / f"train_{s.setting_id}.html").read_text()
         assert "train_seeds" in page and external_references(page) == []   # the code, offline
+    # the first screen defines its words before the summary uses them
+    first_use = html.index("Reproducibility summary")
+    for term in ("spread", "configuration", "z", "Within the printed digits"):
+        assert -1 < html.find(f"<strong>{term}</strong>") < first_use, term
+    # the findings, as data, for the README (make readme)
+    found = json.loads((out / "results/findings.json").read_text())
+    assert found["build"] == "make report" and set(found["sections"]) == {"1.1", "Table 1"}
+    # run pages: their title, a link back to what they feed, the notebook's math drawn (no TeX source left)
+    page = (out / "report/runs" / f"train_{settings[0].setting_id}.html").read_text()
+    assert f"<title>Training, {settings[0].label}" in page and 'href="../index.html#table1"' in page
+    assert 'class="math"' in page and "$S = X W^\\top" not in page
+    assert '<small class="range">' in html and '<span class="num">' in html   # min–max shown; numbers kept whole
     assert "report.load_records(" not in html  # no code shown
     assert "hl-ipython3" not in html  # no highlighted code cell
 
