@@ -80,9 +80,14 @@ def _td(col, text):
     return f'<td data-col="{col}">{html.escape(str(text))}</td>'
 
 
+#: A table with more columns than this is "wide": printed on a landscape page of its own (the template's print CSS).
+WIDE_TABLE = 8
+
+
 def _table(table_id, head, rows):
     head_html = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    return f'<table id="{table_id}"><thead><tr>{head_html}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    wide = ' class="wide"' if len(head) > WIDE_TABLE else ""
+    return f'<table id="{table_id}"{wide}><thead><tr>{head_html}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def setting_groups(records, variant=audit.BASELINE):

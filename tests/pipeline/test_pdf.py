@@ -56,3 +56,45 @@ def test_the_pdf_s_text_holds_the_section_titles_and_the_table_s_numbers(chromiu
     write_pdf(tmp_path / "c.html", tmp_path / "c.pdf")
     text = subprocess.run(["pdftotext", str(tmp_path / "c.pdf"), "-"], capture_output=True, text=True).stdout
     assert "Report" in text and "2 Section" in text and "0.4085 ± 0.0013" in text
+
+
+def test_every_column_of_table_1_and_of_the_variants_table_is_in_the_pdf(chromium, tmp_path):
+    """The report's own template and tables, printed: pdftotext finds every header and every cell (a wide
+    table must not be cut at the page's edge)."""
+    import re
+    import shutil
+    import subprocess
+    from html import unescape
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from helpers import report
+    from helpers.settings import parse_variants
+    from pipeline.render import render_html
+    from tests.helpers.test_audit import records_for
+
+    if not shutil.which("pdftotext"):
+        pytest.fail("pdftotext is not installed (Debian: apt-get install poppler-utils)", pytrace=False)
+    records = records_for({(0.0, 0.1): [0.2712, 0.2745, 0.2698], (1.0, 0.001): [0.3701, 0.3712, 0.3690]})
+    records += records_for({(0.0, 0.1): [0.2801, 0.2815, 0.2790]}, "init-std-0.1", overrides={"init_std": 0.1})
+    table1 = report.table1_html(records)
+    variants = parse_variants("name,seeds,overrides,description\ncourse,2022 2023 2024 2025 2026,,the original's own setup\n"
+                              "init-std-0.1,2022 2023 2024,init_std=0.1,W and b drawn from a wider normal\n"
+                              "no-normalisation,2022 2023 2024,normalise=false,\"pixels scaled to [0, 1] only\"\n")
+    ranking = report.ranking_html(records, variants)
+    cells = []
+    for html in (table1, ranking):
+        cell = new_code_cell("")
+        cell.outputs = [new_output("display_data", data={"text/html": html})]
+        cells += [new_markdown_cell("## A section"), cell]
+    nbformat.write(new_notebook(cells=cells), str(tmp_path / "nb.ipynb"))
+    render_html(tmp_path / "nb.ipynb", tmp_path / "index.html")
+    write_pdf(tmp_path / "index.html", tmp_path / "r.pdf")
+    text = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True).stdout
+    words = " ".join(text.split())
+    for html in (table1, ranking):
+        for piece in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", html, re.S):
+            piece = " ".join(unescape(re.sub(r"<[^>]+>", " ", piece)).split())
+            for word in piece.split():
+                assert word in words, (word, piece)
