@@ -52,13 +52,26 @@ MEASURE_JS = r"""
       unlinked.push(...found);
   }
   const references = document.querySelectorAll('a.section-ref').length;
+  // every fold holds its content: opened, it grows (a fold whose content sits after it opens to nothing)
+  const folds = [...document.querySelectorAll('details')];
+  const empty = [];
+  for (const d of folds) {
+    const was = d.open;
+    d.open = false;
+    const closed = d.getBoundingClientRect().height;
+    d.open = true;
+    if (d.getBoundingClientRect().height <= closed + 1)
+      empty.push((d.querySelector('summary') || d).textContent.trim().slice(0, 60));
+    d.open = was;
+  }
   const undecoded = [...document.images].filter(img => !(img.complete && img.naturalWidth > 0)).length;
   const policy = document.head.querySelector('meta[http-equiv="Content-Security-Policy" i]');
   return {height: document.documentElement.scrollHeight, scrolling: scrolling, pageWidth: document.documentElement.scrollWidth, viewport: vw,
           policy: policy ? policy.content : null,
           widest: widest, widestRight: Math.round(widestRight), over: over.slice(0, 5), overCount: over.length,
           anchors: anchors.length, broken: broken, references: references, unlinked: unlinked.slice(0, 5),
-          unlinkedCount: unlinked.length, images: document.images.length, undecoded: undecoded};
+          unlinkedCount: unlinked.length, images: document.images.length, undecoded: undecoded,
+          folds: folds.length, emptyFolds: empty};
 }
 """
 
@@ -149,6 +162,8 @@ def problems(m):
         out.append(f"{m['unlinkedCount']} \"section x.y\" references are not links to a section, e.g. {m['unlinked'][0]!r}")
     if m["undecoded"]:
         out.append(f"{m['undecoded']} images do not decode")
+    if m["emptyFolds"]:
+        out.append(f"{len(m['emptyFolds'])} of {m['folds']} folds open to nothing, e.g. {m['emptyFolds'][0]!r}")
     return out + policy_problems(m, images=False)
 
 
@@ -168,7 +183,7 @@ def main(argv=None):
         failed |= bool(found)
         print(f"layout at {width} px: page {m['height']} px tall, widest element {m['widest']} to {m['widestRight']} px; "
               f"{m['scrolling']} boxes scroll sideways (each with its edge shadow); {m['anchors']} internal links ({m['references']} \"section x.y\" references) resolve: "
-              f"{'no' if m['broken'] or m['unlinkedCount'] else 'all'}; {m['images']} images"
+              f"{'no' if m['broken'] or m['unlinkedCount'] else 'all'}; {m['images']} images; {m['folds'] - len(m['emptyFolds'])} of {m['folds']} folds open to their content"
               + ("; " + "; ".join(found) if found else "; fits"))
     pages = run_pages(argv[0])
     checked = check_pages(pages) if pages else {}

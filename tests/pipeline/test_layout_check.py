@@ -80,3 +80,14 @@ def test_a_page_without_the_policy_or_with_a_console_error_fails_and_so_does_a_r
     out = capsys.readouterr().out.splitlines()
     assert out[4].startswith("run page b.html: 1 console errors") and out[5].startswith("policy of the 2 run pages")
     assert "1 fail;" in out[5]
+
+
+def test_a_fold_whose_content_sits_outside_it_fails_and_one_that_grows_passes(chromium, tmp_path):
+    good = '<details><summary>the formulas</summary><p>a</p><p>b</p></details>'
+    empty = '<details><summary>the runs; click to open</summary></details><p>the rows, outside the fold</p>'
+    (tmp_path / "f.html").write_text(PAGE.format(extra=good))
+    m = measure(tmp_path / "f.html", widths=(800,))[800]
+    assert m["folds"] == 1 and m["emptyFolds"] == [] and problems(m) == []
+    (tmp_path / "g.html").write_text(PAGE.format(extra=good + empty))
+    m = measure(tmp_path / "g.html", widths=(800,))[800]
+    assert problems(m) == ["1 of 2 folds open to nothing, e.g. 'the runs; click to open'"]
