@@ -689,7 +689,6 @@ def save_findings(path, f):
     from helpers.files import write_text
 
     write_text(path, json.dumps(f, indent=1, sort_keys=True) + "\n")
-    return path
 
 
 def findings_markdown(f):
