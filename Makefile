@@ -240,18 +240,23 @@ readme: $(VENV_STAMP) ## rewrite the README's opening paragraph from what the la
 # What the PDF and the browser checks need, installed first (before a long report build) when missing: Debian's
 # chromium and Playwright (`make browser`); where that cannot be done here, one line names the command to run.
 browser-ready: $(VENV_STAMP)
-	@{ command -v chromium > /dev/null && $(PY) -c "import playwright" 2> /dev/null; } || $(MAKE) --no-print-directory browser || { \
+	@$(PY) -c "import playwright; from pipeline.browser_check import find_chromium; find_chromium()" 2> /dev/null \
+		|| $(MAKE) --no-print-directory browser || { \
 		echo "error: needs Debian's chromium and Playwright, and installing them here failed (above); run \`sudo make browser\` (or \`make browser\` as root), then this command again" >&2; exit 1; }
 
-pdf: browser-ready $(REPORT_DIR)/report.pdf ## the report as an A4 PDF beside the original's (installs Chromium and Playwright first if missing)
+# Each runs browser-ready before it makes anything (a recipe, not a prerequisite: make -j builds prerequisites at once).
+pdf: browser-ready ## the report as an A4 PDF beside the original's (installs Chromium and Playwright first if missing)
+	+@$(MAKE) --no-print-directory $(REPORT_DIR)/report.pdf
 
 $(REPORT_DIR)/report.pdf: $(REPORT_DIR)/index.html pipeline/pdf.py
 	@$(PY) -m pipeline.pdf $< $@
 
-layout-check: browser-ready $(REPORT_DIR)/index.html ## the report at 1024 and 1280 px: its height, anything too wide, links that land nowhere
+layout-check: browser-ready ## the report at 390, 800, 1024 and 1280 px: its height, anything too wide, links that land nowhere, folds
+	+@$(MAKE) --no-print-directory -s $(REPORT_DIR)/index.html
 	$(PY) -m pipeline.layout_check $(REPORT_DIR)/index.html
 
-browser-check: browser-ready $(REPORT_DIR)/index.html ## open the report in headless Chromium, offline; screenshot
+browser-check: browser-ready ## open the report in headless Chromium, offline; screenshot
+	+@$(MAKE) --no-print-directory -s $(REPORT_DIR)/index.html
 	$(PY) -m pipeline.browser_check $(REPORT_DIR)/index.html $(REPORT_DIR)/screenshot.png
 
 profile: ## where the time of the last make report went: training, data, kernels, figures, rendering

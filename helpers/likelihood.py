@@ -244,8 +244,8 @@ def raising_choices(numbers, configs, convention):
 
     A screen tries each choice alone with few seeds, so it asks only whether a choice moves the means
     toward the printed values: every configuration is scored with the same spread per number, pooled
-    over all of them (:func:`screen_score`). With each configuration's own spread from three seeds, the
-    luck of those three draws decides among choices that all miss by far (a spread that came out wide
+    over all of them (:func:`screen_score`). With each configuration's own spread from its few seeds, the
+    luck of those draws decides among choices that all miss by far (a spread that came out wide
     earns more there). And each configuration is compared with the course setup on the same seeds.
 
     Parameters

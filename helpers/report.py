@@ -111,8 +111,9 @@ def table1_verdicts(numbers):
 def table1_html(records, variant=audit.BASELINE, verdicts=None):
     """Table 1: test loss, cost and accuracy per setting (mean ± std over seeds) beside the original and the verdict.
 
-    Narrow enough for the page: one cell per metric, "mean ± std" and under it, small, the min–max over
-    seeds (shown, so that print and touch have it too). Rows carry ``data-run-id`` (the setting id); cells ``data-col`` (``loss``, ``cost``,
+    One cell per metric, "mean ± std" and under it, small, the min–max over seeds (shown, so that print
+    and touch have it too); wide (:data:`WIDE_TABLE`): it scrolls on a narrow screen and prints on a
+    landscape page. Rows carry ``data-run-id`` (the setting id); cells ``data-col`` (``loss``, ``cost``,
     ``accuracy``). A run that diverged shows nan or inf, never a dash. ``verdicts``: :func:`table1_verdicts`
     (the audit's); without it, each number's verdict against this variant alone (:func:`helpers.audit.verdict`).
     """
@@ -675,7 +676,8 @@ def findings(ans, claims, searched, machine):
 
 
 def machine_text(facts):
-    """The machine the runs were trained on, in words: CPU model, cores, BLAS kernel (``facts``: :func:`run_facts`)."""
+    """The machine in words: the CPU model and BLAS kernel the runs recorded (``facts``: :func:`run_facts`), and
+    the cores of the machine that renders the report (the runs do not record theirs)."""
     import os
 
     prov = facts["provenance"]
@@ -695,18 +697,24 @@ def findings_markdown(f):
     """The README's opening paragraph from :func:`findings` (one build's; the same words every time)."""
     s11, t1 = f["sections"]["1.1"], f["sections"]["Table 1"]
 
-    def named(name, a, count_word):
-        return (f"{name} by {a['named']} ({a['reproduced']} of its {a['n']} numbers {count_word}; the course setup "
+    def named(name, a):
+        if a["ratio"] is None:
+            return f"{name}: no configuration covers every number (the course setup reproduces {a['course']} of {a['n']})"
+        return (f"{name} by {a['named']} ({a['reproduced']} of its {a['n']} numbers reproduced; the course setup "
                 f"reproduces {a['course']}; a log-likelihood ratio of {a['ratio']} in its favour)")
 
-    first = named("section 1.1's gradient check is explained best", s11, "reproduced")
+    def rate(a, where):
+        if not a["trials"]:
+            return f"no course-setup seeds to calibrate {where} with"
+        return f"{a['false']} of {a['trials']} times ({where})"
+
     return (f"**What it finds.** The original printed each of its two sections from one run, so the audit names one "
             f"configuration per section, the one that makes all of the section's printed digits most probable "
-            f"(after `{f['build']}`, on {f['machine']}): {first}, "
-            f"{named('Table 1', t1, 'reproduced')}. The original's digits read as {f['convention']} "
+            f"(after `{f['build']}`, on {f['machine']}): {named('section 1.1' + chr(39) + 's gradient check is explained best', s11)}, "
+            f"{named('Table 1', t1)}. The original's digits read as {f['convention']} "
             f"(log-likelihood ratio {f['convention_ratio']}). On pretend originals printed from our own course-setup "
-            f"seeds, the same search names something other than the course setup {s11['false']} of {s11['trials']} "
-            f"times (section 1.1) and {t1['false']} of {t1['trials']} times (Table 1): leads, not proof. "
+            f"seeds, the same search names something other than the course setup {rate(s11, 'section 1.1')} and "
+            f"{rate(t1, 'Table 1')}: leads, not proof. "
             f"{f['claims_hold']} of its {f['claims']} claims hold. The report (`report/index.html`) shows every number, "
             f"how it was decided, and why.")
 

@@ -84,6 +84,6 @@ _WHOLE = re.compile(rf"(?<![\w.])(?:{_FIGURE}(?:\s*(?:±|&plusmn;)\s*{_FIGURE}|\
 
 def keep_numbers_whole(page):
     """``page`` (HTML) with each number a line could break inside wrapped in ``<span class="num">``
-    (text in headings, links, code and titles is left as it is)."""
+    (text in headings, links, code, titles, inline SVG and MathML is left as it is)."""
     return map_text(page, lambda text: _WHOLE.sub(lambda m: f'<span class="num">{m.group(0)}</span>', text),
-                    skip=SKIP | {"span"})
+                    skip=SKIP | {"span", "svg", "math"})

@@ -217,6 +217,12 @@ def test_the_findings_are_the_answers_numbers_and_the_readme_paragraph_says_them
             f"setup reproduces {f['sections']['Table 1']['course']}; a log-likelihood ratio of "
             f"{f['sections']['Table 1']['ratio']} in its favour)") in text
     assert f"{t1['calibration']['false']} of 3 times (Table 1)" in text and "1 of its 2 claims hold" in text
+    # a section that names nothing and has no seeds to calibrate with says so, in words
+    none = {**f["sections"]["1.1"], "named": "none", "ratio": None, "reproduced": 0, "false": 0, "trials": 0}
+    text = report.findings_markdown({**f, "sections": {**f["sections"], "1.1": none}})
+    assert (f"section 1.1's gradient check is explained best: no configuration covers every number (the course setup "
+            f"reproduces {none['course']} of 12)") in text
+    assert "no course-setup seeds to calibrate section 1.1 with" in text and "None" not in text
 
 
 def test_the_answers_detail_shows_both_conventions_for_every_number():

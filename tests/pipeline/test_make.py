@@ -484,7 +484,8 @@ def test_make_pdf_installs_the_browser_first_or_names_the_one_command_to_run(tmp
     assert shutil.which("chromium", path=str(bin_dir)) is None
     r = subprocess.run(["make", "-C", str(ROOT), "pdf", f"REPORT_DIR={tmp_path / 'report'}", f"BUILD_DIR={tmp_path / 'build'}",
                         f"RESULTS_DIR={tmp_path / 'results'}", f"FIGURES_DIR={tmp_path / 'figures'}"],
-                       capture_output=True, text=True, env={**ENV, "PATH": str(bin_dir)}, timeout=300)
+                       capture_output=True, text=True, timeout=300,
+                       env={**ENV, "PATH": str(bin_dir), "BROWSER_CHECK_CHROMIUM": str(tmp_path / "no-chromium")})
     assert r.returncode != 0
     assert "== installing Debian's chromium" in r.stdout, r.stdout
     errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
@@ -535,8 +536,8 @@ SEARCHED = ("lam,eta,n_batch,n_epochs\n0,0.001,100,40\n", "name,seeds,overrides,
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory, data_dir):
     """`make report`, then `make search`, of one setting of the original's (n_batch 100, 40 epochs): on tiny data its
-    numbers are far from the original's, so the search trains it in the finer init_std values and the data choices
-    (one single variant: no pairs)."""
+    numbers are far from the original's, so the search trains it in the finer init_std values and each further choice
+    alone, then combines and confirms."""
     out = project(tmp_path_factory.mktemp("search") / "s", *SEARCHED)
     make(out, data_dir, "report", jobs=2, check=True)
     return out, make(out, data_dir, "search", jobs=2, check=True)

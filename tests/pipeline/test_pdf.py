@@ -93,6 +93,9 @@ def test_every_column_of_table_1_and_of_the_variants_table_is_in_the_pdf(chromiu
     write_pdf(tmp_path / "index.html", tmp_path / "r.pdf")
     text = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True).stdout
     words = " ".join(text.split())
+    sizes = re.findall(r"^Page\s+\d+ size:\s+([\d.]+) x ([\d.]+) pts", subprocess.run(
+        ["pdfinfo", "-f", "1", "-l", "99", str(tmp_path / "r.pdf")], capture_output=True, text=True).stdout, re.M)
+    assert sum(float(w) > float(h) for w, h in sizes) == 2 and float(sizes[0][0]) < float(sizes[0][1])  # wide: landscape
     for html in (table1, ranking):
         for piece in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", html, re.S):
             piece = " ".join(unescape(re.sub(r"<[^>]+>", " ", piece)).split())
