@@ -195,7 +195,7 @@ report: $(REPORT_DIR)/index.html ## regenerate every figure and table and render
 	@echo "Report: $(abspath $(REPORT_DIR)/index.html)"
 
 # Where a single variant leaves a Table 1 number unexplained: screens each choice alone (a finer init_std, the
-# further choices; the course's first two seeds), refines init_std around its best, combines the choices
+# further choices; the course's first two seeds), refines init_std and label smoothing around their best, combines the choices
 # that raise the score, confirms the winner
 # with the course's other seeds (pipeline/search.py), through the same rules (generated from the search's own
 # settings and variants files), then renders the report.

@@ -322,17 +322,39 @@ def _only_seeds(config, seeds):
 
 
 #: Where a continuous choice's refinement stops: neighbours closer than this ratio, or a value beyond the bounds.
-REFINE_CLOSEST, REFINE_BOUNDS = 1.15, {"init_std": (1e-4, 1.0)}
+REFINE_CLOSEST = 1.15
+REFINE_BOUNDS = {"init_std": (1e-4, 1.0), "smooth": (0.005, 0.9)}
+#: The continuous choices of Table 1's search and the course's value of each: each refined alone, on a log scale.
+CONTINUOUS = {"init_std": 0.01, "smooth": 0.0}
+#: The outward step when a single positive value was tried (the course's value is 0: no ratio to step by).
+DEFAULT_STEP = 3.0
+
+
+def scored_values(numbers, configs, convention, key, course_value):
+    """{value: screen score} of a continuous choice ``key`` tried alone, the course setup at ``course_value``
+    included (:func:`screen_score` with the penalty left out: every value is one choice); only finite scores."""
+    course = next((c for c in configs if not c["changed"]), None)
+    if course is None:
+        return {}
+    pooled = pooled_scales(numbers, configs)
+    scored = {float(course_value): screen_score(numbers, course, convention, pooled)}
+    for c in configs:
+        if set(c["changed"]) == {key} and not c["contradicts"]:
+            scored[float(c["changed"][key])] = screen_score(numbers, {**c, "changed": {}}, convention, pooled)
+    return {v: x for v, x in scored.items() if math.isfinite(x)}
 
 
 def refinement(numbers, configs, convention, key, course_value):
     """The refine stage: new values of a continuous choice (``key``, e.g. init_std) around its best, on a log scale.
 
     Every configuration that changes ``key`` alone, and the course setup (at ``course_value``), is scored
-    with :func:`screen_score` (the penalty left out: every value is one choice). At the best value:
+    (:func:`scored_values`). The scale is logarithmic, over the positive values tried; a best value of 0
+    (label smoothing's course value) lies on the bound of what the choice can be, and is not refined. At the
+    best value:
 
-    * on an edge of the values tried, one more step outward, at the ratio to its neighbour (the range
-      grows until the best lies inside it, or the next value leaves :data:`REFINE_BOUNDS`: implausible);
+    * on an edge of the positive values tried, one more step outward, at the ratio to its neighbour
+      (:data:`DEFAULT_STEP` when it has none; the range grows until the best lies inside it, or the next value
+      leaves :data:`REFINE_BOUNDS`: implausible);
     * inside, the geometric midpoints with both neighbours, where they differ from the neighbours by more
       than :data:`REFINE_CLOSEST`.
 
@@ -341,23 +363,21 @@ def refinement(numbers, configs, convention, key, course_value):
     (float or None, list of float)
         The best value tried, and the values to try next (2 significant digits), none already tried.
     """
-    course = next((c for c in configs if not c["changed"]), None)
-    if course is None:
+    scored = scored_values(numbers, configs, convention, key, course_value)
+    if len(scored) < 2:
         return None, []
-    pooled = pooled_scales(numbers, configs)
-    scored = {course_value: screen_score(numbers, course, convention, pooled)}
-    for c in configs:
-        if set(c["changed"]) == {key} and not c["contradicts"]:
-            scored[float(c["changed"][key])] = screen_score(numbers, {**c, "changed": {}}, convention, pooled)
-    values = sorted(v for v in scored if math.isfinite(scored[v]))
-    if len(values) < 2:
-        return None, []
-    best = max(values, key=lambda v: scored[v])
+    best = max(sorted(scored), key=lambda v: scored[v])
+    values = sorted(v for v in scored if v > 0)
+    if best <= 0:
+        return best, []
     i = values.index(best)
     lo, hi = REFINE_BOUNDS.get(key, (0.0, math.inf))
-    if i == 0 or i == len(values) - 1:
-        step = values[1] / values[0] if i == 0 else values[-1] / values[-2]
-        proposals = [best / step if i == 0 else best * step]
+    if len(values) == 1:           # the only positive value tried: a step both ways
+        proposals = [best * DEFAULT_STEP, best / DEFAULT_STEP]
+    elif i == 0:                   # the lower edge
+        proposals = [best / (values[1] / values[0])]
+    elif i == len(values) - 1:     # the upper edge
+        proposals = [best * (values[-1] / values[-2])]
     else:
         proposals = [math.sqrt(best * values[i - 1]), math.sqrt(best * values[i + 1])]
     out = []
@@ -366,6 +386,32 @@ def refinement(numbers, configs, convention, key, course_value):
         if lo <= v <= hi and all(max(v, t) / min(v, t) > REFINE_CLOSEST for t in values) and v not in out:
             out.append(v)
     return best, out
+
+
+def range_report(numbers, configs, convention, key, course_value):
+    """Where a continuous choice's best value alone lies in the range tried.
+
+    Returns
+    -------
+    dict or None
+        ``best``, ``low`` and ``high`` (the positive values tried), ``where``: "inside" (between two values
+        tried), "edge" (on an edge: the refinement would step outward), "bound" (on an edge, and the next step is
+        implausible, beyond :data:`REFINE_BOUNDS`) or "course" (0, the course's value and the choice's own
+        bound, scores best); ``next``, the values the refinement would try. None when fewer than two values
+        were scored.
+    """
+    scored = scored_values(numbers, configs, convention, key, course_value)
+    values = sorted(v for v in scored if v > 0)
+    if len(scored) < 2 or not values:
+        return None
+    best, proposals = refinement(numbers, configs, convention, key, course_value)
+    if best <= 0:
+        where = "course"
+    elif values[0] < best < values[-1]:
+        where = "inside"
+    else:
+        where = "edge" if proposals else "bound"
+    return {"key": key, "best": best, "low": values[0], "high": values[-1], "where": where, "next": proposals}
 
 
 def combinations(raising, tried=(), pairs_of=COMBINE_PAIRS_OF):

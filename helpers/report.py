@@ -17,18 +17,20 @@ from helpers import audit, likelihood, original
 from helpers.params import CHOICES, OPTIONAL_CHOICES, SETTING_CHOICES, DataOptions
 from helpers.results import METRICS, load_group
 
-def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,), searched=()):
+def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,), searched=(), trained_in=None):
     """Every run's record (:func:`helpers.audit.run_record`), weights only for ``weights_for`` variants.
 
     Parameters
     ----------
     searched : sequence of (Variant, TrainParams)
         The deeper search's runs (``make search``): each variant trained in one setting.
+    trained_in : dict or None
+        The variants each settings row is trained in (:func:`helpers.settings.read_trained_in`); None: every one.
     """
     from helpers.params import TrainParams
-    from helpers.settings import run_setting
+    from helpers.settings import run_setting, training_pairs
 
-    pairs = [(v, s) for v in variants for s in settings] + list(searched)
+    pairs = training_pairs(settings, variants, trained_in) + list(searched)
     records = []
     for v, s in pairs:
         for doc in load_group(results_dir, v.name, run_setting(s, v), weights=v.name in weights_for):
@@ -306,6 +308,39 @@ def table1_search_markdown(records):
             f"{len({(r['lam'], r['eta']) for r in records if r['original_setting']})} settings of the original.")
 
 
+def table1_ranges(records, gradcheck):
+    """Where each continuous choice's best value alone lies in the range Table 1's configurations tried
+    (:func:`helpers.likelihood.range_report`, under the favoured printing convention)."""
+    sections = likelihood.sections_of(records, gradcheck["search"], gradcheck["baseline"])
+    numbers, configs = sections["Table 1"]
+    convention = likelihood.convention_evidence(sections)["favoured"]
+    found = (likelihood.range_report(numbers, configs, convention, k, v) for k, v in likelihood.CONTINUOUS.items())
+    return [r for r in found if r]
+
+
+def table1_ranges_markdown(ranges):
+    """A paragraph with one line per continuous choice of :func:`table1_ranges`: its best value alone and whether
+    the range tried holds it inside, or where the search would go next; "" for none."""
+    lines = []
+    for r in ranges:
+        name, tried = html.escape(audit.choice_name(r["key"])), f"{r['low']:g} to {r['high']:g}"
+        if r["where"] == "inside":
+            text = f"best alone at {r['best']:g}, inside the range tried ({tried})"
+        elif r["where"] == "course":
+            text = f"best at the course's {r['best']:g}, the choice's own bound; every value tried ({tried}) scores lower"
+        elif r["where"] == "bound":
+            text = (f"best alone at {r['best']:g}, on the edge of the range tried ({tried}); one step further is "
+                    "beyond what is plausible, so the range ends there")
+        else:
+            text = (f"best alone at {r['best']:g}, on the edge of the range tried ({tried}): the range is not yet "
+                    f"wide enough; `make search` tries {', '.join(f'{v:g}' for v in r['next'])} next")
+        lines.append(f"- {name}: {text}.")
+    if not lines:
+        return ""
+    return ("\n\nEach continuous choice tried alone (a best value on an edge makes `make search` step outward):\n\n"
+            + "\n".join(lines))
+
+
 def loop_and_search(gradcheck):
     """Section 1.1's own check (the loop) beside the search's value of the same configuration and draw.
 
@@ -568,13 +603,20 @@ def provenance_markdown(facts):
     return "\n".join(lines)
 
 
-def hyperparameters_markdown(settings):
-    """The settings as a Markdown table, a column per training choice (the variants and their seeds:
-    :func:`variants_markdown`)."""
+def hyperparameters_markdown(settings, trained_in=None):
+    """The settings as a Markdown table, a column per training choice and the variants each row is trained in
+    (``trained_in``: :func:`helpers.settings.read_trained_in`; None: every one). The variants and their seeds:
+    :func:`variants_markdown`."""
+    from helpers.settings import ALL, BASELINE
+
+    def variants_of(s):
+        named = ALL if trained_in is None else trained_in.get(s.setting_id, ())
+        return "every one" if named == ALL else ", ".join(markdown_code(n) for n in (BASELINE, *named))
+
     head = [CHOICES[c].label + (f" (`{c}`)" if CHOICES[c].label != c else "") for c in SETTING_CHOICES]
-    lines = ["| setting | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
-    lines += [f"| {markdown_code(s.setting_id)} | " + " | ".join(_choice_text(getattr(s, c)) for c in SETTING_CHOICES) + " |"
-              for s in settings]
+    lines = ["| setting | " + " | ".join(head) + " | trained in the variants |", "|---" * (len(head) + 2) + "|"]
+    lines += [f"| {markdown_code(s.setting_id)} | " + " | ".join(_choice_text(getattr(s, c)) for c in SETTING_CHOICES)
+              + f" | {variants_of(s)} |" for s in settings]
     return "\n".join(lines)
 
 

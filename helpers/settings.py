@@ -1,8 +1,10 @@
 """The runs of the report: settings (λ, η, ...), variants (how the data and model are set up) and seeds.
 
 ``settings.csv`` has a header row and one row per setting. Required columns:
-``lam, eta, n_batch, n_epochs``; optional: ``init_std`` (a row may leave it blank: 0.01,
-the course's).
+``lam, eta, n_batch, n_epochs``; optional: the other training choices (``init_std``,
+``b_init``, ``smooth``: a row may leave them blank, the course's value) and ``variants``, the
+variants of ``variants.csv`` the row is trained in besides the course: blank (the course
+only, the default for a new row), ``all``, or names separated by spaces.
 
 ``variants.csv`` has one row per variant: ``name, seeds, overrides, description``.
 ``seeds`` is a space-separated list of training seeds; ``overrides`` is a
@@ -12,8 +14,8 @@ the course's).
 (``dimension``, ``channel`` or ``pixel``), ``stats`` (``train`` or ``all``) and
 ``val`` (``last`` or ``first``): :data:`helpers.params.WORDS`. The variant
 named ``course`` (no overrides) is the report's own setup: Table 1 and the
-figures show it. Every setting is trained for every variant and each of the
-variant's seeds.
+figures show it. Every setting is trained in the course and in the variants its
+``variants`` column names, once per seed of the variant.
 
 In both files blank lines and lines starting with ``#`` are ignored. Adding a
 row adds its runs to the Makefile, the tables and the figures; no code changes
@@ -33,6 +35,8 @@ from helpers.params import DATA_OPTIONS, OPTIONAL_CHOICES, TRAIN_CHOICES, DataOp
 #: settings.csv's columns, from the declaration of the training choices (helpers.params.TRAIN_CHOICES).
 REQUIRED = tuple(c.name for c in TRAIN_CHOICES if c.required)
 OPTIONAL = OPTIONAL_CHOICES
+#: settings.csv's column naming the variants a row is trained in besides the course, and its word for every one.
+TRAINED_IN, ALL = "variants", "all"
 VARIANT_COLUMNS = ("name", "seeds", "overrides", "description")
 BASELINE = "course"
 #: Overrides a variant may set: the optional training choices and the data options.
@@ -83,6 +87,30 @@ def _rows(text, source, required, optional, what):
     return rows
 
 
+def _parse_setting_rows(text, source):
+    """[(TrainParams, variants the row is trained in besides the course: ALL or a tuple of names)]."""
+    runs, seen = [], {}
+    for row_no, where, row in _rows(text, source, REQUIRED, OPTIONAL + (TRAINED_IN,), "settings"):
+        named = row.pop(TRAINED_IN, "").split()
+        try:   # an optional column left blank: its default
+            params = validate_params(**{c: parse_number(v) for c, v in row.items() if c in REQUIRED or v.strip()})
+            if ALL in named and len(named) > 1:
+                raise ParameterError(f"{TRAINED_IN} is {ALL!r} or names of variants, not both")
+            if len(set(named)) < len(named):
+                raise ParameterError(f"{TRAINED_IN} names a variant twice")
+            bad = [n for n in named if n != ALL and not _NAME.match(n)]
+            if bad:
+                raise ParameterError(f"{TRAINED_IN} holds {bad[0]!r}, which is no variant's name; allowed: {ALL!r} or "
+                                     "names of variants.csv, separated by spaces")
+        except ParameterError as exc:
+            raise ParameterError(f"{where}: {exc}") from None
+        if params.setting_id in seen:
+            raise ParameterError(f"{where}: repeats row {seen[params.setting_id]}")
+        seen[params.setting_id] = row_no
+        runs.append((params, ALL if named == [ALL] else tuple(n for n in named if n != BASELINE)))
+    return runs
+
+
 def parse_settings(text, source="settings.csv"):
     """Parse the text of a settings file.
 
@@ -96,17 +124,52 @@ def parse_settings(text, source="settings.csv"):
     ParameterError
         Naming the file, the line and the row of the first bad row.
     """
-    runs, seen = [], {}
-    for row_no, where, row in _rows(text, source, REQUIRED, OPTIONAL, "settings"):
-        try:   # an optional column left blank: its default
-            params = validate_params(**{c: parse_number(v) for c, v in row.items() if c in REQUIRED or v.strip()})
-        except ParameterError as exc:
-            raise ParameterError(f"{where}: {exc}") from None
-        if params.setting_id in seen:
-            raise ParameterError(f"{where}: repeats row {seen[params.setting_id]}")
-        seen[params.setting_id] = row_no
-        runs.append(params)
-    return runs
+    return [params for params, _ in _parse_setting_rows(text, source)]
+
+
+def parse_trained_in(text, source="settings.csv"):
+    """The variants each row of a settings file is trained in besides the course.
+
+    Returns
+    -------
+    dict
+        ``setting_id`` -> :data:`ALL` or a tuple of variant names (empty: the course only).
+    """
+    return {params.setting_id: named for params, named in _parse_setting_rows(text, source)}
+
+
+def training_pairs(settings, variants, trained_in=None):
+    """The (variant, row) pairs a build trains, variant by variant in the order of ``variants``.
+
+    Every row is trained in the course (the baseline: Table 1 and the figures); in another variant
+    when its ``variants`` column names it or says ``all``.
+
+    Parameters
+    ----------
+    settings : list of TrainParams
+    variants : list of Variant
+    trained_in : dict or None
+        :func:`parse_trained_in` of the settings file; None: every row in every variant.
+
+    Raises
+    ------
+    ParameterError
+        A row names a variant that ``variants`` does not have.
+    """
+    if trained_in is not None:
+        known = [v.name for v in variants]
+        for row_no, s in enumerate(settings, 1):
+            named = trained_in.get(s.setting_id, ())
+            unknown = [] if named == ALL else [n for n in named if n not in known]
+            if unknown:
+                raise ParameterError(f"settings row {row_no} ({s.label}): {TRAINED_IN} names {unknown[0]!r}, which is "
+                                     f"not a variant; the variants: {', '.join(known)} (or {ALL!r} for every one)")
+
+    def wanted(v, s):
+        named = ALL if trained_in is None else trained_in.get(s.setting_id, ())
+        return v.name == BASELINE or named == ALL or v.name in named
+
+    return [(v, s) for v in variants for s in settings if wanted(v, s)]
 
 
 @dataclass(frozen=True)
@@ -212,32 +275,38 @@ def read_settings(path):
     return _read(path, parse_settings, "settings")
 
 
+def read_trained_in(path):
+    """The variants each row of the settings file at ``path`` is trained in (see :func:`parse_trained_in`)."""
+    return _read(path, parse_trained_in, "settings")
+
+
 def read_variants(path):
     """Read and validate the variants file at ``path`` (see :func:`parse_variants`)."""
     return _read(path, parse_variants, "variants")
 
 
-def check_batch_sizes(settings, variants, n_val, n_images=50000):
-    """Refuse a setting whose ``n_batch`` exceeds a variant's training set, before any run starts.
+def check_batch_sizes(settings, variants, n_val, n_images=50000, trained_in=None):
+    """Refuse a setting whose ``n_batch`` exceeds the training set of a variant it is trained in, before any run starts.
 
     Parameters
     ----------
     n_images : int
         Training images in all (the five batches; 50000 for CIFAR-10).
+    trained_in : dict or None
+        The variants each row is trained in (:func:`training_pairs`).
 
     Raises
     ------
     ParameterError
         Naming the setting, the variant and the allowed range.
     """
-    for v in variants:
+    for v, s in training_pairs(settings, variants, trained_in):
         options = DataOptions(n_val=n_val, **v.data)
         n_train = n_images // 5 if options.split == "one-batch" else n_images - n_val
-        for s in settings:
-            if s.n_batch > n_train:
-                raise ParameterError(
-                    f"setting {s.label} with variant {v.name!r}: n_batch={s.n_batch} is out of range; "
-                    f"allowed: an integer from 1 to {n_train} (its training set)")
+        if s.n_batch > n_train:
+            raise ParameterError(
+                f"setting {s.label} with variant {v.name!r}: n_batch={s.n_batch} is out of range; "
+                f"allowed: an integer from 1 to {n_train} (its training set)")
 
 
 def run_setting(setting, variant):
@@ -245,7 +314,7 @@ def run_setting(setting, variant):
     return replace(setting, **variant.train)
 
 
-def check_duplicate_runs(settings, variants):
+def check_duplicate_runs(settings, variants, trained_in=None):
     """Refuse, before any run, two (row, variant) pairs of different variants that would train the same runs.
 
     Two rows that one variant trains alike (a row with ``init_std`` 0.05 and one without, in a
@@ -254,22 +323,27 @@ def check_duplicate_runs(settings, variants):
     and seed in two variants (a row with ``init_std`` 0.1 in ``course`` and the variant
     ``init-std-0.1``) would be trained twice: refused, naming both.
 
+    Parameters
+    ----------
+    trained_in : dict or None
+        The variants each row is trained in (:func:`training_pairs`).
+
     Raises
     ------
     ParameterError
     """
-    seen = {}
-    for v in variants:
-        for row_no, s in enumerate(settings, 1):
-            key = (run_setting(s, v), tuple(sorted(DataOptions(**v.data).__dict__.items())))
-            for other_v, other_row, other_s in seen.get(key, []):
-                common = sorted(set(v.seeds) & set(other_v.seeds))
-                if other_v.name != v.name and common:
-                    raise ParameterError(
-                        f"settings row {row_no} ({s.label}) in variant {v.name!r} is the run of settings row "
-                        f"{other_row} ({other_s.label}) in variant {other_v.name!r} (same parameters, data and "
-                        f"seeds {' '.join(map(str, common))}): remove the row or change one of the variants")
-            seen.setdefault(key, []).append((v, row_no, s))
+    seen, row_of = {}, {s: no for no, s in enumerate(settings, 1)}
+    for v, s in training_pairs(settings, variants, trained_in):
+        row_no = row_of[s]
+        key = (run_setting(s, v), tuple(sorted(DataOptions(**v.data).__dict__.items())))
+        for other_v, other_row, other_s in seen.get(key, []):
+            common = sorted(set(v.seeds) & set(other_v.seeds))
+            if other_v.name != v.name and common:
+                raise ParameterError(
+                    f"settings row {row_no} ({s.label}) in variant {v.name!r} is the run of settings row "
+                    f"{other_row} ({other_s.label}) in variant {other_v.name!r} (same parameters, data and "
+                    f"seeds {' '.join(map(str, common))}): remove the row or change one of the variants")
+        seen.setdefault(key, []).append((v, row_no, s))
 
 
 #: The finer scale of init_std the deeper search of Table 1 tries, beside the variants' own values.
@@ -282,6 +356,7 @@ FINE_INIT_STD = (0.003, 0.03, 0.05, 0.07, 0.13, 0.16, 0.2, 0.3)
 SEARCH_CHOICES = {
     "b-zero": ({"b_init": "zero"}, "b starts at zero; W is drawn as in the course"),
     "smooth-0.1": ({"smooth": 0.1}, "smoothed training targets: 0.9 on the label plus 0.01 on every class"),
+    "smooth-0.3": ({"smooth": 0.3}, "smoothed training targets: 0.7 on the label plus 0.03 on every class"),
     "norm-channel": ({"norm": "channel"}, "inputs normalised by each colour channel's mean and std, not each dimension's"),
     "norm-pixel": ({"norm": "pixel"}, "inputs normalised by one mean and std over every pixel"),
     "stats-all": ({"stats": "all"}, "the mean and std taken over all 50000 training-batch images, validation included"),
@@ -344,11 +419,14 @@ def variants_csv(variants):
     return out.getvalue()
 
 
-def settings_csv(settings):
-    """The text of a settings file for ``settings`` (read back by :func:`parse_settings`)."""
+def settings_csv(settings, trained_in=ALL):
+    """The text of a settings file for ``settings``, each row trained in ``trained_in`` (read back by
+    :func:`parse_settings` and :func:`parse_trained_in`): :data:`ALL` variants by default, as the deeper
+    search's own files want."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(REQUIRED + OPTIONAL)
-    writer.writerows([repr(v) if isinstance(v, float) else v for v in (getattr(s, c) for c in REQUIRED + OPTIONAL)]
-                     for s in settings)
+    writer.writerow(REQUIRED + OPTIONAL + (TRAINED_IN,))
+    named = trained_in if trained_in == ALL else " ".join(trained_in)
+    writer.writerows([*(repr(v) if isinstance(v, float) else v for v in (getattr(s, c) for c in REQUIRED + OPTIONAL)),
+                      named] for s in settings)
     return out.getvalue()

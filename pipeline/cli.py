@@ -78,10 +78,11 @@ def keep_local_archive(archive, data_dir, verified_now):
 
 def cmd_rules(args):
     from helpers.files import write_text
-    from helpers.settings import read_settings, read_variants
+    from helpers.settings import read_settings, read_trained_in, read_variants
     from pipeline.rules import make_rules
 
-    text = make_rules(read_settings(args.settings), read_variants(args.variants), f"{args.settings} and {args.variants}")
+    text = make_rules(read_settings(args.settings), read_variants(args.variants), f"{args.settings} and {args.variants}",
+                      trained_in=read_trained_in(args.settings))
     if args.output:
         write_text(args.output, text)
     else:
@@ -90,7 +91,7 @@ def cmd_rules(args):
 
 def cmd_validate(args):
     from helpers.compiled_epoch import compiler_notice
-    from helpers.settings import check_batch_sizes, check_duplicate_runs, read_settings, read_variants
+    from helpers.settings import check_batch_sizes, check_duplicate_runs, read_settings, read_trained_in, read_variants
 
     notice = compiler_notice()   # training compiles helpers/compiled_epoch.c: say so now, not in the first run
 
@@ -102,8 +103,9 @@ def cmd_validate(args):
 
         n_images = count_training_images(args.data_folder) or n_images
     settings, variants = read_settings(args.settings), read_variants(args.variants)
-    check_batch_sizes(settings, variants, args.n_val, n_images)
-    check_duplicate_runs(settings, variants)
+    trained_in = read_trained_in(args.settings)
+    check_batch_sizes(settings, variants, args.n_val, n_images, trained_in)
+    check_duplicate_runs(settings, variants, trained_in)
     if notice:
         print(notice, file=sys.stderr)
 
@@ -210,10 +212,12 @@ def cmd_search(args):
         else:
             print("search: every Table 1 number is reproduced or explained by a single variant; nothing to train")
     elif args.stage == "refine":
-        best, new = search.refine_search(*files, args.gradcheck)
-        values = ", ".join(f"{v.train['init_std']:g}" for v in new)
-        print("search: refine: " + ("nothing to refine" if best is None else f"init_std {best:g} scores best so far; "
-                                    + (f"trying {values}" if new else "its neighbours are close enough")))
+        found, new = search.refine_search(*files, args.gradcheck)
+        parts = [f"{audit.choice_name(key)} {best:g} scores best alone so far, "
+                 + (f"trying {', '.join(f'{v:g}' for v in values)}" if values else "nothing further to try")
+                 for key, best, values in found if best is not None]
+        print("search: refine: " + ("; ".join(parts) if parts else "nothing to refine")
+              + f" ({len(new)} variants to train)")
     elif args.stage == "combine":
         raising, new = search.combine_search(*files, args.gradcheck)
         print(f"search: combine: {len(raising)} choices raise Table 1's score over the course setup"

@@ -1,6 +1,7 @@
 """The Makefile rules of the runs: settings x variants -> training, figure and data-cache targets.
 
-For every variant and setting, one training target (the group's
+For every setting and each variant it is trained in (the course, and those its
+``variants`` column names), one training target (the group's
 ``summary.json``: the notebook trains every seed of the variant), whose
 prerequisites are the training notebook's code, the content of the helper
 modules it imports (:mod:`pipeline.deps`), the variant's data cache, the variant's row stamp
@@ -16,7 +17,7 @@ import shlex
 from pathlib import Path
 
 from helpers.params import DATA_OPTIONS, SETTING_CHOICES, DataOptions, group_dir
-from helpers.settings import BASELINE, run_setting
+from helpers.settings import BASELINE, run_setting, training_pairs
 
 #: Make variable prefix -> the notebook: ``TRAIN_DEPS`` is the stamp of the helper files ``train.ipynb`` depends on
 #: (:func:`pipeline.deps.content_key`), ``TRAIN_NB`` the stamp of its code (:func:`pipeline.deps.notebook_code_key`).
@@ -117,8 +118,8 @@ def report_order(groups, figures_of, n_settings):
     return [t for i, g in enumerate(groups) for t in (g, *after.get(i, []))]
 
 
-def make_rules(settings, variants, sources, root=None):
-    """The Makefile fragment for ``settings`` x ``variants``.
+def make_rules(settings, variants, sources, root=None, trained_in=None):
+    """The Makefile fragment for ``settings`` x ``variants``: each row in the variants it is trained in.
 
     Parameters
     ----------
@@ -126,6 +127,8 @@ def make_rules(settings, variants, sources, root=None):
     variants : list of Variant
     sources : str
         The files the fragment is generated from (for its header).
+    trained_in : dict or None
+        The variants each row is trained in (:func:`helpers.settings.training_pairs`); None: every one.
 
     Returns
     -------
@@ -134,11 +137,15 @@ def make_rules(settings, variants, sources, root=None):
     root = Path(root) if root else Path(__file__).resolve().parent.parent
     out = [f"# Generated from {sources} by `python -m pipeline rules`; do not edit.", *dependency_lines(root)]
     groups, caches, figures_of = [], {}, {}
+    pairs = training_pairs(settings, variants, trained_in)
     for v in variants:
+        rows = [s for pv, s in pairs if pv is v]
+        if not rows:   # no row is trained in it
+            continue
         out += ["", f"{variant_stamp(v)}:", "\t@$(new_stamp)"]
         options = cache_options(v)
         caches[cache_marker(v)] = options
-        for s in settings:
+        for s in rows:
             setting = run_setting(s, v)
             # the notebook names the folder after the setting it trains (with the variant's overrides)
             group = group_dir("$(RESULTS_DIR)", v.name, setting)

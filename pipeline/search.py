@@ -45,10 +45,10 @@ def plan_search(settings_file, variants_file, results_dir, out_dir):
     """
     from helpers import audit
     from helpers.report import load_records
-    from helpers.settings import read_settings, read_variants, search_variants, settings_csv, variants_csv
+    from helpers.settings import read_settings, read_trained_in, read_variants, search_variants, settings_csv, variants_csv
 
     settings, variants = read_settings(settings_file), read_variants(variants_file)
-    records = load_records(results_dir, settings, variants, weights_for=())
+    records = load_records(results_dir, settings, variants, weights_for=(), trained_in=read_trained_in(settings_file))
     # Any number unexplained: every setting of the original is trained in the search's variants, so that each
     # variant is a whole configuration of Table 1, which the audit's answer (helpers.likelihood) can name.
     wanted = audit.unexplained_settings(records)
@@ -69,14 +69,14 @@ def _searched(settings_file, variants_file, results_dir, out_dir, gradcheck_file
     configurations, the favoured printing convention); None when the plan trains nothing."""
     from helpers import likelihood
     from helpers.report import load_gradcheck, load_records
-    from helpers.settings import read_settings, read_variants
+    from helpers.settings import read_settings, read_trained_in, read_variants
 
     out = Path(out_dir)
     if not (out / "settings.csv").is_file():
         return None
     settings, variants = read_settings(settings_file), read_variants(variants_file)
     chosen, searched = read_settings(out / "settings.csv"), read_variants(out / "variants.csv")
-    records = load_records(results_dir, settings, variants, weights_for=(),
+    records = load_records(results_dir, settings, variants, weights_for=(), trained_in=read_trained_in(settings_file),
                            searched=[(v, s) for v in searched[1:] for s in chosen])
     gradcheck = load_gradcheck(gradcheck_file)
     sections = likelihood.sections_of(records, gradcheck["search"], gradcheck["baseline"])
@@ -89,24 +89,41 @@ def _choice_name(changed):
     return "__".join(f"{k}-{str(v).lower()}".replace("_", "-") for k, v in changed.items())
 
 
+#: How a refined value's variant is named and described, per continuous choice (helpers.likelihood.CONTINUOUS).
+REFINED = {
+    "init_std": ("init-std-{:g}", "W and b drawn from N(0, {:g}²): refined around the best"),
+    "smooth": ("smooth-{:g}", "smoothed training targets, label smoothing {:g}: refined around the best"),
+}
+
+
 def refine_search(settings_file, variants_file, results_dir, out_dir, gradcheck_file):
-    """The refine stage: append init_std values around the best so far (or beyond an edge) to the search's
-    variants file. Returns (the best init_std so far or None, the new variants)."""
+    """The refine stage: for every continuous choice (:data:`helpers.likelihood.CONTINUOUS`), append values
+    around its best alone so far (or beyond an edge) to the search's variants file.
+
+    Returns
+    -------
+    (list of (str, float or None, list of float), list of Variant)
+        Per choice its name, its best value so far and the values to try; the new variants.
+    """
     from helpers import likelihood
-    from helpers.params import DEFAULT_INIT_STD
-    from helpers.settings import Variant, variants_csv
+    from helpers.settings import TRAIN_OVERRIDES, Variant, variants_csv
 
     state = _searched(settings_file, variants_file, results_dir, out_dir, gradcheck_file)
     if state is None:
-        return None, []
+        return [], []
     _, searched, _, numbers, configs, convention = state
-    best, values = likelihood.refinement(numbers, configs, convention, "init_std", DEFAULT_INIT_STD)
     seeds = searched[1].seeds if len(searched) > 1 else searched[0].seeds
     names = {v.name for v in searched}
-    new = [Variant(f"init-std-{v:g}", seeds, {"init_std": v}, {}, f"W and b drawn from N(0, {v:g}²): refined around the best")
-           for v in values if f"init-std-{v:g}" not in names]
+    found, new = [], []
+    for key, course_value in likelihood.CONTINUOUS.items():
+        best, values = likelihood.refinement(numbers, configs, convention, key, course_value)
+        found.append((key, best, values))
+        name, description = REFINED[key]
+        train = key in TRAIN_OVERRIDES
+        new += [Variant(name.format(v), seeds, {key: v} if train else {}, {} if train else {key: v}, description.format(v))
+                for v in values if name.format(v) not in names]
     _write_if_changed(Path(out_dir) / "variants.csv", variants_csv([*searched, *new]))
-    return best, new
+    return found, new
 
 
 def combine_search(settings_file, variants_file, results_dir, out_dir, gradcheck_file):

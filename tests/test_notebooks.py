@@ -16,7 +16,7 @@ from pipeline.execute import NotebookError, execute, notebook_parameters
 from pipeline.render import external_references, render_html, render_runs
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-SETTINGS = "lam,eta,n_batch,n_epochs\n0,0.1,100,40\n0.1,0.001,100,40\n0,1e305,20,3\n"
+SETTINGS = "lam,eta,n_batch,n_epochs,variants\n0,0.1,100,40,all\n0.1,0.001,100,40,all\n0,1e305,20,3,all\n"
 VARIANTS = ("name,seeds,overrides,description\ncourse,1 2,,the course\n"
             "raw,3,normalise=false,no normalisation\n")
 

@@ -466,6 +466,46 @@ def test_a_continuous_choice_is_refined_between_the_best_and_its_neighbours():
     assert best == 0.1 and new == [0.055, 0.17]          # sqrt(0.1 * 0.03), sqrt(0.1 * 0.3)
 
 
+def smoothing_section(best, tried=(0.1, 0.3), seed=0):
+    """Configurations of label smoothing (the course's value 0) whose numbers move with log(smooth) away from
+    ``best`` (> 0); the course setup is as far as the smallest value tried, and one step more."""
+    rng = np.random.default_rng(seed)
+    truth = np.array([0.41, 1.84, 0.27, 2.02, 0.37, 1.91])
+    move = lambda v: truth + 0.02 * abs(math.log(v / best))   # noqa: E731
+    configs = [config("course", {}, move(min(tried) / 10), 0.002, rng)]
+    configs += [config(f"s{v:g}", {"smooth": v}, move(v), 0.002, rng, seeds=(1, 2, 3)) for v in tried]
+    return printed_section(truth, L.ROUNDED), configs
+
+
+def test_label_smoothing_is_refined_on_a_log_scale_of_its_positive_values_its_course_value_0_a_bound():
+    numbers, configs = smoothing_section(0.5)                 # beyond the upper edge: one step at 0.3 / 0.1
+    assert L.refinement(numbers, configs, L.ROUNDED, "smooth", 0.0) == (0.3, [0.9])
+    numbers, configs = smoothing_section(0.17, tried=(0.1, 0.3))
+    assert L.refinement(numbers, configs, L.ROUNDED, "smooth", 0.0) == (0.1, [0.033])   # the lower edge: outward,
+    # at the ratio 0.3 / 0.1, not towards the course's 0 (no log of 0)
+    numbers, configs = smoothing_section(0.15, tried=(0.05, 0.1, 0.3))
+    assert L.refinement(numbers, configs, L.ROUNDED, "smooth", 0.0) == (0.1, [0.071, 0.17])
+    numbers, configs = smoothing_section(0.1, tried=(0.1,))   # one positive value: a step both ways
+    assert L.refinement(numbers, configs, L.ROUNDED, "smooth", 0.0) == (0.1, [0.3, 0.033])
+    numbers, configs = smoothing_section(1e-6, tried=(0.1, 0.3))   # the course's 0 closest: on the choice's bound
+    configs[0] = config("course", {}, [0.41, 1.84, 0.27, 2.02, 0.37, 1.91], 0.002, np.random.default_rng(1))
+    assert L.refinement(numbers, configs, L.ROUNDED, "smooth", 0.0) == (0.0, [])
+
+
+def test_the_range_report_says_whether_the_best_lies_inside_on_an_edge_or_at_the_bound():
+    where = lambda best, tried, key="smooth", course=0.0: L.range_report(   # noqa: E731
+        *(smoothing_section(best, tried) if key == "smooth" else scale_section(best, tried)),
+        L.ROUNDED, key, course)
+    r = where(0.15, (0.05, 0.1, 0.3))
+    assert (r["where"], r["best"], r["low"], r["high"], r["next"]) == ("inside", 0.1, 0.05, 0.3, [0.071, 0.17])
+    assert where(0.5, (0.1, 0.3))["where"] == "edge" and where(0.5, (0.1, 0.3))["next"] == [0.9]
+    assert where(0.8, (0.001, 0.03, 0.1, 0.3, 0.9), "init_std", 0.01)["where"] == "bound"   # 2.7 is implausible
+    r = where(0.13, (0.001, 0.03, 0.1, 0.3), "init_std", 0.01)
+    assert r["where"] == "inside" and r["low"] == 0.001          # the course's 0.01 is one of the values
+    numbers, configs = smoothing_section(0.1)
+    assert L.range_report(numbers, configs[:1], L.ROUNDED, "smooth", 0.0) is None    # only the course: no range
+
+
 def test_a_best_value_on_the_edge_extends_the_range_outward_until_implausible():
     numbers, configs = scale_section(0.8)
     best, new = L.refinement(numbers, configs, L.ROUNDED, "init_std", 0.01)

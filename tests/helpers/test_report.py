@@ -337,3 +337,25 @@ def test_table1_search_lists_every_choice_tried_with_the_course_value_in_bold():
     assert "- b starts: **like-W**, zero" in text and "- normalisation: channel, **dimension**" in text
     assert "3 configurations besides the course setup, 1 of them with two or more choices together" in text
     assert "all 2 settings of the original" in text
+
+
+def test_the_settings_table_says_which_variants_each_row_is_trained_in():
+    from helpers.settings import parse_settings, parse_trained_in
+
+    text = "lam,eta,n_batch,n_epochs,variants\n0,0.1,100,40,all\n0.5,0.01,10,1,\n0.2,0.01,10,1,raw\n"
+    table = report.hyperparameters_markdown(parse_settings(text), parse_trained_in(text)).splitlines()
+    assert table[0].endswith("| trained in the variants |") and len(table) == 5
+    assert [row.rsplit("|", 2)[1].strip() for row in table[2:]] == ["every one", "` course `", "` course `, ` raw `"]
+
+
+def test_the_ranges_paragraph_says_where_each_continuous_choice_s_best_lies():
+    ranges = [{"key": "init_std", "best": 0.1, "low": 0.003, "high": 0.3, "where": "inside", "next": [0.084]},
+              {"key": "smooth", "best": 0.3, "low": 0.1, "high": 0.3, "where": "edge", "next": [0.9]},
+              {"key": "init_std", "best": 0.9, "low": 0.001, "high": 0.9, "where": "bound", "next": []},
+              {"key": "smooth", "best": 0.0, "low": 0.1, "high": 0.3, "where": "course", "next": []}]
+    lines = report.table1_ranges_markdown(ranges).strip().splitlines()[2:]
+    assert lines[0] == "- init_std: best alone at 0.1, inside the range tried (0.003 to 0.3)."
+    assert lines[1].startswith("- label smoothing: best alone at 0.3, on the edge of the range tried (0.1 to 0.3)")
+    assert lines[1].endswith("`make search` tries 0.9 next.")
+    assert "beyond what is plausible" in lines[2] and "the course's 0, the choice's own bound" in lines[3]
+    assert report.table1_ranges_markdown([]) == ""

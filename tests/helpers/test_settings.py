@@ -147,7 +147,7 @@ def test_init_std_may_be_left_blank_in_a_row():
     rows = parse_settings("lam,eta,n_batch,n_epochs,init_std\n0,0.1,100,40,\n0,0.1,100,40,0.05\n")
     assert [r.init_std for r in rows] == [0.01, 0.05]
     assert rows[0].setting_id != rows[1].setting_id          # two settings, not one
-    with pytest.raises(ParameterError, match="optional: init_std, b_init, smooth, which a row may leave blank"):
+    with pytest.raises(ParameterError, match="optional: init_std, b_init, smooth, variants, which a row may leave blank"):
         parse_settings("lam,eta,n_batch,n_epochs,std\n0,0.1,100,40,0.1\n")
 
 
@@ -164,3 +164,56 @@ def test_a_row_and_a_variant_that_train_the_same_runs_are_refused_naming_both():
     # two rows one variant trains alike (init_std 0.05 and the default, both set to 0.1 by the variant): one run, allowed
     alike = parse_settings("lam,eta,n_batch,n_epochs,init_std\n0,0.001,100,40,\n0,0.001,100,40,0.05\n")
     check_duplicate_runs(alike, variants)
+
+
+VARIANTS_3 = "name,seeds,overrides,description\ncourse,1,,c\nwide,2,init_std=0.1,w\nraw,3,normalise=false,r\n"
+
+
+def test_a_row_is_trained_in_the_course_and_the_variants_it_names_a_new_row_in_the_course_only():
+    from helpers.settings import ALL, parse_trained_in, training_pairs
+
+    text = "lam,eta,n_batch,n_epochs,variants\n0,0.1,100,40,all\n0.5,0.01,10,1,\n0.2,0.01,10,1,raw\n0.3,0.01,10,1,course raw\n"
+    settings, variants, trained_in = parse_settings(text), parse_variants(VARIANTS_3), parse_trained_in(text)
+    assert list(trained_in.values()) == [ALL, (), ("raw",), ("raw",)]
+    pairs = [(v.name, s.lam) for v, s in training_pairs(settings, variants, trained_in)]
+    assert pairs == [("course", 0.0), ("course", 0.5), ("course", 0.2), ("course", 0.3),   # variant by variant
+                     ("wide", 0.0), ("raw", 0.0), ("raw", 0.2), ("raw", 0.3)]
+    assert len(training_pairs(settings, variants)) == 12                  # no column read: every row in every one
+    no_column = parse_settings("lam,eta,n_batch,n_epochs\n0,0.1,100,40\n")
+    assert training_pairs(no_column, variants, parse_trained_in("lam,eta,n_batch,n_epochs\n0,0.1,100,40\n")) == [
+        (variants[0], no_column[0])]
+
+
+@pytest.mark.parametrize("cell, message", [
+    ("all raw", "'all' or names of variants, not both"), ("raw raw", "names a variant twice"),
+    ("<b>", "holds '<b>', which is no variant's name")])
+def test_a_bad_variants_cell_is_refused_naming_the_row(cell, message):
+    from helpers.settings import parse_trained_in
+
+    with pytest.raises(ParameterError, match=f"s.csv row 1 \\(line 2\\): variants .*{message}"):
+        parse_trained_in(f"lam,eta,n_batch,n_epochs,variants\n0,0.1,100,40,{cell}\n", source="s.csv")
+
+
+def test_a_row_naming_a_variant_the_variants_file_lacks_is_refused_before_any_run():
+    from helpers.settings import check_duplicate_runs, parse_trained_in
+
+    text = "lam,eta,n_batch,n_epochs,variants\n0,0.1,100,40,\n0.5,0.01,10,1,wider\n"
+    with pytest.raises(ParameterError, match="settings row 2 .*: variants names 'wider', which is not a variant; "
+                                             "the variants: course, wide, raw"):
+        check_duplicate_runs(parse_settings(text), parse_variants(VARIANTS_3), parse_trained_in(text))
+
+
+def test_a_batch_too_large_only_for_a_variant_the_row_is_not_trained_in_is_no_error():
+    from helpers.settings import parse_trained_in
+
+    variants = parse_variants("name,seeds,overrides,description\ncourse,1,,c\nsmall,2,split=one-batch,s\n")
+    text = "lam,eta,n_batch,n_epochs,variants\n0,0.1,20000,40,\n"
+    check_batch_sizes(parse_settings(text), variants, 5000, trained_in=parse_trained_in(text))   # the course only
+    with pytest.raises(ParameterError, match="variant 'small': n_batch=20000"):
+        check_batch_sizes(parse_settings(text), variants, 5000, trained_in=parse_trained_in(text.replace(",\n", ",all\n")))
+
+
+def test_the_committed_settings_train_the_originals_four_in_every_variant():
+    from helpers.settings import ALL, parse_trained_in
+
+    assert set(parse_trained_in(committed_text("settings.csv")).values()) == {ALL}

@@ -64,7 +64,7 @@ def test_a_missing_notebook_is_one_line(tmp_path):
 
 
 def test_validate_refuses_a_batch_larger_than_a_variants_training_set(tmp_path):
-    (tmp_path / "s.csv").write_text("lam,eta,n_batch,n_epochs\n0,0.1,20000,40\n")
+    (tmp_path / "s.csv").write_text("lam,eta,n_batch,n_epochs,variants\n0,0.1,20000,40,all\n")
     r = run_cli("validate", str(tmp_path / "s.csv"), str(ROOT / "variants.csv"))
     assert r.returncode == 2
     assert "variant 'one-batch': n_batch=20000 is out of range; allowed: an integer from 1 to 10000" in r.stderr
@@ -168,7 +168,7 @@ def test_validate_needs_only_the_standard_library_before_the_data_exist(tmp_path
     # a Python without numpy, as before `make venv`: the check still runs (and refuses a bad row)
     (tmp_path / "numpy").mkdir()
     (tmp_path / "numpy" / "__init__.py").write_text("raise ImportError('no numpy here')\n")
-    (tmp_path / "s.csv").write_text("lam,eta,n_batch,n_epochs\n0,0.1,20000,40\n")
+    (tmp_path / "s.csv").write_text("lam,eta,n_batch,n_epochs,variants\n0,0.1,20000,40,all\n")
     env = {**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"}
     r = run_cli("validate", str(tmp_path / "s.csv"), str(ROOT / "variants.csv"), "--data-folder",
                 str(tmp_path / "no-data"), env=env)

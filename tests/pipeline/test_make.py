@@ -21,9 +21,9 @@ pytestmark = pytest.mark.e2e   # a tier `make test` runs and `make test-fast` le
 # without this, it would inherit the outer make's jobserver and warn about it.
 ENV = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
 
-GOOD = "lam,eta,n_batch,n_epochs\n0,0.1,20,2\n0.1,0.01,25,3\n"
+GOOD = "lam,eta,n_batch,n_epochs,variants\n0,0.1,20,2,all\n0.1,0.01,25,3,all\n"
 VARIANTS = "name,seeds,overrides,description\ncourse,1 2,,the course\nraw,3,normalise=false,raw pixels\n"
-BAD_AT_RUN_TIME = "0,0.01,151,2\n"  # n_batch larger than the 150 tiny training images
+BAD_AT_RUN_TIME = "0,0.01,151,2,\n"  # n_batch larger than the 150 tiny training images
 
 
 def make_args(out, data_dir, *targets, jobs=1, n_val=50):
@@ -136,12 +136,20 @@ def test_a_copy_of_a_built_project_is_up_to_date(built, data_dir):
     assert executed(r) == [] and f"Report: {out / 'report' / 'index.html'}" in r.stdout
 
 
-def test_a_new_setting_row_trains_only_the_new_setting(built, data_dir):
+def test_a_new_setting_row_trains_only_the_new_setting_in_the_course_unless_it_names_more(built, data_dir):
     out, _ = built
-    (out / "settings.csv").write_text(GOOD + "1,0.01,30,2\n")
+    (out / "settings.csv").write_text(GOOD + "1,0.01,30,2,\n")
     r = make(out, data_dir, "report", check=True)
-    assert executed(r).count("notebooks/train.ipynb") == 2  # the new setting, once per variant
-    assert "lam1_eta0.01_nb30_ep2" in r.stdout and "report.ipynb" in " ".join(executed(r))
+    assert executed(r).count("notebooks/train.ipynb") == 1  # the new setting in the course only (its variants blank)
+    assert "course: lam=1, eta=0.01 (lam1_eta0.01_nb30_ep2" in r.stdout and "report.ipynb" in " ".join(executed(r))
+    assert not (out / "results/raw/lam1_eta0.01_nb30_ep2").exists()
+    html = (out / "report/index.html").read_text()
+    assert '<tr data-run-id="lam1_eta0.01_nb30_ep2">' in html            # in Table 1, and trained in the course only
+    row = re.search(r"<tr>(?:(?!</tr>).)*?lam1_eta0.01_nb30_ep2</code>(?:(?!</tr>).)*</tr>", html, re.S).group(0)
+    assert row.endswith("<td><code>course</code></td>\n</tr>") or row.endswith("<td><code>course</code></td></tr>"), row
+    (out / "settings.csv").write_text(GOOD + "1,0.01,30,2,raw\n")       # the row asks for the variant raw too
+    r = make(out, data_dir, "report", check=True)
+    assert executed(r).count("notebooks/train.ipynb") == 1 and "raw: lam=1, eta=0.01" in r.stdout
 
 
 def test_a_changed_variant_row_reruns_only_that_variant_and_a_new_one_shows_in_the_report(built, data_dir):
@@ -530,7 +538,7 @@ def test_lab_takes_options_and_allows_root():
     assert ("--allow-root" in r.stdout) == (os.getuid() == 0)
 
 
-SEARCHED = ("lam,eta,n_batch,n_epochs\n0,0.001,100,40\n", "name,seeds,overrides,description\ncourse,1,,c\nraw,3,normalise=false,r\n")
+SEARCHED = ("lam,eta,n_batch,n_epochs,variants\n0,0.001,100,40,all\n", "name,seeds,overrides,description\ncourse,1,,c\nraw,3,normalise=false,r\n")
 
 
 @pytest.fixture(scope="module")
@@ -548,8 +556,10 @@ def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_t
     trained = [n for n in executed(r) if n == "notebooks/train.ipynb"]
     # the screen: every fine init_std and every further choice, alone; then the combinations of those that raise
     # the score, then the winner with the course's seed it lacks
-    refined = re.search(r"^search: refine: (.*)$", r.stdout, re.M).group(1)
-    refined = len(refined.split("trying ")[1].split(", ")) if "trying " in refined else 0
+    refine = re.search(r"^search: refine: (.*) \((\d+) variants to train\)$", r.stdout, re.M)
+    refined = int(refine.group(2))
+    assert refined == sum(len(part.split("trying ")[1].split(", ")) for part in refine.group(1).split("; ")
+                          if "trying " in part)
     combos = int(re.search(r"^search: combine: \d+ choices raise .*; (\d+) combinations to train$", r.stdout, re.M).group(1))
     confirm = re.search(r"^search: confirm: (.*)$", r.stdout, re.M).group(1)
     confirmed = "trained again with seeds 1" in confirm
@@ -560,7 +570,7 @@ def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_t
     assert names[:len(FINE_INIT_STD) + len(SEARCH_CHOICES)] == [f"init-std-{v:g}" for v in FINE_INIT_STD] + list(SEARCH_CHOICES)
     assert len(names) == len(trained)
     screened = len(FINE_INIT_STD) + len(SEARCH_CHOICES)
-    assert all(n.startswith("init-std-") for n in names[screened:screened + refined])
+    assert all(n.startswith(("init-std-", "smooth-")) for n in names[screened:screened + refined])
     assert all(n.startswith("combo-") for n in names[screened + refined:][:combos])
     assert confirmed == names[-1].startswith("confirm-")
     assert (out / "results/init-std-0.03/lam0_eta0.001_nb100_ep40_std0.03/summary.json").is_file()
@@ -784,7 +794,7 @@ def test_a_dry_run_with_another_settings_file_writes_nothing_and_leaks_into_noth
 def test_an_init_std_row_beside_the_same_setting_is_a_setting_of_its_own_end_to_end(tmp_path, data_dir):
     """A row with init_std (another left blank) beside a variant that sets init_std: both rows' runs,
     the variant's shared run trained once, no make warning; Table 1 has both rows; the check passes."""
-    settings = "lam,eta,n_batch,n_epochs,init_std\n0,0.1,20,2,\n0,0.1,20,2,0.05\n"
+    settings = "lam,eta,n_batch,n_epochs,init_std,variants\n0,0.1,20,2,,all\n0,0.1,20,2,0.05,all\n"
     variants = "name,seeds,overrides,description\ncourse,1 2,,the course\nwide,3,init_std=0.1,wider\n"
     out = project(tmp_path / "p", settings=settings, variants=variants)
     r = make(out, data_dir, "report", jobs=2, check=True)
@@ -799,7 +809,7 @@ def test_an_init_std_row_beside_the_same_setting_is_a_setting_of_its_own_end_to_
 
 
 def test_a_row_that_repeats_a_variant_s_runs_is_refused_before_any_run_naming_both(tmp_path, data_dir):
-    settings = "lam,eta,n_batch,n_epochs,init_std\n0,0.1,20,2,\n0,0.1,20,2,0.1\n"
+    settings = "lam,eta,n_batch,n_epochs,init_std,variants\n0,0.1,20,2,,all\n0,0.1,20,2,0.1,\n"
     variants = "name,seeds,overrides,description\ncourse,1 2,,the course\nwide,2,init_std=0.1,wider\n"
     out = project(tmp_path / "p", settings=settings, variants=variants)
     r = make(out, data_dir, "report")
@@ -839,7 +849,7 @@ def csv_text(rows):
     return out.getvalue()
 
 
-SETTING_ROW = {"lam": "0", "eta": "0.1", "n_batch": "20", "n_epochs": "2", "init_std": ""}
+SETTING_ROW = {"lam": "0", "eta": "0.1", "n_batch": "20", "n_epochs": "2", "init_std": "", "variants": "all"}
 VARIANT_ROWS = [{"name": "course", "seeds": "1", "overrides": "", "description": "the course"},
                 {"name": "raw", "seeds": "3", "overrides": "normalise=false", "description": "raw pixels"}]
 

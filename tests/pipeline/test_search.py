@@ -6,7 +6,7 @@ from helpers import report
 from pipeline import search
 from tests.helpers.test_audit import records_for
 
-SETTINGS = "lam,eta,n_batch,n_epochs\n0,0.001,100,40\n0.1,0.001,100,40\n"
+SETTINGS = "lam,eta,n_batch,n_epochs,variants\n0,0.001,100,40,all\n0.1,0.001,100,40,all\n"
 VARIANTS = "name,seeds,overrides,description\ncourse,1 2 3,,c\nwide,1 2 3,init_std=0.1,w\nraw,1 2 3,normalise=false,r\n"
 
 
@@ -36,7 +36,7 @@ def test_an_unexplained_number_makes_the_plan_train_every_setting_of_the_origina
     monkeypatch.setattr(report, "load_records", lambda *a, **k: fake_records(explained_by_wide=False))
     chosen, extra = search.plan_search(p / "settings.csv", p / "variants.csv", p / "results", p / "search")
     assert [(s.lam, s.eta) for s in chosen] == [(0.0, 0.001), (0.1, 0.001)]   # only λ = 0 is unexplained
-    assert (p / "search/settings.csv").read_text().splitlines()[1:] == ["0.0,0.001,100,40,0.01,like-W,0.0", "0.1,0.001,100,40,0.01,like-W,0.0"]
+    assert (p / "search/settings.csv").read_text().splitlines()[1:] == ["0.0,0.001,100,40,0.01,like-W,0.0,all", "0.1,0.001,100,40,0.01,like-W,0.0,all"]
     names = [line.split(",")[0] for line in (p / "search/variants.csv").read_text().splitlines()[1:]]
     assert names[0] == "course" and "init-std-0.03" in names and not any("__" in n for n in names)   # no pairs
     doc = search.record_search(p / "search", p / "results/search.json")
