@@ -85,7 +85,41 @@ export DD2424_BUILD_LOCK := $(BUILD_LOCK)
 endif
 endif
 
-ifneq ($(and $(CLEAN_GOALS),$(OTHER_GOALS)),)
+ifneq ($(filter-out $(NO_RUNS),$(or $(MAKECMDGOALS),report)),)
+# Every setting checked against every variant it is trained in (n_batch against its training set) before any
+# run. (The venv's Python once it exists: the data's size is read with numpy's help.) A notice (no C compiler:
+# the NumPy epoch will train) is kept and printed once, with the count of runs, when the first run starts:
+# a build with nothing to train says nothing.
+CHECK := $(shell $(if $(wildcard $(VENV_STAMP)),$(PY),$(PYTHON)) -m pipeline validate $(SETTINGS) $(VARIANTS) \
+	--n-val $(N_VAL) --data-folder $(dir $(DATA_STAMP)) 2>&1)
+ifneq ($(.SHELLSTATUS),0)
+$(error $(CHECK))
+endif
+endif
+
+# Stopped, a build says so in one line, whatever got the signal (the whole job, this make, one notebook run):
+# the make a user starts takes the lock and checks the settings (above), then runs the build, a make of the same
+# goals, under pipeline/supervise.py, which relays its messages but for the "interrupted" line of each stopped
+# process and make's lines about stopped jobs, prints that line once, and ends this make silently. Not for a dry
+# run or a question, nor for the goals that build nothing (tests, browser checks, JupyterLab: their own output).
+SUPERVISE_FREE := help lab profile test test-fast browser browser-ready pdf layout-check browser-check bench \
+	mutation readme clean clean-venv
+ifeq ($(MAKELEVEL)$(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS))),0)
+ifeq ($(filter $(SUPERVISE_FREE),$(or $(MAKECMDGOALS),report)),)
+# (A PYTHON that cannot run it: the build runs as it is, and says what is wrong with that Python.)
+ifeq ($(shell $(PYTHON) -m pipeline.supervise --check 2>/dev/null),ok)
+SUPERVISED := $(or $(MAKECMDGOALS),report)
+endif
+endif
+endif
+
+ifdef SUPERVISED
+# (No shell between make and the supervisor: it stops this make, its parent, when the build was stopped.)
+$(firstword $(SUPERVISED)):
+	+@$(PYTHON) -m pipeline.supervise --parent-is-make -- $(MAKE) --no-print-directory $(MAKECMDGOALS)
+$(wordlist 2,$(words $(SUPERVISED)),$(SUPERVISED)):
+	@:
+else ifneq ($(and $(CLEAN_GOALS),$(OTHER_GOALS)),)
 # `make clean report`, `make -j4 clean report`: clean first and alone, then a fresh make builds the
 # other goals (it reads the settings again, after clean removed the generated rules).
 $(firstword $(MAKECMDGOALS)):
@@ -131,15 +165,6 @@ $(RULES_MK): $(SETTINGS) $(VARIANTS) $(wildcard helpers/*.py helpers/*.c pipelin
 	@$(PYTHON) -m pipeline rules $(SETTINGS) $(VARIANTS) -o $@
 
 ifneq ($(filter-out $(NO_RUNS),$(or $(MAKECMDGOALS),report)),)
-# Every setting checked against every variant (n_batch against its training set) before any run.
-# (The venv's Python once it exists: the data's size is read with numpy's help.) A notice (no C compiler:
-# the NumPy epoch will train) is kept and printed once, with the count of runs, when the first run starts:
-# a build with nothing to train says nothing.
-CHECK := $(shell $(if $(wildcard $(VENV_STAMP)),$(PY),$(PYTHON)) -m pipeline validate $(SETTINGS) $(VARIANTS) \
-	--n-val $(N_VAL) --data-folder $(dir $(DATA_STAMP)) 2>&1)
-ifneq ($(.SHELLSTATUS),0)
-$(error $(CHECK))
-endif
 ifneq ($(findstring n,$(firstword -$(MAKEFLAGS))),)
 # A dry run (make -n) writes nothing: its rules are made in a temporary folder, read, and removed.
 RULES_TMP := $(shell mktemp -d)

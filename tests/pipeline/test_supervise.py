@@ -1,0 +1,105 @@
+"""The supervisor of a build (pipeline/supervise.py): what of the build's messages reaches the user, and how it ends.
+
+Stopping real builds, whatever gets the signal, is tested end to end in tests/pipeline/test_make.py
+(test_a_stopped_build_says_so_in_exactly_one_line_whatever_gets_the_signal)."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+from pipeline import supervise
+from pipeline.supervise import INTERRUPTED, Filter
+
+
+def test_the_runs_interrupted_lines_and_makes_lines_about_stopped_jobs_are_held_back_and_mark_a_stop():
+    keep = Filter()
+    assert keep.line("[3/8] course: lam=0 ... done in 4 s\n") == "[3/8] course: lam=0 ... done in 4 s\n"
+    assert keep.line("error: course: lam=0 failed in cell 4\n") == "error: course: lam=0 failed in cell 4\n"
+    assert keep.line("make[1]: *** [build/rules/x.mk:34: results/course/a/summary.json] Error 1\n") == ""
+    assert keep.line("make[1]: *** Waiting for unfinished jobs....\n") == ""
+    assert not keep.interrupted                       # a failure is no stop
+    assert keep.line("\r\x1b[K" + INTERRUPTED + "\n") == "" and keep.interrupted
+
+
+def test_make_saying_a_job_was_interrupted_or_exited_130_marks_a_stop():
+    for line in ("make: *** [Makefile:3: a] Interrupt", "make[2]: *** [Makefile:3: a] Terminated",
+                 "make: *** [Makefile:3: a] Error 130", "make: *** [Makefile:3: a] Error 143"):
+        keep = Filter()
+        assert keep.line(line + "\n") == "" and keep.interrupted, line
+
+
+def test_makes_deleting_lines_are_shown_after_a_failure_only(tmp_path):
+    keep = Filter()
+    assert keep.line("make: *** Deleting file 'x'\n") == "" and keep.held == ["make: *** Deleting file 'x'\n"]
+
+
+def run_supervised(tmp_path, script, *args):
+    """Run ``python script`` under the supervisor (without a parent make to stop); (status, stdout, stderr)."""
+    (tmp_path / "child.py").write_text(textwrap.dedent(script))
+    r = subprocess.run([sys.executable, "-m", "pipeline.supervise", "--", sys.executable, str(tmp_path / "child.py"),
+                        *args], capture_output=True, text=True, timeout=60, cwd=os.getcwd())
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_a_build_that_succeeds_or_fails_keeps_its_status_and_messages(tmp_path):
+    script = """
+        import sys
+        print("out line")
+        sys.stderr.write("a message\\nmake: *** [Makefile:1: a] Error 1\\nno newline")
+        sys.exit(int(sys.argv[1]))
+    """
+    assert run_supervised(tmp_path, script, "0") == (0, "out line\n", "a message\nno newline")
+    assert run_supervised(tmp_path, script, "2") == (2, "out line\n", "a message\nno newline")
+
+
+def test_a_build_stopped_says_so_once_and_exits_128_plus_the_signal_without_a_make_to_stop(tmp_path):
+    script = """
+        import os, signal, sys
+        sys.stderr.write("%s\\n%s\\n" % (sys.argv[1], sys.argv[1]))     # two runs said so
+        sys.exit(130)
+    """
+    assert run_supervised(tmp_path, script, INTERRUPTED) == (128 + signal.SIGINT, "", INTERRUPTED + "\n")
+
+
+def test_a_build_killed_by_a_signal_is_a_stop_with_that_signal(tmp_path):
+    script = """
+        import os, signal
+        os.kill(os.getpid(), signal.SIGTERM)
+    """
+    assert run_supervised(tmp_path, script) == (128 + signal.SIGTERM, "", INTERRUPTED + "\n")
+
+
+def test_a_parent_that_ignores_the_signal_is_not_stopped_by_it():
+    assert supervise.parent_takes(os.getpid(), signal.SIGTERM) == (signal.getsignal(signal.SIGTERM) != signal.SIG_IGN)
+    old = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    try:
+        assert not supervise.parent_takes(os.getpid(), signal.SIGUSR1)
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    assert not supervise.parent_takes(2 ** 22 + 12345, signal.SIGINT)    # no such process: cannot tell
+
+
+def test_a_piece_of_a_line_a_progress_bar_is_relayed_before_its_newline(tmp_path):
+    """The child draws "\\rbar 1" and waits for the file ``go`` before it ends the line: the test creates it only
+    once the piece has come through."""
+    (tmp_path / "child.py").write_text(textwrap.dedent("""
+        import os, sys, time
+        sys.stderr.write("\\rbar 1"); sys.stderr.flush()
+        deadline = time.monotonic() + 10
+        while not os.path.exists(sys.argv[1]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sys.stderr.write("\\n")
+        sys.exit(0 if os.path.exists(sys.argv[1]) else 1)     # the piece was held back
+    """))
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.supervise", "--", sys.executable,
+                             str(tmp_path / "child.py"), str(tmp_path / "go")], stderr=subprocess.PIPE)
+    seen = b""
+    while b"bar 1" not in seen:
+        chunk = os.read(proc.stderr.fileno(), 100)
+        assert chunk, seen
+        seen += chunk
+    (tmp_path / "go").touch()
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=30) == 0 and seen + rest == b"\rbar 1\n"
