@@ -193,8 +193,8 @@ def record_done(log, total, start, now=None):
     Parameters
     ----------
     log : path-like
-        The build's progress file: one line per finished run, appended in one write each, so
-        parallel runs (``make -j``) never lose a count.
+        The build's progress file: one line per finished run, appended and counted under a lock, so
+        parallel runs (``make -j``) never lose or share a count.
     total : int
         The runs the build will execute (make counts them before the first one starts).
     start : float
@@ -206,13 +206,16 @@ def record_done(log, total, start, now=None):
         ``"3 of 26 runs; about 4 min left"`` (the time left from the build's pace so far).
     """
     now = time.time() if now is None else now
-    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
+    import fcntl
+
+    fd = os.open(log, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:   # the count read under the same lock as the line written: two runs ending together count 1 and 2
+        fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, b"done\n")
+        with open(log, "rb") as f:
+            done = f.read().count(b"\n")
     finally:
         os.close(fd)
-    with open(log, "rb") as f:
-        done = f.read().count(b"\n")
     return progress_text(done, total, now - start)
 
 

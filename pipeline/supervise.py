@@ -46,6 +46,8 @@ INTERRUPTED = "interrupted: nothing partial was kept; run the same command again
 #: Make's own lines about a job that failed or was stopped, and about waiting for the others.
 MAKE_JOB_LINE = re.compile(r"^g?make(\[\d+\])?: \*\*\* (\[.*\] (Error \d+|Interrupt|Terminated|Killed|Hangup)"
                            r"( \(core dumped\))?|Waiting for unfinished jobs\.\.\.\.)\s*$")
+#: A Jupyter kernel's own line when SIGINT reaches it (the run's "interrupted" line says what matters).
+KERNEL_INTERRUPT = re.compile(r"^\[IPKernelApp\] \w+ \| KeyboardInterrupt caught in kernel")
 #: Make's line about a target it removes as it stops.
 MAKE_DELETING = re.compile(r"^g?make(\[\d+\])?: \*\*\* Deleting (intermediate )?file ")
 #: Seconds a piece of a line is held for its newline before it is relayed as it is.
@@ -68,7 +70,8 @@ class Filter:
         self.held = []   # make's lines about failed jobs, shown only if the build was not stopped
 
     def line(self, text):
-        """The text to relay for one whole line (with its newline), or "" to hold it back."""
+        """The text to relay for one whole line (with its newline), or "" to hold it back (make's lines about
+        deleted targets and a kernel's line about SIGINT are shown after a failure that was no stop)."""
         bare = text.rstrip("\r\n")
         if bare.endswith(INTERRUPTED):
             self.interrupted = True
@@ -77,7 +80,7 @@ class Filter:
             if re.search(r"\] (Interrupt|Terminated|Hangup|Error 13[0-9]|Error 14[0-9])$", bare):
                 self.interrupted = True
             return ""
-        if MAKE_DELETING.match(bare):
+        if MAKE_DELETING.match(bare) or KERNEL_INTERRUPT.match(bare):
             self.held.append(text)
             return ""
         return text

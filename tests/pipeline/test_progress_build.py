@@ -18,3 +18,17 @@ def test_each_finished_run_counts_once_in_the_build_s_log(tmp_path):
     assert record_done(log, 3, start=100.0, now=120.0) == "2 of 3 runs; about 10 s left"
     assert record_done(log, 3, start=100.0, now=130.0) == "3 of 3 runs"
     assert log.read_text() == "done\n" * 3
+
+
+def _count_many(args):
+    log, n = args
+    return [int(record_done(log, 10 ** 6, start=0.0, now=1.0).split(" of ")[0]) for _ in range(n)]
+
+
+def test_runs_ending_together_each_get_a_count_of_their_own(tmp_path):
+    """Four processes record 100 ends each at once: the counts are 1 to 400, none shared (make -j)."""
+    from multiprocessing import get_context
+
+    with get_context("fork").Pool(4) as pool:
+        counts = [c for part in pool.map(_count_many, [(str(tmp_path / "p.log"), 100)] * 4) for c in part]
+    assert sorted(counts) == list(range(1, 401))

@@ -30,9 +30,11 @@ def test_make_saying_a_job_was_interrupted_or_exited_130_marks_a_stop():
         assert keep.line(line + "\n") == "" and keep.interrupted, line
 
 
-def test_makes_deleting_lines_are_shown_after_a_failure_only(tmp_path):
+def test_makes_deleting_lines_and_a_kernels_interrupt_line_are_shown_after_a_failure_only(tmp_path):
     keep = Filter()
-    assert keep.line("make: *** Deleting file 'x'\n") == "" and keep.held == ["make: *** Deleting file 'x'\n"]
+    kernel = "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.\n"
+    assert keep.line("make: *** Deleting file 'x'\n") == "" and keep.line(kernel) == ""
+    assert keep.held == ["make: *** Deleting file 'x'\n", kernel]
 
 
 def run_supervised(tmp_path, script, *args):
