@@ -363,7 +363,11 @@ def refinement(numbers, configs, convention, key, course_value):
     (float or None, list of float)
         The best value tried, and the values to try next (2 significant digits), none already tried.
     """
-    scored = scored_values(numbers, configs, convention, key, course_value)
+    return _refine(scored_values(numbers, configs, convention, key, course_value), key)
+
+
+def _refine(scored, key):
+    """:func:`refinement` from the scores of :func:`scored_values`."""
     if len(scored) < 2:
         return None, []
     best = max(sorted(scored), key=lambda v: scored[v])
@@ -404,7 +408,7 @@ def range_report(numbers, configs, convention, key, course_value):
     values = sorted(v for v in scored if v > 0)
     if len(scored) < 2 or not values:
         return None
-    best, proposals = refinement(numbers, configs, convention, key, course_value)
+    best, proposals = _refine(scored, key)     # the same scores: not computed twice
     if best <= 0:
         where = "course"
     elif values[0] < best < values[-1]:
