@@ -220,7 +220,8 @@ report: $(REPORT_DIR)/index.html ## regenerate every figure and table and render
 	@echo "Report: $(abspath $(REPORT_DIR)/index.html)"
 
 # Where a single variant leaves a Table 1 number unexplained: screens each choice alone (a finer init_std, the
-# further choices; the course's first two seeds), refines init_std and label smoothing around their best, combines the choices
+# further choices; the course's first two seeds), refines init_std and label smoothing around their best (round after
+# round, until each best lies inside its range or at a bound, at most REFINE_ROUNDS), combines the choices
 # that raise the score, confirms the winner
 # with the course's other seeds (pipeline/search.py), through the same rules (generated from the search's own
 # settings and variants files), then renders the report.
@@ -229,11 +230,15 @@ SEARCH = $(PY) -m pipeline search --settings $(SETTINGS) --variants $(VARIANTS) 
 	--out $(SEARCH_DIR) --gradcheck $(RESULTS_DIR)/gradcheck.json
 search_results = if [ -z "$(COUNTING)" ] && [ -f $(SEARCH_DIR)/settings.csv ]; then $(MAKE) --no-print-directory results \
 	SETTINGS=$(SEARCH_DIR)/settings.csv VARIANTS=$(SEARCH_DIR)/variants.csv; fi
+# Refine rounds: each one a function of the results so far; a round that finds nothing new trains nothing. The
+# loop needs make's jobserver (+), so a dry run (-n) would run it: DRY_RUN skips it there, like COUNTING.
+REFINE_ROUNDS := 3
+DRY_RUN := $(findstring n,$(firstword -$(MAKEFLAGS)))
 search: results ## the deeper search of Table 1 for the numbers no single variant explains; then the report
 	@$(SEARCH) plan
 	+@$(search_results)
-	@[ -n "$(COUNTING)" ] || $(SEARCH) refine
-	+@$(search_results)
+	+@[ -n "$(COUNTING)$(DRY_RUN)" ] || for round in $$(seq $(REFINE_ROUNDS)); do \
+		$(SEARCH) refine --round $$round --rounds $(REFINE_ROUNDS) || exit $$?; $(search_results) || exit $$?; done
 	@[ -n "$(COUNTING)" ] || $(SEARCH) combine
 	+@$(search_results)
 	@[ -n "$(COUNTING)" ] || $(SEARCH) confirm

@@ -607,10 +607,10 @@ def hyperparameters_markdown(settings, trained_in=None):
     """The settings as a Markdown table, a column per training choice and the variants each row is trained in
     (``trained_in``: :func:`helpers.settings.read_trained_in`; None: every one). The variants and their seeds:
     :func:`variants_markdown`."""
-    from helpers.settings import ALL, BASELINE
+    from helpers.settings import ALL, BASELINE, named_variants
 
     def variants_of(s):
-        named = ALL if trained_in is None else trained_in.get(s.setting_id, ())
+        named = named_variants(s, trained_in)
         return "every one" if named == ALL else ", ".join(markdown_code(n) for n in (BASELINE, *named))
 
     head = [CHOICES[c].label + (f" (`{c}`)" if CHOICES[c].label != c else "") for c in SETTING_CHOICES]

@@ -138,6 +138,12 @@ def parse_trained_in(text, source="settings.csv"):
     return {params.setting_id: named for params, named in _parse_setting_rows(text, source)}
 
 
+def named_variants(setting, trained_in=None):
+    """The variants besides the course that ``setting`` is trained in: :data:`ALL`, or a tuple of names
+    (empty: the course only). ``trained_in``: :func:`parse_trained_in`; None: every variant."""
+    return ALL if trained_in is None else trained_in.get(setting.setting_id, ())
+
+
 def training_pairs(settings, variants, trained_in=None):
     """The (variant, row) pairs a build trains, variant by variant in the order of ``variants``.
 
@@ -159,14 +165,14 @@ def training_pairs(settings, variants, trained_in=None):
     if trained_in is not None:
         known = [v.name for v in variants]
         for row_no, s in enumerate(settings, 1):
-            named = trained_in.get(s.setting_id, ())
+            named = named_variants(s, trained_in)
             unknown = [] if named == ALL else [n for n in named if n not in known]
             if unknown:
                 raise ParameterError(f"settings row {row_no} ({s.label}): {TRAINED_IN} names {unknown[0]!r}, which is "
                                      f"not a variant; the variants: {', '.join(known)} (or {ALL!r} for every one)")
 
     def wanted(v, s):
-        named = ALL if trained_in is None else trained_in.get(s.setting_id, ())
+        named = named_variants(s, trained_in)
         return v.name == BASELINE or named == ALL or v.name in named
 
     return [(v, s) for v in variants for s in settings if wanted(v, s)]

@@ -216,8 +216,8 @@ def cmd_search(args):
         parts = [f"{audit.choice_name(key)} {best:g} scores best alone so far, "
                  + (f"trying {', '.join(f'{v:g}' for v in values)}" if values else "nothing further to try")
                  for key, best, values in found if best is not None]
-        print("search: refine: " + ("; ".join(parts) if parts else "nothing to refine")
-              + f" ({len(new)} variants to train)")
+        print(f"search: refine round {args.round} of at most {args.rounds}: "
+              + ("; ".join(parts) if parts else "nothing to refine") + f" ({len(new)} variants to train)")
     elif args.stage == "combine":
         raising, new = search.combine_search(*files, args.gradcheck)
         print(f"search: combine: {len(raising)} choices raise Table 1's score over the course setup"
@@ -312,6 +312,8 @@ def build_parser():
     p.add_argument("--results-dir", default="results")
     p.add_argument("--out", default="build/search", help="where the search's settings and variants files go")
     p.add_argument("--record", default="results/search.json")
+    p.add_argument("--round", type=int, default=1, help="refine: which round this is (for the message)")
+    p.add_argument("--rounds", type=int, default=1, help="refine: the most rounds make search runs (for the message)")
     p.set_defaults(func=cmd_search)
     return parser
 

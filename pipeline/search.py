@@ -3,12 +3,14 @@
 The single variants of ``variants.csv`` are tried for every setting by ``make
 report``. Where a number of the original's Table 1 is still unexplained
 (:func:`helpers.audit.unexplained_settings`), ``make search`` trains every
-setting of the original, through the same rules as every other run, in three stages:
+setting of the original, through the same rules as every other run, in four stages:
 
 1. **screen** (``plan``): a finer scale of init_std and each further choice alone
    (:func:`helpers.settings.search_variants`), with the course's first few seeds;
-2. **refine**: init_std around its best value so far on a log scale, or one step beyond an edge
-   (:func:`helpers.likelihood.refinement`);
+2. **refine**: each continuous choice (init_std, label smoothing) around its best value so far on a log
+   scale, or one step beyond an edge (:func:`helpers.likelihood.refinement`); make runs up to
+   ``REFINE_ROUNDS`` rounds, each trained before the next is planned, so that a best value on an edge
+   moves the edge outward round after round until it lies inside, or the next step is implausible;
 3. **combine**: the choices that raise Table 1's score over the course setup
    (:func:`helpers.likelihood.raising_choices`) together (:func:`helpers.likelihood.combinations`);
 4. **confirm**: the winner trained with the course setup's other seeds, so that it is named from as

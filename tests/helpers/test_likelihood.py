@@ -506,6 +506,26 @@ def test_the_range_report_says_whether_the_best_lies_inside_on_an_edge_or_at_the
     assert L.range_report(numbers, configs[:1], L.ROUNDED, "smooth", 0.0) is None    # only the course: no range
 
 
+def test_refine_rounds_move_an_edge_outward_until_the_best_lies_inside():
+    """make search's refine rounds: each round's values trained (here: drawn) before the next is planned. Label
+    smoothing planted at 0.04, searched at 0.1 and 0.3: the lower edge moves out (0.033, then 0.011) and the
+    best, 0.033, then lies inside, where the third round refines between its neighbours."""
+    truth = np.array([0.41, 1.84, 0.27, 2.02, 0.37, 1.91])
+    move = lambda v: truth + 0.02 * abs(math.log(max(v, 1e-4) / 0.04))   # noqa: E731
+    drawn = lambda name, changed, v: config(name, changed, move(v), 0.002,   # noqa: E731
+                                            np.random.default_rng(int(v * 1e6)), seeds=(1, 2, 3))
+    numbers = printed_section(truth, L.ROUNDED)
+    configs = [drawn("course", {}, 0.0)] + [drawn(f"s{v:g}", {"smooth": v}, v) for v in (0.1, 0.3)]
+    rounds = []
+    for _ in range(3):
+        best, new = L.refinement(numbers, configs, L.ROUNDED, "smooth", 0.0)
+        rounds.append((best, new))
+        configs += [drawn(f"s{v:g}", {"smooth": v}, v) for v in new]
+    assert rounds == [(0.1, [0.033]), (0.033, [0.011]), (0.033, [0.019, 0.057])]
+    r = L.range_report(numbers, configs, L.ROUNDED, "smooth", 0.0)
+    assert (r["where"], r["best"], r["low"]) == ("inside", 0.033, 0.011)
+
+
 def test_a_best_value_on_the_edge_extends_the_range_outward_until_implausible():
     numbers, configs = scale_section(0.8)
     best, new = L.refinement(numbers, configs, L.ROUNDED, "init_std", 0.01)

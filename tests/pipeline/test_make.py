@@ -605,10 +605,11 @@ def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_t
     trained = [n for n in executed(r) if n == "notebooks/train.ipynb"]
     # the screen: every fine init_std and every further choice, alone; then the combinations of those that raise
     # the score, then the winner with the course's seed it lacks
-    refine = re.search(r"^search: refine: (.*) \((\d+) variants to train\)$", r.stdout, re.M)
-    refined = int(refine.group(2))
-    assert refined == sum(len(part.split("trying ")[1].split(", ")) for part in refine.group(1).split("; ")
-                          if "trying " in part)
+    rounds = re.findall(r"^search: refine round (\d) of at most 3: (.*) \((\d+) variants to train\)$", r.stdout, re.M)
+    assert [int(k) for k, _, _ in rounds] == [1, 2, 3], r.stdout          # every round, each one line
+    for _, tried, n in rounds:
+        assert int(n) == sum(len(part.split("trying ")[1].split(", ")) for part in tried.split("; ") if "trying " in part)
+    refined = sum(int(n) for _, _, n in rounds)
     combos = int(re.search(r"^search: combine: \d+ choices raise .*; (\d+) combinations to train$", r.stdout, re.M).group(1))
     confirm = re.search(r"^search: confirm: (.*)$", r.stdout, re.M).group(1)
     confirmed = "trained again with seeds 1" in confirm
