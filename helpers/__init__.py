@@ -12,7 +12,3 @@ with ``params`` and ``settings`` (the runs: settings, variants, seeds), ``origin
 papermill or rendering: that machinery is the ``pipeline`` package, which
 imports this one, never the reverse. Importing this module imports nothing heavy.
 """
-
-#: The environment variable naming the terminal that training progress bars draw on
-#: (set by ``pipeline.progress.share_terminal``, read by ``helpers.train.progress_bar``).
-PROGRESS_TTY_ENV = "DD2424_PROGRESS_TTY"

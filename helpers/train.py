@@ -31,7 +31,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from helpers import PROGRESS_TTY_ENV
 from helpers.blas import single_threaded_blas
 from helpers.compiled_epoch import epoch_function, fused_epoch, load_function
 from helpers.model import evaluate, init_parameters, metrics, numpy_epoch, score_totals
@@ -240,58 +239,49 @@ class Trainer:
                            epoch=self.epoch_kind)
 
 
-@contextlib.contextmanager
-def progress_bar(total, desc, enabled):
-    """A one-line tqdm bar over the epochs, drawing nothing unless ``enabled``.
-
-    It draws on stderr (in a notebook: below the cell), or on the terminal named
-    by the environment variable ``DD2424_PROGRESS_TTY`` when the process that
-    started the kernel shares its terminal (``make report`` does). Parallel runs
-    write whole lines on that terminal at any moment, over the live bar's line,
-    so there the bar's final state and its newline go in one write
-    (:func:`write_final_line`): a line written in between cannot erase it.
-    """
-    import os
-    import sys
-
+def tqdm_bar(total, desc):
+    """A one-line tqdm bar over ``total`` epochs on stderr (in a notebook: below the cell)."""
     from tqdm import tqdm
 
-    with contextlib.ExitStack() as stack:
-        out, shared = sys.stderr, False
-        tty = os.environ.get(PROGRESS_TTY_ENV)
-        if enabled and tty:
-            with contextlib.suppress(OSError):
-                out, shared = stack.enter_context(open_terminal(tty)), True
-        try:
-            width = os.get_terminal_size(out.fileno()).columns or 100
-        except (OSError, ValueError, AttributeError):
-            width = 100
-        bar = stack.enter_context(tqdm(total=total, desc=desc, unit="epoch", disable=not enabled, file=out,
-                                       mininterval=0.5, leave=not shared, ncols=width))
-        try:
-            yield bar
-        finally:
-            if shared:
-                write_final_line(bar, out)
+    return tqdm(total=total, desc=desc, unit="epoch", mininterval=0.5)
 
 
-def open_terminal(path):
-    """The terminal ``path`` opened for writing text (line-buffered: one write per line)."""
-    return open(path, "w")
+class _NoBar:
+    """The bar of a run that shows none."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, **kwargs):
+        pass
 
 
-def write_final_line(bar, out):
-    """Draw ``bar``'s final state over the cursor's line and end the line, in one write.
+#: What draws the bar of :func:`train` when its ``progress`` is True: ``(total, desc)`` -> a context manager
+#: whose value has tqdm's ``update`` and ``set_postfix``. A program that runs notebooks may set another with
+#: :func:`use_progress_bar`, as a logging handler is set: the build draws the bar on the terminal it runs in.
+_default_bar = tqdm_bar
 
-    The rate shown is the average over the whole bar, as tqdm shows it when
-    it leaves a bar on screen.
-    """
-    import os
 
-    line = bar.format_meter(**{**bar.format_dict, "rate": None})
-    erase = "" if os.environ.get("TERM") == "dumb" else "\x1b[K"   # erase what a longer state left
-    out.write(f"\r{line}{erase}\n")
-    out.flush()
+def use_progress_bar(factory):
+    """Make ``factory`` (``(total, desc)`` -> a tqdm-like context manager) the bar of every later
+    :func:`train` with ``progress=True``; None restores :func:`tqdm_bar`. Returns the one it replaces."""
+    global _default_bar
+    old, _default_bar = _default_bar, factory or tqdm_bar
+    return old
+
+
+def progress_bar(total, desc, progress):
+    """The bar of a run: none when ``progress`` is false, ``progress(total, desc)`` when it is callable,
+    else the bar set by :func:`use_progress_bar` (:func:`tqdm_bar` unless one was set)."""
+    if not progress:
+        return _NoBar()
+    return (progress if callable(progress) else _default_bar)(total, desc)
 
 
 def train(train_split, val_split, params, progress=False, desc=None):
@@ -302,8 +292,9 @@ def train(train_split, val_split, params, progress=False, desc=None):
     train_split, val_split : helpers.data.Split
         ``X: (N, D)`` in the dtype to train in (float64 or float32), ``y: (N,)``.
     params : helpers.params.TrainParams
-    progress : bool
-        Show one progress bar over the epochs (:func:`progress_bar`).
+    progress : bool or callable
+        Show one progress bar over the epochs: the bar set by :func:`use_progress_bar` (:func:`tqdm_bar`
+        unless one was set) when True, ``progress(n_epochs, desc)`` when callable (:func:`progress_bar`).
 
     Returns
     -------

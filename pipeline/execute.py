@@ -35,7 +35,7 @@ from pathlib import Path
 
 from helpers.errors import UserError
 from helpers.files import default_mode
-from pipeline.progress import share_terminal
+from pipeline.progress import KERNEL_STARTUP, PROGRESS_TTY_ENV, share_terminal
 
 KERNEL_NAME = "dd2424-a1"
 
@@ -121,10 +121,12 @@ def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, c
     with share_terminal() as shared:
         # the kernel's training bar goes to this terminal (see pipeline.progress), and
         # papermill's cell bar stays off so that the two do not fight
-        return _execute(notebook, output, parameters, kernel, label, cwd, progress and not shared)
+        tty = os.environ.get(PROGRESS_TTY_ENV)     # shared, or named by whoever started this process
+        arguments = KERNEL_ARGUMENTS + ([f"--IPKernelApp.exec_lines={[KERNEL_STARTUP]!r}"] if tty else [])
+        return _execute(notebook, output, parameters, kernel, label, cwd, progress and not shared, arguments)
 
 
-def _execute(notebook, output, parameters, kernel, label, cwd, progress):
+def _execute(notebook, output, parameters, kernel, label, cwd, progress, arguments=KERNEL_ARGUMENTS):
     import papermill
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient.exceptions import DeadKernelError
@@ -146,7 +148,7 @@ def _execute(notebook, output, parameters, kernel, label, cwd, progress):
                     papermill.execute_notebook(
                         str(notebook), str(tmp), parameters=parameters, kernel_name=kernel,
                         engine_name=engine, cwd=str(cwd) if cwd else None, progress_bar=progress,
-                        log_output=False, start_timeout=START_TIMEOUT, extra_arguments=list(KERNEL_ARGUMENTS),
+                        log_output=False, start_timeout=START_TIMEOUT, extra_arguments=list(arguments),
                     )
                     break
                 except _Stopped:

@@ -3,8 +3,10 @@
 A notebook's kernel writes its standard error into the notebook, not to the
 terminal that started papermill. :func:`share_terminal` (in the process that
 starts the kernel) names a terminal in the environment, which the kernel
-inherits; ``helpers.train.progress_bar`` (in the kernel) then draws its
-one-line tqdm bar there.
+inherits; the kernel starts by calling :func:`install` (``pipeline.execute``
+passes it as a startup line), which makes :func:`terminal_bar` the bar of
+``helpers.train.train``: its one-line tqdm bar is drawn there. The science
+knows nothing of this: ``helpers.train`` draws whatever bar it was given.
 
 Parallel runs (``make -j``) share one terminal, each ``python -m pipeline
 execute`` process being one run, and two bars redrawn on one line would fight
@@ -19,7 +21,7 @@ one write each by :func:`terminal_line`, which first overwrites what the live
 bar left on the cursor's line; the live bar is redrawn on the next line, and
 its final state goes out with its newline in one write, so no relayed line can
 erase it. So at most one bar is live, and no line ever holds two runs.
-Standard library only.
+Standard library only, but for tqdm in the kernel's bar.
 """
 
 import codecs
@@ -31,7 +33,12 @@ import tempfile
 import threading
 import time
 
-from helpers import PROGRESS_TTY_ENV
+#: The environment variable naming the terminal a kernel draws training bars on (set by :func:`share_terminal`,
+#: read by :func:`install` in the kernel).
+PROGRESS_TTY_ENV = "DD2424_PROGRESS_TTY"
+
+#: The line a kernel started by the build runs first (``pipeline.execute``): the bar goes to the shared terminal.
+KERNEL_STARTUP = "__import__('pipeline.progress').progress.install()"
 
 #: Seconds between two relayed lines of a bar that is not on line 0.
 RELAY_EVERY = float(os.environ.get("DD2424_PROGRESS_EVERY", "10"))
@@ -40,6 +47,60 @@ RELAY_EVERY = float(os.environ.get("DD2424_PROGRESS_EVERY", "10"))
 MAX_LINES = 64
 
 _claimed = {}  # terminal device -> (line, file descriptor holding its lock)
+
+
+def install():
+    """In a kernel whose environment names a terminal (:data:`PROGRESS_TTY_ENV`): draw the training bar there
+    (``helpers.train.use_progress_bar``). Elsewhere nothing changes."""
+    if os.environ.get(PROGRESS_TTY_ENV):
+        from helpers.train import use_progress_bar
+
+        use_progress_bar(terminal_bar)
+
+
+@contextlib.contextmanager
+def terminal_bar(total, desc):
+    """A one-line tqdm bar over the epochs on the terminal named by :data:`PROGRESS_TTY_ENV` (on stderr if it
+    cannot be opened).
+
+    Parallel runs write whole lines on that terminal at any moment, over the live
+    bar's line, so there the bar's final state and its newline go in one write
+    (:func:`write_final_line`): a line written in between cannot erase it.
+    """
+    from tqdm import tqdm
+
+    with contextlib.ExitStack() as stack:
+        out, shared = sys.stderr, False
+        with contextlib.suppress(OSError, TypeError):
+            out, shared = stack.enter_context(open_terminal(os.environ.get(PROGRESS_TTY_ENV))), True
+        try:
+            width = os.get_terminal_size(out.fileno()).columns or 100
+        except (OSError, ValueError, AttributeError):
+            width = 100
+        bar = stack.enter_context(tqdm(total=total, desc=desc, unit="epoch", file=out, mininterval=0.5,
+                                       leave=not shared, ncols=width))
+        try:
+            yield bar
+        finally:
+            if shared:
+                write_final_line(bar, out)
+
+
+def open_terminal(path):
+    """The terminal ``path`` opened for writing text (line-buffered: one write per line)."""
+    return open(path, "w")
+
+
+def write_final_line(bar, out):
+    """Draw ``bar``'s final state over the cursor's line and end the line, in one write.
+
+    The rate shown is the average over the whole bar, as tqdm shows it when
+    it leaves a bar on screen.
+    """
+    line = bar.format_meter(**{**bar.format_dict, "rate": None})
+    erase = "" if os.environ.get("TERM") == "dumb" else "\x1b[K"   # erase what a longer state left
+    out.write(f"\r{line}{erase}\n")
+    out.flush()
 
 
 @contextlib.contextmanager

@@ -217,64 +217,44 @@ def test_a_run_is_bitwise_the_same_whatever_the_blas_threads():
     assert np.array_equal(out[0].W, out[1].W) and np.array_equal(out[0].b, out[1].b)
 
 
-class RecordingTerminal:
-    """A terminal stand-in that keeps what each flush would send in one write."""
+class RecordingBar:
+    """A progress bar stand-in that records what train() tells it."""
 
-    def __init__(self):
-        self.pending, self.writes = "", []
-
-    def isatty(self):
-        return True
-
-    def fileno(self):
-        raise OSError("not a real terminal")
-
-    def write(self, text):
-        self.pending += text
-
-    def flush(self):
-        if self.pending:
-            self.writes.append(self.pending)
-        self.pending = ""
+    def __init__(self, total, desc):
+        self.total, self.desc, self.updates, self.postfix, self.closed = total, desc, 0, [], False
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.flush()
+        self.closed = True
+
+    def update(self, n=1):
+        self.updates += n
+
+    def set_postfix(self, **kwargs):
+        self.postfix.append(kwargs)
 
 
-def draw_bar_on_shared_terminal(monkeypatch, term, total):
-    """Run a progress bar of ``total`` steps on a shared terminal with TERM=``term``.
+def test_train_draws_the_bar_it_is_given_one_step_per_epoch():
+    """Progress is a callback: train() knows no terminal, no make; whoever runs it chooses the bar."""
+    from helpers import train as train_module
 
-    Returns what each write sent, and those writes that hold the bar's final state.
-    """
-    from helpers import PROGRESS_TTY_ENV
-
-    terminal = RecordingTerminal()
-    monkeypatch.setenv(PROGRESS_TTY_ENV, "/dev/pts/not-used")
-    monkeypatch.setenv("TERM", term)
-    monkeypatch.setattr(train_module, "open_terminal", lambda path: terminal)
-    with train_module.progress_bar(total, "run", True) as bar:
-        for _ in range(total):
-            bar.update()
-    return terminal.writes, [w for w in terminal.writes if "100%" in w]
-
-
-def test_a_shared_terminal_gets_the_bar_s_final_state_and_its_newline_in_one_write(monkeypatch):
-    """Another run's whole line written between the two would erase the final state (as one CI run saw)."""
-    writes, finals = draw_bar_on_shared_terminal(monkeypatch, "xterm", 3)
-    assert len(finals) == 1 and finals[0].startswith("\r") and finals[0].endswith("\x1b[K\n"), writes
-    assert "run: 100%" in finals[0] and "3/3" in finals[0]
-    assert all("\n" not in w for w in writes if w is not finals[0]), writes  # no newline alone
-    after = writes[writes.index(finals[0]) + 1:]
-    assert all(not w.strip() for w in after), writes     # only tqdm clearing the next line
-
-
-def test_a_dumb_terminal_gets_the_final_line_without_escape_sequences(monkeypatch):
-    writes, finals = draw_bar_on_shared_terminal(monkeypatch, "dumb", 2)
-    assert len(finals) == 1 and finals[0].startswith("\r") and finals[0].endswith("\n"), writes
-    assert "\x1b" not in finals[0] and "2/2" in finals[0]
+    tr, va = synth(300, 20, 1), synth(50, 20, 2)
+    bars = []
+    made = lambda total, desc: bars.append(RecordingBar(total, desc)) or bars[-1]   # noqa: E731
+    train(tr, va, validate_params(0.1, 0.02, 100, 3), progress=made, desc="a run")
+    (bar,) = bars
+    assert (bar.total, bar.desc, bar.updates, bar.closed) == (3, "a run", 3, True)
+    assert len(bar.postfix) == 3 and {"val_cost", "val_acc"} <= set(bar.postfix[-1])
+    old = train_module.use_progress_bar(made)          # what a program that runs notebooks does
+    try:
+        train(tr, va, validate_params(0.1, 0.02, 100, 2), progress=True)
+        train(tr, va, validate_params(0.1, 0.02, 100, 2), progress=False)
+    finally:
+        train_module.use_progress_bar(old)
+    assert [b.updates for b in bars] == [3, 2]          # progress=False draws nothing
+    assert train_module.use_progress_bar(None) is old and train_module.progress_bar(1, "x", True).__class__.__name__ == "tqdm"
 
 
 def test_the_test_cost_is_the_loss_plus_lam_times_the_squared_weights():

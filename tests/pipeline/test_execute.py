@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PROGRESS_TTY_ENV
+from pipeline.progress import PROGRESS_TTY_ENV
 from helpers.paths import ROOT
 
 pytestmark = pytest.mark.e2e   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
