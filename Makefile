@@ -85,15 +85,18 @@ export DD2424_BUILD_LOCK := $(BUILD_LOCK)
 endif
 endif
 
-ifneq ($(filter-out $(NO_RUNS),$(or $(MAKECMDGOALS),report)),)
 # Every setting checked against every variant it is trained in (n_batch against its training set) before any
-# run. (The venv's Python once it exists: the data's size is read with numpy's help.) A notice (no C compiler:
-# the NumPy epoch will train) is kept and printed once, with the count of runs, when the first run starts:
-# a build with nothing to train says nothing.
-CHECK := $(shell $(if $(wildcard $(VENV_STAMP)),$(PY),$(PYTHON)) -m pipeline validate $(SETTINGS) $(VARIANTS) \
-	--n-val $(N_VAL) --data-folder $(dir $(DATA_STAMP)) 2>&1)
+# run, by the venv's Python: nothing of helpers/ runs before the venv exists (only the lock and the supervisor,
+# standard library, which import no helpers). In a fresh clone the check waits for the venv: the rules need it,
+# so make builds it first, restarts with the rules, and checks then, still before any run. A notice (no C
+# compiler: the NumPy epoch will train) is kept and printed once, with the count of runs, when the first run
+# starts: a build with nothing to train says nothing.
+ifneq ($(filter-out $(NO_RUNS),$(or $(MAKECMDGOALS),report)),)
+ifneq ($(wildcard $(VENV_STAMP)),)
+CHECK := $(shell $(PY) -m pipeline validate $(SETTINGS) $(VARIANTS) --n-val $(N_VAL) --data-folder $(dir $(DATA_STAMP)) 2>&1)
 ifneq ($(.SHELLSTATUS),0)
 $(error $(CHECK))
+endif
 endif
 endif
 
@@ -161,14 +164,14 @@ $(DATA_STAMP): | $(VENV_STAMP)
 # The rules of the runs and each notebook's helper dependencies (pipeline/rules.py), in a file named after
 # the settings and variants files they come from: a call with other files never reuses them.
 RULES_MK := $(BUILD_DIR)/rules/$(subst /,_,$(SETTINGS))+$(subst /,_,$(VARIANTS)).mk
-$(RULES_MK): $(SETTINGS) $(VARIANTS) $(wildcard helpers/*.py helpers/*.c pipeline/*.py notebooks/*.ipynb)
-	@$(PYTHON) -m pipeline rules $(SETTINGS) $(VARIANTS) -o $@
+$(RULES_MK): $(SETTINGS) $(VARIANTS) $(wildcard helpers/*.py helpers/*.c pipeline/*.py notebooks/*.ipynb) | $(VENV_STAMP)
+	@$(PY) -m pipeline rules $(SETTINGS) $(VARIANTS) -o $@
 
 ifneq ($(filter-out $(NO_RUNS),$(or $(MAKECMDGOALS),report)),)
 ifneq ($(findstring n,$(firstword -$(MAKEFLAGS))),)
 # A dry run (make -n) writes nothing: its rules are made in a temporary folder, read, and removed.
 RULES_TMP := $(shell mktemp -d)
-_ := $(shell $(PYTHON) -m pipeline rules $(SETTINGS) $(VARIANTS) -o $(RULES_TMP)/rules.mk)
+_ := $(if $(wildcard $(VENV_STAMP)),$(shell $(PY) -m pipeline rules $(SETTINGS) $(VARIANTS) -o $(RULES_TMP)/rules.mk))
 -include $(RULES_TMP)/rules.mk
 _ := $(shell rm -rf $(RULES_TMP))
 else

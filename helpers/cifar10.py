@@ -16,6 +16,8 @@ planes of 32x32, each row-major) and ``labels``. This module
 Obtaining and extracting the archive is the build's job (``pipeline.extract``).
 """
 
+import ast
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,8 +73,6 @@ OFFICIAL = Expected()
 
 def sha256_bytes(data):
     """Hex sha256 of a bytes-like object."""
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
 
 
@@ -212,8 +212,6 @@ def count_training_images(folder):
     int or None
         None when the folder holds no verified pixels yet.
     """
-    import ast
-
     try:
         with open(Path(folder) / "train_labels.npy", "rb") as fh:
             if fh.read(6) != b"\x93NUMPY":

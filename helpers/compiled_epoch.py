@@ -36,6 +36,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from helpers.errors import UserError
 from helpers.paths import project_path
 
@@ -98,10 +100,6 @@ def _compiler_version(cc):
 
 
 def _type_name(dtype):
-    if isinstance(dtype, str) and dtype in TYPES:   # no NumPy needed (`python -m pipeline validate`)
-        return dtype
-    import numpy as np
-
     return np.dtype(dtype).name
 
 
@@ -251,10 +249,8 @@ def epoch_choice():
 
 
 def compiler_notice(dtype="float64"):
-    """A notice if training would fall back to the NumPy epoch (no compiler, no library built before), else None.
-
-    Standard library only: ``python -m pipeline validate`` asks before the environment exists.
-    """
+    """A notice if training would fall back to the NumPy epoch (no compiler, no library built before), else None
+    (``python -m pipeline validate`` asks, so that the build says so before its first run)."""
     if epoch_choice() == "numpy":
         return None
     try:
@@ -338,8 +334,6 @@ def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None, function
     Every mini-batch's scores are computed under both W and W0 whether or not
     ``scores`` is given, so W and b get the same bits either way.
     """
-    import numpy as np
-
     N, D = X.shape
     K = b.shape[0]
     n = perm.shape[0]

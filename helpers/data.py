@@ -34,16 +34,16 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from helpers.cifar10 import FOLDER_NAME, PIXEL_FILES, load_pixels
+from helpers.cifar10 import FOLDER_NAME, PIXEL_FILES, load_pixels, read_marker
 from helpers.errors import DataError
 from helpers.files import default_mode, file_digest, write_json, write_npy
 from helpers.model import one_hot
-from helpers.params import DataOptions
+from helpers.params import DataOptions, validate_params
 from helpers.paths import project_path
 
 N_CLASSES = 10
@@ -308,8 +308,6 @@ def build_cache(data_dir, options):
 
 def source_hashes(data_dir):
     """The content hashes of the verified batches in ``data_dir`` (from their marker)."""
-    from helpers.cifar10 import read_marker
-
     marker = read_marker(project_path(data_dir) / FOLDER_NAME)
     if marker is None or not isinstance(marker.get("data_sha256"), dict):
         raise DataError(f"{project_path(data_dir) / FOLDER_NAME} has not been verified; run `make data` first")
@@ -373,13 +371,9 @@ def quick_dataset(data, setting=None):
     With a ``setting`` (TrainParams): ``(data, setting)``, the setting cut to QUICK's epochs and its
     n_batch checked against the smaller training set.
     """
-    from dataclasses import replace
-
     small = replace(data, train=subset(data.train, QUICK["n_train"]), val=subset(data.val, QUICK["n_val"]),
                     test=subset(data.test, QUICK["n_test"]))
     if setting is None:
         return small
-    from helpers.params import validate_params
-
     quick = {**setting.as_dict(), "n_epochs": min(setting.n_epochs, QUICK["n_epochs"])}
     return small, validate_params(n_train=small.train.n, **quick)

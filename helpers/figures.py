@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from helpers.cifar10 import CLASS_NAMES
 from helpers.files import atomic_path
+from helpers.paths import project_path
 from helpers.results import METRICS
 
 #: PNG metadata without the Software tag and timestamps: equal figures, equal bytes.
@@ -52,8 +53,6 @@ def save_figure(fig, path, dpi=100):
 
     Relative paths are relative to the project root.
     """
-    from helpers.paths import project_path
-
     path = project_path(path)
     with atomic_path(path) as tmp:
         tmp.write_bytes(figure_png(fig, dpi))

@@ -8,10 +8,14 @@ on POSIX). An interruption (Ctrl-C, SIGTERM, a crash) leaves at most a
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
+
+import numpy as np
 
 
 def default_mode(directory=False):
@@ -69,8 +73,6 @@ def write_json(path, obj):
 
 def write_npy(path, array):
     """Write one numpy array to a ``.npy`` file atomically (no pickled objects)."""
-    import numpy as np
-
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.lib.format.write_array(fh, np.asarray(array), allow_pickle=False)
@@ -82,11 +84,6 @@ def write_npz(path, **arrays):
     Unlike ``np.savez``, every zip entry carries a fixed timestamp, so equal
     arrays give byte-identical files. ``np.load`` reads the result as usual.
     """
-    import io
-    import zipfile
-
-    import numpy as np
-
     with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
             for name, array in arrays.items():

@@ -18,10 +18,13 @@ the search; tested to stay within a factor of 4); the gradients agree to 1e-8.
 """
 
 import itertools
+import time
 
 import numpy as np
 
 from helpers import likelihood
+from helpers.blas import single_threaded_blas
+from helpers.data import load_dataset
 from helpers.model import compute_cost, compute_gradients, evaluate_classifier, init_parameters, one_hot, scores
 
 METHODS = ("forward", "centred")
@@ -167,11 +170,6 @@ def run_gradient_check(data_dir="data", n_images=100, n_dims=20, lams=(0.0, 0.1)
         tests), with ``space`` (as grown), ``grown``, ``search_seeds`` and ``baseline``. The search's wall time
         is printed, not returned: the results file holds only what is the same on every run.
     """
-    import time
-
-    from helpers.blas import single_threaded_blas
-    from helpers.data import load_dataset
-
     if search not in SEARCHES:  # before any work
         raise ValueError(f"search must be one of {', '.join(SEARCHES)}, not {search!r}")
     space, seeds = SEARCHES[search]

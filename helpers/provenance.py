@@ -10,6 +10,10 @@ import platform
 import subprocess
 from pathlib import Path
 
+import numpy  # noqa: F401  (loads the BLAS NumPy links to, if not yet loaded)
+from threadpoolctl import threadpool_info
+
+from helpers.compiled_epoch import build_info
 from helpers.paths import ROOT
 
 #: x86-64 micro-architecture levels and the CPU flags each adds (the psABI's levels, as compilers name them).
@@ -65,16 +69,11 @@ def cpu_info(cpuinfo="/proc/cpuinfo"):
 
 def blas_info():
     """The BLAS NumPy calls: library, version, kernel architecture (threadpoolctl)."""
-    import numpy  # noqa: F401  (loads the BLAS NumPy links to, if not yet loaded)
-    from threadpoolctl import threadpool_info
-
     return [{k: lib.get(k) for k in ("internal_api", "version", "architecture")}
             for lib in threadpool_info() if lib.get("user_api") == "blas"]
 
 
 def run_provenance(epoch="compiled", dtype="float64"):
     """Everything :mod:`helpers.provenance` records for a run trained by ``epoch`` in ``dtype``."""
-    from helpers.compiled_epoch import build_info
-
     return {"git": git_commit(), "cpu": cpu_info(),
             "compiled_epoch": build_info(dtype) if epoch == "compiled" else None, "blas": blas_info()}

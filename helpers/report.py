@@ -8,14 +8,21 @@ computes the numbers and tables that go between them. HTML tables carry ids
 
 import base64
 import html
+import itertools
 import json
 import math
+import os
 import re
+import string
 from pathlib import Path
 
 from helpers import audit, likelihood, original
-from helpers.params import CHOICES, OPTIONAL_CHOICES, SETTING_CHOICES, DataOptions
+from helpers.files import write_text
+from helpers.params import CHOICES, OPTIONAL_CHOICES, SETTING_CHOICES, DataOptions, TrainParams
+from helpers.paths import project_path
 from helpers.results import METRICS, load_group
+from helpers.settings import ALL, BASELINE, Variant, named_variants, run_setting, training_pairs
+
 
 def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,), searched=(), trained_in=None):
     """Every run's record (:func:`helpers.audit.run_record`), weights only for ``weights_for`` variants.
@@ -27,9 +34,6 @@ def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,),
     trained_in : dict or None
         The variants each settings row is trained in (:func:`helpers.settings.read_trained_in`); None: every one.
     """
-    from helpers.params import TrainParams
-    from helpers.settings import run_setting, training_pairs
-
     pairs = training_pairs(settings, variants, trained_in) + list(searched)
     records = []
     for v, s in pairs:
@@ -43,12 +47,6 @@ def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,),
 def load_search(record_file):
     """The runs of the deeper search (``results/search.json``, written by ``make search``) as pairs
     (Variant, TrainParams) for :func:`load_records`; none when the file does not exist."""
-    import json
-
-    from helpers.params import TrainParams
-    from helpers.paths import project_path
-    from helpers.settings import Variant
-
     path = project_path(record_file)
     if not path.is_file():
         return []
@@ -528,17 +526,11 @@ def variants_markdown(variants):
 
 def load_gradcheck(path):
     """The gradient check's results file (``results/gradcheck.json``)."""
-    import json
-
-    from helpers.paths import project_path
-
     return json.loads(project_path(path).read_text())
 
 
 def setting_figures(settings, figures_dir, kind):
     """Figure 1 (``kind="curves"``) or 2 (``"weights"``) of every setting, as HTML figures (a), (b), ..."""
-    from helpers.paths import project_path
-
     fig_id = {"curves": "fig1", "weights": "fig2"}[kind]
     return [figure_html(project_path(figures_dir) / f"{s.setting_id}_{kind}.png", f"{fig_id}-{s.setting_id}",
                         f"({letter}) {s.label}", run_link(run_page("figures", s.setting_id)))
@@ -547,9 +539,6 @@ def setting_figures(settings, figures_dir, kind):
 
 def _letters():
     """a, b, ..., z, aa, ab, ...: panel letters for any number of settings."""
-    import itertools
-    import string
-
     for size in itertools.count(1):
         for combo in itertools.product(string.ascii_lowercase, repeat=size):
             yield "".join(combo)
@@ -607,8 +596,6 @@ def hyperparameters_markdown(settings, trained_in=None):
     """The settings as a Markdown table, a column per training choice and the variants each row is trained in
     (``trained_in``: :func:`helpers.settings.read_trained_in`; None: every one). The variants and their seeds:
     :func:`variants_markdown`."""
-    from helpers.settings import ALL, BASELINE, named_variants
-
     def variants_of(s):
         named = named_variants(s, trained_in)
         return "every one" if named == ALL else ", ".join(markdown_code(n) for n in (BASELINE, *named))
@@ -720,8 +707,6 @@ def findings(ans, claims, searched, machine):
 def machine_text(facts):
     """The machine in words: the CPU model and BLAS kernel the runs recorded (``facts``: :func:`run_facts`), and
     the cores of the machine that renders the report (the runs do not record theirs)."""
-    import os
-
     prov = facts["provenance"]
     cpu, blas = prov.get("cpu") or {}, prov.get("blas") or []
     kernels = ", ".join(dict.fromkeys(f"{b.get('internal_api')} {b.get('architecture')}" for b in blas)) or "BLAS unknown"
@@ -730,8 +715,6 @@ def machine_text(facts):
 
 def save_findings(path, f):
     """Write :func:`findings` to ``path`` (JSON, atomically)."""
-    from helpers.files import write_text
-
     write_text(path, json.dumps(f, indent=1, sort_keys=True) + "\n")
 
 

@@ -17,13 +17,15 @@ presence means the whole group is complete.
 
 import json
 import platform
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from helpers.files import write_json, write_npz
 from helpers.params import group_dir as folder_of_group
+from helpers.paths import project_path
 from helpers.provenance import run_provenance
 
 PACKAGES = ("numpy", "matplotlib", "pandas", "nbconvert", "papermill")
@@ -32,8 +34,6 @@ METRICS = ("loss", "cost", "accuracy")
 
 def package_versions():
     """Versions of Python and the main packages."""
-    from importlib import metadata
-
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -167,10 +167,6 @@ def save_runs(results_root, variant, setting, data, results, tests):
     Path
         The group's folder.
     """
-    from dataclasses import replace
-
-    from helpers.paths import project_path
-
     folder = group_dir(project_path(results_root), variant, setting)
     for seed, result in results.items():
         save_run(folder / f"seed{seed}", replace(setting, seed=seed), result, tests[seed], data.data_sha256,
@@ -213,8 +209,6 @@ def load_group(results_root, variant, setting, weights=False):
     list of dict
         One results document per seed (see :func:`load_run`), each with its ``seed``.
     """
-    from helpers.paths import project_path
-
     folder = group_dir(project_path(results_root), variant, setting)
     summary = json.loads((folder / "summary.json").read_text())
     return [load_run(folder / f"seed{seed}", weights=weights) for seed in summary["seeds"]]

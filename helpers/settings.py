@@ -19,8 +19,7 @@ figures show it. Every setting is trained in the course and in the variants its
 
 In both files blank lines and lines starting with ``#`` are ignored. Adding a
 row adds its runs to the Makefile, the tables and the figures; no code changes
-are needed. Standard library only: the Makefile reads these files before the
-virtual environment exists.
+are needed.
 """
 
 import csv

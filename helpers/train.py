@@ -24,12 +24,12 @@ against the machine's limit, and the tests check it against the plain loop of
 :mod:`helpers.reference`.
 """
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from tqdm import tqdm
 
 from helpers.blas import single_threaded_blas
 from helpers.compiled_epoch import epoch_function, fused_epoch, load_function
@@ -241,8 +241,6 @@ class Trainer:
 
 def tqdm_bar(total, desc):
     """A one-line tqdm bar over ``total`` epochs on stderr (in a notebook: below the cell)."""
-    from tqdm import tqdm
-
     return tqdm(total=total, desc=desc, unit="epoch", mininterval=0.5)
 
 

@@ -96,7 +96,6 @@ def cmd_validate(args):
     notice = compiler_notice()   # training compiles helpers/compiled_epoch.c: say so now, not in the first run
 
     # The data's own size once they are verified (CIFAR-10's 50000 before the first `make data`).
-    # Verified data imply the virtual environment, hence numpy; before it, standard library only.
     n_images = 50000
     if args.data_folder and (Path(args.data_folder) / "train_labels.npy").is_file():
         from helpers.cifar10 import count_training_images

@@ -17,7 +17,7 @@ touching a file, a ``git stash`` and ``pop`` or a branch switch and back that
 leaves every byte as it was redoes nothing. The build machinery (``pipeline/``)
 is never a prerequisite of a result: the science package does not import it.
 
-Standard library only: it runs before the virtual environment exists.
+Run by make with the virtual environment's Python, while it writes the rules.
 """
 
 import ast

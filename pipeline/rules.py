@@ -9,7 +9,7 @@ modules it imports (:mod:`pipeline.deps`), the variant's data cache, the variant
 runs) and the ``N_VAL`` stamp. For every setting of the baseline variant, one
 figures target (Figure 1 and 2). For every data variant, one cache target.
 
-Standard library only: it runs before the virtual environment exists.
+Run by make with the virtual environment's Python (the rules need the venv: make builds it first).
 """
 
 import json

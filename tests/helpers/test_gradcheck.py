@@ -425,8 +425,8 @@ class FakeSplit:
 
 @pytest.fixture
 def fake_data(monkeypatch):
-    """load_dataset replaced by 12 training images of 25 dimensions; its arguments are recorded."""
-    from helpers import data
+    """load_dataset replaced by 12 training images of 25 dimensions (where the gradient check finds it); its
+    arguments are recorded."""
 
     rng = np.random.default_rng(8)
     calls = []
@@ -436,7 +436,7 @@ def fake_data(monkeypatch):
         calls.append((data_dir, kwargs))
         return type("Dataset", (), {"train": train})()
 
-    monkeypatch.setattr(data, "load_dataset", load_dataset)
+    monkeypatch.setattr(gradcheck, "load_dataset", load_dataset)
     return train, calls
 
 

@@ -164,14 +164,25 @@ def test_an_archive_that_cannot_be_kept_is_a_warning(tmp_path, tiny_archive, tin
     assert err.startswith("warning: could not keep") and "No space left on device" in err and err.count("\n") == 1
 
 
-def test_validate_needs_only_the_standard_library_before_the_data_exist(tmp_path):
-    # a Python without numpy, as before `make venv`: the check still runs (and refuses a bad row)
+def test_what_runs_before_the_venv_imports_no_helpers_and_no_numpy(tmp_path):
+    """The bootstrap, the lock and the supervisor, runs on a Python without numpy (as before `make venv`) and
+    imports nothing of helpers/: the science may import what it needs at the top of its modules."""
     (tmp_path / "numpy").mkdir()
     (tmp_path / "numpy" / "__init__.py").write_text("raise ImportError('no numpy here')\n")
-    (tmp_path / "s.csv").write_text("lam,eta,n_batch,n_epochs,variants\n0,0.1,20000,40,all\n")
     env = {**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    code = ("import sys, pipeline.lock, pipeline.supervise; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('helpers', 'numpy')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout == "[]\n", r.stderr
+    r = subprocess.run([sys.executable, "-m", "pipeline.supervise", "--check"], capture_output=True, text=True,
+                       env=env, cwd=ROOT)
+    assert r.stdout.strip() == "ok", r.stderr
+
+
+def test_validate_refuses_a_batch_larger_than_its_training_set(tmp_path):
+    (tmp_path / "s.csv").write_text("lam,eta,n_batch,n_epochs,variants\n0,0.1,20000,40,all\n")
     r = run_cli("validate", str(tmp_path / "s.csv"), str(ROOT / "variants.csv"), "--data-folder",
-                str(tmp_path / "no-data"), env=env)
+                str(tmp_path / "no-data"))
     assert r.returncode == 2 and "n_batch=20000 is out of range" in r.stderr, r.stderr
 
 
