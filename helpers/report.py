@@ -230,11 +230,16 @@ def glance_rows(numbers):
 
 
 def counts_sentence(counts):
-    """The four verdicts' counts in one sentence (:func:`helpers.audit.verdict_counts`)."""
-    text = (f"Of the original's {counts['total']} printed numbers, {counts[audit.REPRODUCED]} are reproduced by the "
-            f"course setup within the seed-to-seed spread, {counts[audit.ROUNDING]} more within its printed digits, "
-            f"{counts[audit.EXPLAINED]} are explained by the configuration the audit names for their section, and "
-            f"{counts[audit.UNEXPLAINED]} stay unexplained")
+    """The four verdicts' counts in one sentence (:func:`helpers.audit.verdict_counts`), each count marked
+    ``<span data-count="VERDICT">`` (and the total ``data-count="total"``) for the report's checker
+    (``pipeline.check``), which compares them with the audit's table and with ``findings.json``."""
+    def n(key):
+        return f'<span data-count="{key}">{counts[key]}</span>'
+
+    text = (f"Of the original's {n('total')} printed numbers, {n(audit.REPRODUCED)} are reproduced by the "
+            f"course setup within the seed-to-seed spread, {n(audit.ROUNDING)} more within its printed digits, "
+            f"{n(audit.EXPLAINED)} are explained by the configuration the audit names for their section, and "
+            f"{n(audit.UNEXPLAINED)} stay unexplained")
     if counts["contradicted"]:
         text += (f" ({counts['contradicted']} of them belong to a set of numbers the original cannot all have printed, "
                  "so not every one of them can be reproduced)")
@@ -685,11 +690,13 @@ def answer_detail_html(ans):
                                           "it reproduces", "ln p", "course setup reproduces"], rows)
 
 
-def findings(ans, claims, searched, machine):
+def findings(ans, claims, searched, machine, counts=None):
     """What the report finds, as data: the configuration named per section with its counts, ratio and
     false-explanation rate, the printing convention, the claims; which build made it (``searched``: the
     deeper search's variants, empty after a plain ``make report``) and on which ``machine`` (the CPU and BLAS
-    kernel). ``make readme`` writes the README's opening paragraph from it (:func:`findings_markdown`)."""
+    kernel); the verdicts' ``counts`` the page states (:func:`helpers.audit.verdict_counts`), which the report's
+    checker compares with the page. ``make readme`` writes the README's opening paragraph from it
+    (:func:`findings_markdown`)."""
     sections = {}
     for section, a in ans["sections"].items():
         named, course, cal = a["named"], a["course"], a["calibration"]
@@ -701,7 +708,8 @@ def findings(ans, claims, searched, machine):
     c = ans["convention"]
     return {"build": "make search" if searched else "make report", "machine": machine, "sections": sections,
             "convention": c["favoured"], "convention_ratio": round(float(c["evidence"]), 1),
-            "claims_hold": sum(cl["verdict"] == audit.HOLDS for cl in claims), "claims": len(claims)}
+            "claims_hold": sum(cl["verdict"] == audit.HOLDS for cl in claims), "claims": len(claims),
+            **({"counts": {k: counts[k] for k in (*audit.VERDICTS, "total")}} if counts else {})}
 
 
 def machine_text(facts):

@@ -4,8 +4,13 @@ to a file, the audit complete.
 The report notebook marks its parts with ids: ``<table id="table1">`` with a
 ``data-run-id`` (the setting id) on each row; ``<figure id="fig1-SETTING">`` /
 ``<figure id="fig2-SETTING">`` holding an embedded PNG; the audit's tables
-``audit-glance``, ``variant-ranking`` and ``claims``, and its figure ``fig-audit``.
+``audit-glance``, ``variant-ranking`` and ``claims``, and its figure ``fig-audit``; each count of a
+summary of the verdicts in ``<span data-count="VERDICT">`` (the total ``data-count="total"``; the count is
+the first text after the mark, inside the span or, as nbconvert renders it, right after it). It also writes
+what it found as data, ``findings.json``; the checker compares the page with it, and reads no sentence.
 """
+
+import json
 
 import math
 import posixpath
@@ -19,8 +24,8 @@ from helpers.results import METRICS
 
 #: The audit's verdicts of a printed number (helpers.audit.VERDICTS; the checker reads only the page).
 VERDICTS = ("reproduced", "within the printed digits", "explained", "unexplained")
-_COUNTS = re.compile(r"Of the original's (\d+) printed numbers, (\d+) are reproduced .*?, (\d+) more within "
-                     r"(?:its|the) printed digits.*?, (\d+) are explained .*?, and (\d+) stay unexplained")
+#: The keys of a summary's marked counts: the total, then one per verdict.
+COUNT_KEYS = ("total", *VERDICTS)
 AUDIT_TABLES = ("audit-glance", "variant-ranking", "claims")
 #: Links the check leaves alone (:func:`link_is_broken`): to the web, data and mail.
 OTHER_SCHEMES = ("http", "https", "data", "mailto")
@@ -34,6 +39,8 @@ class _ReportParser(HTMLParser):
         self.links = []          # every href
         self.tables = {}         # table id -> list of rows ({column: text}, plus "_id")
         self.text = []
+        self.counts = []         # each summary of the verdicts: {key: text of the marked count}
+        self._count = None
         self._figure = None
         self._table = None
         self._row = None
@@ -56,6 +63,11 @@ class _ReportParser(HTMLParser):
         elif tag == "td" and self._row is not None and a.get("data-col"):
             self._cell = a["data-col"]
             self._row[self._cell] = ""
+        elif tag == "span" and a.get("data-count") is not None:
+            self._count = a["data-count"]
+            if self._count == "total" or not self.counts or self._count in self.counts[-1]:
+                self.counts.append({})   # a total, or a key seen already, begins the next summary
+            self.counts[-1][self._count] = ""
 
     def handle_endtag(self, tag):
         if tag == "figure":
@@ -73,6 +85,9 @@ class _ReportParser(HTMLParser):
         self.text.append(data)
         if self._row is not None and self._cell:
             self._row[self._cell] += data
+        if self._count is not None and data.strip():   # the count: the first text after its mark, inside it or
+            self.counts[-1][self._count] = data.split()[0]   # after it (nbconvert embedding images closes an
+            self._count = None                          # inline tag at once: <span data-count="total"></span>18)
 
 
 def _first_number(text):
@@ -111,8 +126,26 @@ def link_is_broken(page, href):
     return not target.is_file()
 
 
-def check_report(html_path, settings, variants=None):
-    """Check the rendered report at ``html_path`` against the settings and variants files.
+def findings_beside(html_path):
+    """Where the build that rendered ``html_path`` (``report/index.html``) wrote its findings:
+    ``results/findings.json`` beside the report's folder."""
+    return Path(html_path).resolve().parent.parent / "results" / "findings.json"
+
+
+def _read_counts(counts, path):
+    """A summary's marked counts as integers, naming the page when one is missing or no integer."""
+    missing = [k for k in COUNT_KEYS if k not in counts]
+    if missing:
+        raise UserError(f"{path}: a summary of the verdicts does not count {', '.join(missing)}")
+    try:
+        return {k: int(counts[k].strip()) for k in COUNT_KEYS}
+    except ValueError:
+        raise UserError(f"{path}: a summary's counts are not whole numbers: {counts}") from None
+
+
+def check_report(html_path, settings, variants=None, findings=None):
+    """Check the rendered report at ``html_path`` against the settings and variants files, and the counts it
+    states against its ``findings`` file (``findings.json``; None: not compared).
 
     Returns
     -------
@@ -168,16 +201,22 @@ def check_report(html_path, settings, variants=None):
             if name in glance and row.get(f"verdict_{metric}") != glance[name]:
                 raise UserError(f"{path}: Table 1 says {row.get(f'verdict_{metric}')!r} for {name!r}, the audit "
                                 f"{glance[name]!r}")
-    table_counts = [sum(r["verdict"] == v for r in parser.tables["audit-glance"]) for v in VERDICTS]
-    text = " ".join("".join(parser.text).split())
-    found = _COUNTS.findall(text)
-    if not found:
+    table = {"total": len(parser.tables["audit-glance"]),
+             **{v: sum(r["verdict"] == v for r in parser.tables["audit-glance"]) for v in VERDICTS}}
+    if not parser.counts:
         raise UserError(f"{path}: the summary does not count the audit's four verdicts")
-    for counts in found:
-        total, *per_verdict = map(int, counts)
-        if per_verdict != table_counts or total != len(parser.tables["audit-glance"]):
-            raise UserError(f"{path}: the summary counts {dict(zip(VERDICTS, per_verdict))} of {total} numbers, the "
-                            f"audit table {dict(zip(VERDICTS, table_counts))} of {len(parser.tables['audit-glance'])}")
+    found = None
+    if findings is not None:
+        try:
+            found = json.loads(Path(findings).read_text(encoding="utf-8"))["counts"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"{findings}: no counts of the verdicts to compare the page with ({exc}); run `make report`") from None
+    for marked in parser.counts:
+        counts = _read_counts(marked, path)
+        if counts != table:
+            raise UserError(f"{path}: the summary counts {_shown(counts)}, the audit table {_shown(table)}")
+        if found is not None and counts != {k: found.get(k) for k in COUNT_KEYS}:
+            raise UserError(f"{path}: the summary counts {_shown(counts)}, its findings ({findings}) {found}")
     ranked = {row.get("variant") for row in parser.tables["variant-ranking"]}
     missing = [v.name for v in variants if v.name not in ranked]
     if missing:
@@ -194,4 +233,9 @@ def check_report(html_path, settings, variants=None):
         raise UserError(f"{path}: the section '3 Reproduction audit' is missing")
     return (f"report ok: {len(settings)} settings, {2 * len(settings)} figures, finite Table 1; audit: "
             f"{len(parser.tables['audit-glance'])} numbers, {len(ranked)} variants, "
-            f"{len(parser.tables['claims'])} claims, audit figure ({path})")
+            f"{len(parser.tables['claims'])} claims, audit figure; counts "
+            + (f"as in {findings}" if findings is not None else "not compared with a findings file") + f" ({path})")
+
+
+def _shown(counts):
+    return f"{ {v: counts[v] for v in VERDICTS} } of {counts['total']}"

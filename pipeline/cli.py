@@ -193,7 +193,10 @@ def cmd_check(args):
     from helpers.settings import read_settings, read_variants
     from pipeline.check import check_report
 
-    summary = check_report(args.html, read_settings(args.settings), read_variants(args.variants))
+    from pipeline.check import findings_beside
+
+    findings = args.findings or findings_beside(args.html)
+    summary = check_report(args.html, read_settings(args.settings), read_variants(args.variants), findings)
     print(summary)
 
 
@@ -300,6 +303,8 @@ def build_parser():
     p.add_argument("html")
     p.add_argument("settings")
     p.add_argument("variants")
+    p.add_argument("--findings", help="the build's findings.json (default: results/findings.json beside the "
+                                      "report's folder): the page's counts must be its counts")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("search", help="the deeper search of Table 1: plan (screen), refine, combine, confirm, record")

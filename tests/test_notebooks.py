@@ -107,8 +107,8 @@ def test_pipeline_writes_results_figures_and_a_checked_report(pipeline):
         assert (out / "figures" / f"{s.setting_id}_weights.png").stat().st_size > 1000
     assert len(json.loads((out / "results/gradcheck.json").read_text())["rows"]) == 8
     html = (out / "report/index.html").read_text()
-    summary = check_report(out / "report/index.html", settings[:2], variants)
-    assert summary.startswith("report ok: 2 settings") and "2 variants" in summary
+    summary = check_report(out / "report/index.html", settings[:2], variants, out / "results/findings.json")
+    assert summary.startswith("report ok: 2 settings") and "2 variants" in summary and "counts as in" in summary
     assert external_references(html) == []
     assert "Implementation Documentation" in html and "helpers.train" in html and "3 Reproduction audit" in html
     assert "pipeline." not in html.split("2.6 The data flow")[1].split("3 Reproduction audit")[0]
@@ -201,10 +201,10 @@ def test_report_check_fails_on_a_wrong_verdict_count_or_value(pipeline, tmp_path
     with pytest.raises(UserError, match="not one of reproduced, within the printed digits, explained, unexplained"):
         check_report(_tampered(out, tmp_path, f'<td data-col="verdict">{verdict}</td>',
                                '<td data-col="verdict">not reproduced</td>'), settings[:2], variants)
-    counts = re.search(r"Of the original's (\d+) printed numbers, (\d+) are reproduced", html)
-    wrong = f"Of the original's {counts.group(1)} printed numbers, {int(counts.group(2)) + 1} are reproduced"
+    count = re.search(r'<span data-count="reproduced"></span>(\d+)', html)   # as nbconvert renders the mark
+    wrong = f'<span data-count="reproduced"></span>{int(count.group(1)) + 1}'
     with pytest.raises(UserError, match="the summary counts"):
-        check_report(_tampered(out, tmp_path, counts.group(0), wrong), settings[:2], variants)
+        check_report(_tampered(out, tmp_path, count.group(0), wrong), settings[:2], variants)
     ours = re.search(r'<td data-col="ours">(.*?)</td>', html).group(0)     # its numbers may be wrapped whole
     with pytest.raises(UserError, match="is not a finite number"):
         check_report(_tampered(out, tmp_path, ours, '<td data-col="ours">nan ± nan</td>'), settings[:2], variants)

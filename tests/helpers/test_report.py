@@ -39,10 +39,12 @@ def test_the_summary_counts_every_printed_number_by_its_verdict():
     check = [n["verdict"] for n in numbers if n["section"] == "1.1"]
     assert len(check) == 12
     text = report.summary_markdown(numbers, recs, [], audit.check_claims(recs, search, search, baseline), 12.0)
-    assert (f"Of the original's 24 printed numbers, {4 + check.count(audit.REPRODUCED)} are reproduced by the "
-            f"course setup") in text
-    assert f"{check.count(audit.EXPLAINED)} are explained" in text
-    assert f"{8 + check.count(audit.UNEXPLAINED)} stay unexplained" in text
+    count = lambda key, n: f'<span data-count="{key}">{n}</span>'   # noqa: E731  (marked for pipeline.check)
+    assert (f"Of the original's {count('total', 24)} printed numbers, "
+            f"{count(audit.REPRODUCED, 4 + check.count(audit.REPRODUCED))} are reproduced by the course setup") in text
+    assert f"{count(audit.EXPLAINED, check.count(audit.EXPLAINED))} are explained" in text
+    assert f"{count(audit.UNEXPLAINED, 8 + check.count(audit.UNEXPLAINED))} stay unexplained" in text
+    assert f"{count(audit.ROUNDING, check.count(audit.ROUNDING))} more within its printed digits" in text
     assert "12 training runs" in text and "took 12 s" in text
 
 
@@ -211,6 +213,9 @@ def test_the_findings_are_the_answers_numbers_and_the_readme_paragraph_says_them
                                         "course": len(t1["course"]["reproduced"]), "ratio": round(t1["ratio"], 1),
                                         "false": t1["calibration"]["false"], "trials": 3}
     assert (f["convention"], f["claims_hold"], f["claims"]) == (ans["convention"]["favoured"], 1, 2)
+    assert "counts" not in f                 # the verdicts' counts only when given, as the page states them
+    counts = {audit.REPRODUCED: 3, audit.ROUNDING: 1, audit.EXPLAINED: 2, audit.UNEXPLAINED: 1, "contradicted": 0, "total": 7}
+    assert report.findings(ans, claims, [], "m", counts)["counts"] == {k: v for k, v in counts.items() if k != "contradicted"}
     text = report.findings_markdown(f)
     assert "(after `make report`, on a CPU, 2 cores, openblas Haswell)" in text
     assert (f"Table 1 by init_std = 0.1 ({f['sections']['Table 1']['reproduced']} of its 12 numbers reproduced; the course "

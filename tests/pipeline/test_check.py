@@ -3,6 +3,8 @@
 (tests/test_notebooks.py runs the checker on a report the notebooks rendered.)
 """
 
+import re
+
 import pytest
 
 from helpers.errors import UserError
@@ -20,12 +22,26 @@ GLANCE = [  # (number, ours, verdict, explanation)
 ]
 
 
+VERDICT_WORDS = ("reproduced", "within the printed digits", "explained", "unexplained")
+
+
+def _marked(total, *per_verdict):
+    """A summary of the verdicts with its counts marked as the report marks them (any words around them)."""
+    c = lambda key, n: f'<span data-count="{key}">{n}</span>'   # noqa: E731
+    return (f"Of the {c('total', total)} numbers, {c(VERDICT_WORDS[0], per_verdict[0])} are reproduced, "
+            f"{c(VERDICT_WORDS[1], per_verdict[1])} more within the digits, {c(VERDICT_WORDS[2], per_verdict[2])} "
+            f"explained, and {c(VERDICT_WORDS[3], per_verdict[3])} unexplained.")
+
+
 def _counts(glance):
-    n = [sum(row[2] == verdict for row in glance) for verdict in
-         ("reproduced", "within the printed digits", "explained", "unexplained")]
-    return (f"Of the original's {len(glance)} printed numbers, {n[0]} are reproduced (within 2 spreads), {n[1]} "
-            f"more within its printed digits, {n[2]} are explained by a searched configuration, "
-            f"and {n[3]} stay unexplained.")
+    return _marked(len(glance), *[sum(row[2] == verdict for row in glance) for verdict in VERDICT_WORDS])
+
+
+def _findings(tmp_path, glance=GLANCE):
+    path = tmp_path / "findings.json"
+    counts = {v: sum(row[2] == v for row in glance) for v in VERDICT_WORDS}
+    path.write_text(__import__("json").dumps({"counts": {**counts, "total": len(glance)}}))
+    return path
 
 
 def _figure(fig_id, src=PNG):
@@ -61,10 +77,10 @@ def page(settings=SETTINGS, table1=None, glance=GLANCE, counts=None, ranking=Non
     return "<html><body>" + "".join(parts) + "</body></html>"
 
 
-def check(tmp_path, html, settings=SETTINGS, variants=VARIANTS):
+def check(tmp_path, html, settings=SETTINGS, variants=VARIANTS, findings=None):
     path = tmp_path / "index.html"
     path.write_text(html, encoding="utf-8")
-    return check_report(path, settings, variants)
+    return check_report(path, settings, variants, findings)
 
 
 def test_a_complete_page_passes_with_a_summary_of_what_it_found(tmp_path):
@@ -186,22 +202,40 @@ def test_the_summary_must_count_the_four_verdicts(tmp_path):
 def test_each_count_of_the_summary_must_equal_the_table(tmp_path, position):
     numbers = [4, 1, 1, 1, 1]
     numbers[position] += 1
-    counts = (f"Of the original's {numbers[0]} printed numbers, {numbers[1]} are reproduced (x), {numbers[2]} more "
-              f"within its printed digits (y), {numbers[3]} are explained (z), and {numbers[4]} stay unexplained.")
     with pytest.raises(UserError, match="the summary counts .* the audit table "
                                         r"\{'reproduced': 1, 'within the printed digits': 1, 'explained': 1, 'unexplained': 1\} of 4"):
-        check(tmp_path, page(counts=counts))
+        check(tmp_path, page(counts=_marked(*numbers)))
 
 
 def test_every_summary_on_the_page_is_checked(tmp_path):
-    wrong = _counts(GLANCE).replace("4 printed", "5 printed")
     with pytest.raises(UserError, match="the summary counts"):
-        check(tmp_path, page(counts=_counts(GLANCE) + " " + wrong))
+        check(tmp_path, page(counts=_counts(GLANCE) + " " + _marked(5, 1, 1, 1, 1)))
 
 
-def test_a_summary_split_over_lines_and_tags_is_read(tmp_path):
-    counts = _counts(GLANCE).replace(" are reproduced", "\n   are <b>reproduced</b>")
-    assert check(tmp_path, page(counts=counts)).startswith("report ok")
+def test_a_count_rendered_after_its_mark_is_read_as_one_inside_it(tmp_path):
+    """nbconvert, embedding images, closes an inline tag at once: <span data-count="total"></span>4."""
+    after = re.sub(r'(<span data-count="[^"]+">)(\d+)</span>', r"\1</span>\2", _counts(GLANCE))
+    assert after != _counts(GLANCE) and check(tmp_path, page(counts=after)).startswith("report ok")
+    wrong = after.replace('"explained"></span>1', '"explained"></span>2')
+    with pytest.raises(UserError, match="the summary counts"):
+        check(tmp_path, page(counts=wrong))
+
+
+def test_a_summary_missing_a_count_is_named(tmp_path):
+    without = _counts(GLANCE).replace('<span data-count="explained">1</span>', "1")
+    with pytest.raises(UserError, match="a summary of the verdicts does not count explained"):
+        check(tmp_path, page(counts=without))
+
+
+def test_the_words_around_the_counts_are_free_and_the_findings_file_must_agree(tmp_path):
+    reworded = _counts(GLANCE).replace(" are reproduced", "\n   hold, <b>as printed</b>,")
+    assert "counts as in" in check(tmp_path, page(counts=reworded), findings=_findings(tmp_path))
+    other = _findings(tmp_path, GLANCE[:3] + [GLANCE[2]])          # the build found 2 explained, 0 unexplained
+    with pytest.raises(UserError, match=r"the summary counts .* its findings"):
+        check(tmp_path, page(), findings=other)
+    (tmp_path / "old.json").write_text('{"build": "make report"}')  # a findings file from before the counts
+    with pytest.raises(UserError, match="no counts of the verdicts to compare the page with"):
+        check(tmp_path, page(), findings=tmp_path / "old.json")
 
 
 def test_every_variant_must_be_ranked(tmp_path):
