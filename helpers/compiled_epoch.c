@@ -9,7 +9,8 @@
  *   1. S = X_b [W; W0]^T           scores under the weights being trained (W)
  *                                  and those the epoch started from (W0)
  *   2. scores[start + i] = S[i, K:] (if asked for)
- *   3. G = (eta / m) (softmax(S[:, :K] + b) - Y)
+ *   3. G = (eta / m) (softmax(S[:, :K] + b) - T), T the targets: one-hot Y, or
+ *      smoothed, (1 - smooth) Y + smooth / K (helpers.model.targets)
  *   4. gW = G^T X_b
  *   5. W = W (1 - 2 eta lam) - gW,  b = b - sum_i G[i]
  *
@@ -276,9 +277,11 @@ static void batch_gradient(const REAL *X, int64_t D, const int64_t *idx, int64_t
         }
 }
 
-/* G[i K + c] = f (softmax(S[i, :K] + b) - Y)[c]; copies S[i, K:] to prev[i] first (if prev). */
+/* G[i K + c] = f (softmax(S[i, :K] + b) - T)[c], T[c] = on for the label, off for every other class (as
+   helpers.model.targets rounds them: one-hot gives on = 1, off = 0, and p - 0 is p); copies S[i, K:] to
+   prev[i] first (if prev). */
 static void batch_softmax(REAL *S, int64_t C, int64_t K, int64_t m, const REAL *b, const int64_t *labels,
-                          const int64_t *idx, REAL f, REAL *prev, REAL *G)
+                          const int64_t *idx, REAL f, REAL on, REAL off, REAL *prev, REAL *G)
 {
     for (int64_t i = 0; i < m; i++) {
         REAL *s = S + i * C;
@@ -297,9 +300,7 @@ static void batch_softmax(REAL *S, int64_t C, int64_t K, int64_t m, const REAL *
         }
         const int64_t label = labels[idx[i]];
         for (int64_t c = 0; c < K; c++) {
-            REAL p = s[c] / total;
-            if (c == label)
-                p -= 1;
+            const REAL p = s[c] / total - (c == label ? on : off);
             G[i * K + c] = p * f;
         }
     }
@@ -313,9 +314,12 @@ static void batch_softmax(REAL *S, int64_t C, int64_t K, int64_t m, const REAL *
    values as X's rows would get. */
 static int epoch(const REAL *X, const uint8_t *U, const REAL *mean, const REAL *std, int64_t D,
                  const int64_t *labels, const int64_t *perm, int64_t n, int64_t n_batch, REAL *Wc, REAL *b,
-                 int64_t K, double eta, double lam, REAL *scores)
+                 int64_t K, double eta, double lam, double smooth, REAL *scores)
 {
     const int64_t C = 2 * K;
+    /* NumPy's (1 - smooth) * Y + smooth / K in REAL: each factor rounded to REAL, then the sum */
+    const REAL off = smooth != 0 ? (REAL)(smooth / (double)K) : 0;
+    const REAL on = smooth != 0 ? (REAL)(1.0 - smooth) + off : 1;
     if (n <= 0)
         return 0;
     if (n_batch > n)   /* one batch of all rows; and the buffers below stay as small as the data */
@@ -338,7 +342,7 @@ static int epoch(const REAL *X, const uint8_t *U, const REAL *mean, const REAL *
         const int64_t *idx = perm + start;
         const rows_t src = {X, U, mean, std, Xb};
         batch_scores(src, D, idx, m, Wc, C, S);
-        batch_softmax(S, C, K, m, b, labels, idx, (REAL)(eta / (double)m), scores ? scores + start * K : NULL, G);
+        batch_softmax(S, C, K, m, b, labels, idx, (REAL)(eta / (double)m), on, off, scores ? scores + start * K : NULL, G);
         batch_gradient(U ? Xb : X, D, U ? in_order : idx, m, G, K, gW);
         for (int64_t c = 0; c < K; c++) {
             REAL *w = Wc + c * D;
@@ -367,9 +371,9 @@ static int epoch(const REAL *X, const uint8_t *U, const REAL *mean, const REAL *
  */
 int CONCAT(fused_epoch_, SUFFIX)(const REAL *X, int64_t D, const int64_t *labels, const int64_t *perm,
                                  int64_t n, int64_t n_batch, REAL *Wc, REAL *b, int64_t K,
-                                 double eta, double lam, REAL *scores)
+                                 double eta, double lam, double smooth, REAL *scores)
 {
-    return epoch(X, NULL, NULL, NULL, D, labels, perm, n, n_batch, Wc, b, K, eta, lam, scores);
+    return epoch(X, NULL, NULL, NULL, D, labels, perm, n, n_batch, Wc, b, K, eta, lam, smooth, scores);
 }
 
 /*
@@ -378,7 +382,8 @@ int CONCAT(fused_epoch_, SUFFIX)(const REAL *X, int64_t D, const int64_t *labels
  */
 int CONCAT(fused_epoch_pixels_, SUFFIX)(const uint8_t *U, const REAL *mean, const REAL *std, int64_t D,
                                         const int64_t *labels, const int64_t *perm, int64_t n, int64_t n_batch,
-                                        REAL *Wc, REAL *b, int64_t K, double eta, double lam, REAL *scores)
+                                        REAL *Wc, REAL *b, int64_t K, double eta, double lam, double smooth,
+                                        REAL *scores)
 {
-    return epoch(NULL, U, mean, std, D, labels, perm, n, n_batch, Wc, b, K, eta, lam, scores);
+    return epoch(NULL, U, mean, std, D, labels, perm, n, n_batch, Wc, b, K, eta, lam, smooth, scores);
 }

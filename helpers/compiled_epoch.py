@@ -292,11 +292,11 @@ def library_function(path, dtype):
     library = ctypes.CDLL(str(path))
     fn = getattr(library, f"fused_epoch_{TYPES[name][1]}")
     p, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
-    fn.argtypes = [p, i64, p, p, i64, i64, p, p, i64, f64, f64, p]
+    fn.argtypes = [p, i64, p, p, i64, i64, p, p, i64, f64, f64, f64, p]
     fn.restype = ctypes.c_int
     fn.dtype_name = name   # fused_epoch checks it against the arrays
     fn.pixels = getattr(library, f"fused_epoch_pixels_{TYPES[name][1]}")
-    fn.pixels.argtypes = [p, p, p, i64, p, p, i64, i64, p, p, i64, f64, f64, p]
+    fn.pixels.argtypes = [p, p, p, i64, p, p, i64, i64, p, p, i64, f64, f64, f64, p]
     fn.pixels.restype = ctypes.c_int
     return fn
 
@@ -309,7 +309,7 @@ def _check(name, a, dtype, shape, writeable=False):
                          f"{'' if a.flags.c_contiguous else ', not C-contiguous'}")
 
 
-def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None, function=None):
+def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None, function=None, smooth=0.0):
     """One epoch of mini-batch gradient descent, updating ``Wc[:K]`` and ``b`` in place.
 
     Parameters
@@ -330,6 +330,8 @@ def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None, function
     scores : ndarray, (n, K), X's dtype, or None
         If given, ``scores[i]`` receives ``X[perm[i]] W0^T`` (no bias).
     function : the compiled epoch to call, or None for this machine's (:func:`load_function`)
+    smooth : float
+        Label smoothing of the targets (:func:`helpers.model.targets`); 0, the course's one-hot.
 
     Every mini-batch's scores are computed under both W and W0 whether or not
     ``scores`` is given, so W and b get the same bits either way.
@@ -363,6 +365,8 @@ def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None, function
         raise ValueError(f"labels: classes must lie in [0, {K})")
     if n_batch < 1:
         raise ValueError(f"n_batch must be at least 1, got {n_batch}")
+    if not 0 <= smooth < 1:
+        raise ValueError(f"smooth must lie in [0, 1), got {smooth}")
     n_batch = min(int(n_batch), max(n, 1))   # larger: one batch of all rows (and no overflow in C)
     fn = function or load_function(X.dtype)
     if getattr(fn, "dtype_name", X.dtype.name) != X.dtype.name:
@@ -370,10 +374,10 @@ def fused_epoch(X, labels, Wc, b, perm, eta, lam, n_batch, scores=None, function
     out = None if scores is None else scores.ctypes.data
     if pixels is None:
         status = fn(X.ctypes.data, D, labels.ctypes.data, perm.ctypes.data, n, n_batch, Wc.ctypes.data,
-                    b.ctypes.data, K, float(eta), float(lam), out)
+                    b.ctypes.data, K, float(eta), float(lam), float(smooth), out)
     else:
         mean, std = (None, None) if X.norm_mean is None else (X.norm_mean.ctypes.data, X.norm_std.ctypes.data)
         status = fn.pixels(pixels.ctypes.data, mean, std, D, labels.ctypes.data, perm.ctypes.data, n, n_batch,
-                           Wc.ctypes.data, b.ctypes.data, K, float(eta), float(lam), out)
+                           Wc.ctypes.data, b.ctypes.data, K, float(eta), float(lam), float(smooth), out)
     if status != 0:
         raise MemoryError("the compiled epoch could not allocate its work buffers")

@@ -113,8 +113,7 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None, epoch=N
     epoch : {None, "compiled", "numpy"}
         Which epoch runs; None: this process's (:func:`epoch_name`).
     smooth : float
-        Label smoothing of the training targets (:func:`helpers.model.targets`). The compiled epoch
-        trains one-hot targets only: smoothed targets run the NumPy epoch.
+        Label smoothing of the training targets (:func:`helpers.model.targets`).
 
     The epoch runs compiled (:func:`helpers.compiled_epoch.fused_epoch`)
     where there is one, else in :func:`helpers.model.numpy_epoch`. The compiled epoch
@@ -130,12 +129,12 @@ def run_epoch(X, y, W, b, perm, eta, lam, n_batch, ws=None, scores=None, epoch=N
     perm = np.ascontiguousarray(perm, dtype=np.int64)
     if epoch not in (None, "compiled", "numpy"):
         raise ValueError(f"epoch: expected None, 'compiled' or 'numpy', got {epoch!r}")
-    function = None if epoch == "numpy" or smooth else epoch_function(X.dtype) if epoch is None else load_function(X.dtype)
+    function = None if epoch == "numpy" else epoch_function(X.dtype) if epoch is None else load_function(X.dtype)
     if function is None:
         numpy_epoch(X, labels, W, b, perm, eta, lam, n_batch, previous_scores=scores, smooth=smooth)
         return
     ws.Wc[:K] = W
-    fused_epoch(X, labels, ws.Wc, b, perm, eta, lam, n_batch, scores=scores, function=function)
+    fused_epoch(X, labels, ws.Wc, b, perm, eta, lam, n_batch, scores=scores, function=function, smooth=smooth)
     W[...] = ws.Wc[:K]
     if scores is not None:
         scores += ws.b0
@@ -172,8 +171,7 @@ class Trainer:
         self.rng = np.random.default_rng(params.seed)
         self.W, self.b = init_parameters(self.rng, self.K, dim, params.init_std, self.X.dtype, params.b_init)
         self.ws = Workspace(self.K, dim, self.X.dtype)
-        # "compiled" or "numpy" (the benchmark times both); smoothed targets train in NumPy (run_epoch)
-        self.epoch_kind = epoch or ("numpy" if params.smooth else epoch_name(self.X.dtype))
+        self.epoch_kind = epoch or epoch_name(self.X.dtype)   # "compiled" or "numpy" (the benchmark times both)
         self.scores = np.empty((n, self.K), dtype=self.X.dtype)
         self.history = {k: [] for k in HISTORY_KEYS}
         self.epoch = 0

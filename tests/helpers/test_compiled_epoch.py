@@ -18,7 +18,7 @@ from tests.conftest import no_compiler
 pytestmark = pytest.mark.usefixtures("c_compiler")
 
 
-def plain_epoch(X, y, W, b, perm, eta, lam, n_batch):
+def plain_epoch(X, y, W, b, perm, eta, lam, n_batch, smooth=0.0):
     """The course's epoch (helpers.model.numpy_epoch) on copies: what the compiled epoch must compute.
 
     The scores are returned without the bias, as the compiled epoch computes them.
@@ -26,7 +26,7 @@ def plain_epoch(X, y, W, b, perm, eta, lam, n_batch):
     W, b0 = W.copy(), b.copy()
     b = b0.copy()
     scores = np.empty((len(perm), W.shape[0]), dtype=W.dtype)
-    numpy_epoch(X, y, W, b, perm, eta, lam, n_batch, previous_scores=scores)
+    numpy_epoch(X, y, W, b, perm, eta, lam, n_batch, previous_scores=scores, smooth=smooth)
     return W, b, scores - b0
 
 
@@ -45,13 +45,14 @@ def inputs(n, D, K, dtype, seed=0):
     (120, 64, 10, 100, 0.3),  # the blocked loops, and a last batch of 20
     (203, 3072 + 5, 13, 30, 1.0),  # both, and a tail of columns
 ], ids=["tails", "blocks", "both"])
-def test_fused_epoch_matches_a_plain_numpy_epoch(dtype, tol, n, D, K, n_batch, lam):
+@pytest.mark.parametrize("smooth", [0.0, 0.2], ids=["one-hot", "smoothed"])
+def test_fused_epoch_matches_a_plain_numpy_epoch(dtype, tol, n, D, K, n_batch, lam, smooth):
     X, y, W, b, perm = inputs(n, D, K, dtype)
     W_ref, b_ref, scores_ref = plain_epoch(X.astype(np.float64), y, W.astype(np.float64), b.astype(np.float64),
-                                           perm, 0.05, lam, n_batch)
+                                           perm, 0.05, lam, n_batch, smooth)
     Wc = np.concatenate([W, W])
     bk, scores = b.copy(), np.empty((n, K), dtype=dtype)
-    fused_epoch(X, y, Wc, bk, perm, 0.05, lam, n_batch, scores=scores)
+    fused_epoch(X, y, Wc, bk, perm, 0.05, lam, n_batch, scores=scores, smooth=smooth)
     assert Wc.dtype == dtype and bk.dtype == dtype
     assert np.abs(Wc[:K] - W_ref).max() < tol * max(1.0, np.abs(W_ref).max())
     assert np.abs(bk - b_ref).max() < tol

@@ -179,7 +179,7 @@ def test_smoothed_targets_move_the_label_mass_to_every_class_and_change_the_run(
     assert np.array_equal(model.targets(y, 10), model.one_hot(y, 10))
     tr, va = synth(300, 32, 1), synth(50, 32, 2)
     runs = [train(tr, va, validate_params(0.0, 0.05, 30, 2, smooth=s)) for s in (0.0, 0.2)]
-    assert np.abs(runs[0].W - runs[1].W).max() > 1e-4 and runs[1].epoch == "numpy"
+    assert np.abs(runs[0].W - runs[1].W).max() > 1e-4 and runs[1].epoch == runs[0].epoch   # smoothing: no slower path
 
 
 @pytest.mark.parametrize("std", [0.1, 0.01, 0.001])
