@@ -91,11 +91,19 @@ endif
 # so make builds it first, restarts with the rules, and checks then, still before any run. A notice (no C
 # compiler: the NumPy epoch will train) is kept and printed once, with the count of runs, when the first run
 # starts: a build with nothing to train says nothing.
+# Checked once: the supervised make of the same files (DD2424_CHECKED, exported) takes the notice from its parent.
 ifneq ($(filter-out $(NO_RUNS),$(or $(MAKECMDGOALS),report)),)
 ifneq ($(wildcard $(VENV_STAMP)),)
+CHECK_KEY := $(abspath $(SETTINGS) $(VARIANTS)) $(N_VAL) $(abspath $(DATA_STAMP))
+ifeq ($(DD2424_CHECKED),$(CHECK_KEY))
+CHECK := $(DD2424_CHECK_NOTICE)
+else
 CHECK := $(shell $(PY) -m pipeline validate $(SETTINGS) $(VARIANTS) --n-val $(N_VAL) --data-folder $(dir $(DATA_STAMP)) 2>&1)
 ifneq ($(.SHELLSTATUS),0)
 $(error $(CHECK))
+endif
+export DD2424_CHECKED := $(CHECK_KEY)
+export DD2424_CHECK_NOTICE := $(CHECK)
 endif
 endif
 endif

@@ -11,7 +11,6 @@ what it found as data, ``findings.json``; the checker compares the page with it,
 """
 
 import json
-
 import math
 import posixpath
 import re

@@ -219,12 +219,13 @@ def cmd_search(args):
                  + (f"trying {', '.join(f'{v:g}' for v in values)}" if values else "nothing further to try")
                  for key, best, values in found if best is not None]
         print(f"search: refine round {args.round} of at most {args.rounds}: "
-              + ("; ".join(parts) if parts else "nothing to refine") + f" ({len(new)} variants to train)")
+              + ("; ".join(parts) if parts else "nothing to refine") + f" ({counted(len(new), 'variant')} to train)")
     elif args.stage == "combine":
         raising, new = search.combine_search(*files, args.gradcheck)
-        print(f"search: combine: {len(raising)} choices raise Table 1's score over the course setup"
+        print(f"search: combine: {counted(len(raising), 'choice')} {'raises' if len(raising) == 1 else 'raise'} "
+              "Table 1's score over the course setup"
               + (f" ({'; '.join(audit.describe(r['changed']) for r in raising)})" if raising else "")
-              + f"; {len(new)} combinations to train")
+              + f"; {counted(len(new), 'combination')} to train")
     elif args.stage == "confirm":
         winner, new = search.confirm_search(*files, args.gradcheck)
         print("search: confirm: " + ("the course setup scores best; nothing to confirm" if winner is None else
@@ -234,6 +235,11 @@ def cmd_search(args):
     else:
         doc = search.record_search(args.out, args.record)
         print(f"search: recorded {len(doc['variants'])} variants x {len(doc['settings'])} settings in {args.record}")
+
+
+def counted(n, noun):
+    """``n`` and ``noun``, plural unless n is 1: "1 variant", "2 variants"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def build_parser():

@@ -3,6 +3,7 @@
 (tests/test_notebooks.py runs the checker on a report the notebooks rendered.)
 """
 
+import json
 import re
 
 import pytest
@@ -40,7 +41,7 @@ def _counts(glance):
 def _findings(tmp_path, glance=GLANCE):
     path = tmp_path / "findings.json"
     counts = {v: sum(row[2] == v for row in glance) for v in VERDICT_WORDS}
-    path.write_text(__import__("json").dumps({"counts": {**counts, "total": len(glance)}}))
+    path.write_text(json.dumps({"counts": {**counts, "total": len(glance)}}))
     return path
 
 

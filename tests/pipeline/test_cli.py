@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from pipeline.cli import main, parse_value
+from pipeline.cli import counted, main, parse_value
 from helpers.paths import ROOT
 from tests.conftest import committed_text
 
@@ -192,3 +192,7 @@ def test_a_build_s_run_must_set_every_parameter_of_the_notebook(tmp_path):
     assert r.returncode == 2 and not (tmp_path / "out.ipynb").exists()
     assert r.stderr.startswith("error: ") and "has parameter(s) the build does not set: " in r.stderr
     assert "figures_dir, results_dir, variant" in r.stderr
+
+
+def test_a_count_of_one_takes_the_singular():
+    assert [counted(n, "variant") for n in (0, 1, 2)] == ["0 variants", "1 variant", "2 variants"]

@@ -209,6 +209,18 @@ def test_every_setting_is_checked_against_every_variant_before_any_run(tmp_path,
     assert executed(r) == [] and not (out / "results").exists()
 
 
+def test_the_settings_are_checked_once_though_the_build_runs_in_a_supervised_make(tmp_path, data_dir):
+    out = project(tmp_path / "p")
+    log, py = tmp_path / "validate.log", tmp_path / "python"
+    py.write_text(f'#!/bin/sh\ncase "$*" in *"pipeline validate"*) echo "$*" >> {log};; esac\n'
+                  f'exec {ROOT / ".venv" / "bin" / "python"} "$@"\n')
+    py.chmod(0o755)
+    r = subprocess.run([*make_args(out, data_dir, "data"), f"PY={py}"], capture_output=True, text=True, timeout=300,
+                       env=ENV)
+    assert r.returncode == 0, r.stderr
+    assert len(log.read_text().splitlines()) == 1, log.read_text()
+
+
 def test_a_failing_setting_is_named_and_the_others_stay_valid(tmp_path, data_dir):
     out = project(tmp_path / "p", variants="name,seeds,overrides,description\ncourse,1,,c\n")
     good, bad = parse_settings(GOOD)  # both start at once under -j2; make waits for the good one
@@ -605,12 +617,12 @@ def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_t
     trained = [n for n in executed(r) if n == "notebooks/train.ipynb"]
     # the screen: every fine init_std and every further choice, alone; then the combinations of those that raise
     # the score, then the winner with the course's seed it lacks
-    rounds = re.findall(r"^search: refine round (\d) of at most 3: (.*) \((\d+) variants to train\)$", r.stdout, re.M)
+    rounds = re.findall(r"^search: refine round (\d) of at most 3: (.*) \((\d+) variants? to train\)$", r.stdout, re.M)
     assert [int(k) for k, _, _ in rounds] == [1, 2, 3], r.stdout          # every round, each one line
     for _, tried, n in rounds:
         assert int(n) == sum(len(part.split("trying ")[1].split(", ")) for part in tried.split("; ") if "trying " in part)
     refined = sum(int(n) for _, _, n in rounds)
-    combos = int(re.search(r"^search: combine: \d+ choices raise .*; (\d+) combinations to train$", r.stdout, re.M).group(1))
+    combos = int(re.search(r"^search: combine: \d+ choices? raises? .*; (\d+) combinations? to train$", r.stdout, re.M).group(1))
     confirm = re.search(r"^search: confirm: (.*)$", r.stdout, re.M).group(1)
     confirmed = "trained again with seeds 1" in confirm
     assert len(trained) == len(FINE_INIT_STD) + len(SEARCH_CHOICES) + refined + combos + confirmed, r.stdout + r.stderr
