@@ -214,36 +214,57 @@ def test_only_a_kernel_that_failed_to_start_is_retried(tmp_path, monkeypatch):
     nb = tiny_notebook(tmp_path / "nb.ipynb")
     calls = []
 
+    def fails_to_start(kw):
+        kw["kernel_manager_class"](kernel_name=ex.KERNEL_NAME)     # as nbclient makes it, before the start
+        raise RuntimeError("Kernel didn't respond in 120 seconds")
+
     def starts_second_time(notebook, output, **kw):
         calls.append(output)
         if len(calls) == 1:
-            raise ex.KernelStartError("RuntimeError: Kernel died before replying to kernel_info")
+            fails_to_start(kw)
+        kw["kernel_manager_class"](kernel_name=ex.KERNEL_NAME)
+        kw["on_notebook_start"](notebook=None)
         Path(output).write_text("{}")
 
     monkeypatch.setattr(papermill, "execute_notebook", starts_second_time)
     assert ex.execute(nb, tmp_path / "out.ipynb", progress=False) == tmp_path / "out.ipynb"
     assert len(calls) == 2 and (tmp_path / "out.ipynb").read_text() == "{}"
 
-    def other_error(notebook, output, **kw):
+    def other_error(notebook, output, **kw):               # before any kernel, or once the cells began
         calls.append(output)
+        if len(calls) == 2:
+            kw["kernel_manager_class"](kernel_name=ex.KERNEL_NAME)
+            kw["on_notebook_start"](notebook=None)
         raise RuntimeError("something else")
 
     calls.clear()
     monkeypatch.setattr(papermill, "execute_notebook", other_error)
-    with pytest.raises(RuntimeError, match="something else"):
-        ex.execute(nb, tmp_path / "out2.ipynb", progress=False)
-    assert len(calls) == 1
+    for n in (1, 2):
+        with pytest.raises(RuntimeError, match="something else"):
+            ex.execute(nb, tmp_path / "out2.ipynb", progress=False)
+        assert len(calls) == n
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb", "out.ipynb"]  # no temporary file left
 
     def never_starts(notebook, output, **kw):
         calls.append(output)
-        raise ex.KernelStartError("RuntimeError: Kernel didn't respond in 120 seconds")
+        fails_to_start(kw)
 
     calls.clear()
     monkeypatch.setattr(papermill, "execute_notebook", never_starts)
-    with pytest.raises(ex.NotebookError, match=r"nb: the Jupyter kernel 'dd2424-a1' failed to start twice"):
+    with pytest.raises(ex.NotebookError, match=r"nb: the Jupyter kernel 'dd2424-a1' failed to start twice "
+                                               r"\(RuntimeError: Kernel didn't respond"):
         ex.execute(nb, tmp_path / "out3.ipynb", progress=False)
     assert len(calls) == 2
+
+
+def test_a_real_kernel_that_cannot_start_is_retried_once_then_named(tmp_path, monkeypatch):
+    """A kernel whose start fails inside nbclient (here: it exits before it answers)."""
+    from pipeline import execute as ex
+
+    monkeypatch.setattr(ex, "KERNEL_ARGUMENTS", [*ex.KERNEL_ARGUMENTS, "--IPKernelApp.exec_lines=['import os; os._exit(3)']"])
+    with pytest.raises(ex.NotebookError, match=r"nb: the Jupyter kernel 'dd2424-a1' failed to start twice"):
+        ex.execute(tiny_notebook(tmp_path / "nb.ipynb"), tmp_path / "out.ipynb", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb"]
 
 
 def test_the_kernel_is_not_interrupted_when_it_shuts_down():
@@ -251,10 +272,10 @@ def test_the_kernel_is_not_interrupted_when_it_shuts_down():
     papermill's last request then logs "KeyboardInterrupt caught in kernel." on the terminal."""
     import asyncio
 
-    from pipeline.execute import KERNEL_ARGUMENTS, KERNEL_NAME, kernel_classes
+    from pipeline import execute as ex
 
-    async def run():
-        km = kernel_classes().KernelManager(kernel_name=KERNEL_NAME)
+    async def run(manager_class):
+        km = manager_class(kernel_name=ex.KERNEL_NAME)
         sent = []
         signal_kernel = km._async_signal_kernel
 
@@ -263,13 +284,30 @@ def test_the_kernel_is_not_interrupted_when_it_shuts_down():
             await signal_kernel(signum)
 
         km._async_signal_kernel = spy
-        await km.start_kernel(extra_arguments=KERNEL_ARGUMENTS)
+        await km.start_kernel(extra_arguments=ex.KERNEL_ARGUMENTS)
         assert km.transport == "ipc" and km.connection_file.startswith(km.socket_folder)
         await km.shutdown_kernel()
-        assert not os.path.exists(km.socket_folder)  # removed with the kernel's other resources
-        return sent
+        return sent, km.socket_folder
 
-    assert signal.SIGINT not in asyncio.run(run())
+    with ex._Run() as one:
+        sent, folder = asyncio.run(run(one.client_options()["kernel_manager_class"]))
+    assert signal.SIGINT not in sent
+    assert not os.path.exists(folder)   # removed with the run
+
+
+def test_the_one_private_override_is_looked_at_again_when_jupyter_client_changes():
+    """pipeline.execute overrides one private method of jupyter_client, written for one version: on another,
+    read jupyter_client's _async_shutdown_kernel again, then move PRIVATE_HOOK_VERSION."""
+    import inspect
+
+    import jupyter_client
+    from jupyter_client.manager import AsyncKernelManager
+
+    from pipeline import execute as ex
+
+    assert jupyter_client.__version__ == ex.PRIVATE_HOOK_VERSION
+    assert "_async_interrupt_kernel" in inspect.getsource(AsyncKernelManager._async_shutdown_kernel)
+    assert "_async_interrupt_kernel" in vars(ex.kernel_manager_class())
 
 
 # --- parallel runs on one terminal ---------------------------------------------------------------
