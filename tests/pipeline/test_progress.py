@@ -1,89 +1,34 @@
-"""Where training progress goes (pipeline/progress.py): the bar a kernel draws on the build's terminal."""
+"""The whole build's progress: k of N runs and the time left, counted across parallel runs."""
 
-from helpers import train as train_module
-from pipeline import progress
-from pipeline.progress import PROGRESS_TTY_ENV
+from pipeline.progress import progress_text, record_done
 
 
-class RecordingTerminal:
-    """A terminal stand-in that keeps what each flush would send in one write."""
-
-    def __init__(self):
-        self.pending, self.writes = "", []
-
-    def isatty(self):
-        return True
-
-    def fileno(self):
-        raise OSError("not a real terminal")
-
-    def write(self, text):
-        self.pending += text
-
-    def flush(self):
-        if self.pending:
-            self.writes.append(self.pending)
-        self.pending = ""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.flush()
+def test_the_time_left_is_the_pace_so_far_times_the_runs_left():
+    assert progress_text(1, 4, 29.0) == "1 of 4 runs; about 87 s left"      # 29 s per run, 3 left
+    assert progress_text(1, 4, 30.0) == "1 of 4 runs; about 2 min left"     # 90 s: minutes from there on
+    assert progress_text(2, 26, 60.0) == "2 of 26 runs; about 12 min left"  # 30 s per run, 24 left: 720 s
+    assert progress_text(1, 1000, 20.0) == "1 of 1000 runs; about 5.5 h left"
+    assert progress_text(4, 4, 100.0) == "4 of 4 runs"
+    assert progress_text(5, 4, 100.0) == "5 of 5 runs"                      # never more done than there are
 
 
-def draw_bar_on_shared_terminal(monkeypatch, term, total):
-    """Run a progress bar of ``total`` steps on a shared terminal with TERM=``term``.
-
-    Returns what each write sent, and those writes that hold the bar's final state.
-    """
-    terminal = RecordingTerminal()
-    monkeypatch.setenv(PROGRESS_TTY_ENV, "/dev/pts/not-used")
-    monkeypatch.setenv("TERM", term)
-    monkeypatch.setattr(progress, "open_terminal", lambda path: terminal)
-    with progress.terminal_bar(total, "run") as bar:
-        for _ in range(total):
-            bar.update()
-    return terminal.writes, [w for w in terminal.writes if "100%" in w]
+def test_each_finished_run_counts_once_in_the_build_s_log(tmp_path):
+    log = tmp_path / "progress.log"
+    assert record_done(log, 3, start=100.0, now=110.0) == "1 of 3 runs; about 20 s left"
+    assert record_done(log, 3, start=100.0, now=120.0) == "2 of 3 runs; about 10 s left"
+    assert record_done(log, 3, start=100.0, now=130.0) == "3 of 3 runs"
+    assert log.read_text() == "done\n" * 3
 
 
-def test_a_shared_terminal_gets_the_bar_s_final_state_and_its_newline_in_one_write(monkeypatch):
-    """Another run's whole line written between the two would erase the final state (as one CI run saw)."""
-    writes, finals = draw_bar_on_shared_terminal(monkeypatch, "xterm", 3)
-    assert len(finals) == 1 and finals[0].startswith("\r") and finals[0].endswith("\x1b[K\n"), writes
-    assert "run: 100%" in finals[0] and "3/3" in finals[0]
-    assert all("\n" not in w for w in writes if w is not finals[0]), writes  # no newline alone
-    after = writes[writes.index(finals[0]) + 1:]
-    assert all(not w.strip() for w in after), writes     # only tqdm clearing the next line
+def _count_many(args):
+    log, n = args
+    return [int(record_done(log, 10 ** 6, start=0.0, now=1.0).split(" of ")[0]) for _ in range(n)]
 
 
-def test_a_dumb_terminal_gets_the_final_line_without_escape_sequences(monkeypatch):
-    writes, finals = draw_bar_on_shared_terminal(monkeypatch, "dumb", 2)
-    assert len(finals) == 1 and finals[0].startswith("\r") and finals[0].endswith("\n"), writes
-    assert "\x1b" not in finals[0] and "2/2" in finals[0]
+def test_runs_ending_together_each_get_a_count_of_their_own(tmp_path):
+    """Four processes record 100 ends each at once: the counts are 1 to 400, none shared (make -j)."""
+    from multiprocessing import get_context
 
-
-def test_a_kernel_draws_on_the_terminal_its_environment_names_and_elsewhere_keeps_its_bar(monkeypatch):
-    old = train_module.use_progress_bar(None)
-    try:
-        monkeypatch.delenv(PROGRESS_TTY_ENV, raising=False)
-        progress.install()
-        assert train_module._default_bar is train_module.tqdm_bar        # JupyterLab, a plain kernel: as it was
-        monkeypatch.setenv(PROGRESS_TTY_ENV, "/dev/pts/not-used")
-        progress.install()
-        assert train_module._default_bar is progress.terminal_bar
-    finally:
-        train_module.use_progress_bar(old)
-
-
-def test_the_kernel_startup_line_installs_the_terminal_bar(monkeypatch):
-    """The line pipeline.execute gives a kernel, run as IPython runs it: one expression, no name left behind."""
-    old = train_module.use_progress_bar(None)
-    monkeypatch.setenv(PROGRESS_TTY_ENV, "/dev/pts/not-used")
-    namespace = {}
-    try:
-        exec(progress.KERNEL_STARTUP, namespace)
-        assert train_module._default_bar is progress.terminal_bar
-    finally:
-        train_module.use_progress_bar(old)
-    assert set(namespace) == {"__builtins__"}
+    with get_context("fork").Pool(4) as pool:
+        counts = [c for part in pool.map(_count_many, [(str(tmp_path / "p.log"), 100)] * 4) for c in part]
+    assert sorted(counts) == list(range(1, 401))
