@@ -258,26 +258,12 @@ class _NoBar:
         pass
 
 
-#: What draws the bar of :func:`train` when its ``progress`` is True: ``(total, desc)`` -> a context manager
-#: whose value has tqdm's ``update`` and ``set_postfix``. A program that runs notebooks may set another with
-#: :func:`use_progress_bar`, as a logging handler is set: the build draws the bar on the terminal it runs in.
-_default_bar = tqdm_bar
-
-
-def use_progress_bar(factory):
-    """Make ``factory`` (``(total, desc)`` -> a tqdm-like context manager) the bar of every later
-    :func:`train` with ``progress=True``; None restores :func:`tqdm_bar`. Returns the one it replaces."""
-    global _default_bar
-    old, _default_bar = _default_bar, factory or tqdm_bar
-    return old
-
-
 def progress_bar(total, desc, progress):
     """The bar of a run: none when ``progress`` is false, ``progress(total, desc)`` when it is callable,
-    else the bar set by :func:`use_progress_bar` (:func:`tqdm_bar` unless one was set)."""
+    else :func:`tqdm_bar`."""
     if not progress:
         return _NoBar()
-    return (progress if callable(progress) else _default_bar)(total, desc)
+    return (progress if callable(progress) else tqdm_bar)(total, desc)
 
 
 def train(train_split, val_split, params, progress=False, desc=None):
@@ -289,8 +275,8 @@ def train(train_split, val_split, params, progress=False, desc=None):
         ``X: (N, D)`` in the dtype to train in (float64 or float32), ``y: (N,)``.
     params : helpers.params.TrainParams
     progress : bool or callable
-        Show one progress bar over the epochs: the bar set by :func:`use_progress_bar` (:func:`tqdm_bar`
-        unless one was set) when True, ``progress(n_epochs, desc)`` when callable (:func:`progress_bar`).
+        Show one progress bar over the epochs: :func:`tqdm_bar` when True, ``progress(n_epochs, desc)``
+        when callable (:func:`progress_bar`).
 
     Returns
     -------

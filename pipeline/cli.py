@@ -13,8 +13,8 @@ search    the deeper search of Table 1: ``plan`` its runs, ``record`` what was s
 
 A :class:`~helpers.errors.UserError` ends the command with one line on stderr
 and exit status 2; Ctrl-C ends it with one line and status 130, SIGTERM with
-status 143, and nothing half-written. On a terminal, every line is written over
-whatever a progress bar left on the cursor's line (see :mod:`pipeline.progress`).
+status 143, and nothing half-written. Each line is written in one write, so the
+lines of parallel runs (``make -j``) never interleave (see :mod:`pipeline.progress`).
 """
 
 import argparse
@@ -127,9 +127,7 @@ def _stderr_line(line):
 
 
 def _write_line(stream, line):
-    from pipeline.progress import terminal_line
-
-    stream.write(terminal_line(line, stream))
+    stream.write(f"{line}\n")
     stream.flush()
 
 
@@ -150,9 +148,7 @@ def cmd_execute(args):
     label = args.label or Path(args.notebook).stem
     say(f"[{label}] {args.notebook} -> {args.output}")
     start = time.perf_counter()
-    # progress only on a terminal (see pipeline.execute): in a log it would print a line per update
-    execute(args.notebook, args.output, params, label=label, progress=not args.quiet and sys.stderr.isatty(),
-            all_parameters=args.all_parameters)
+    execute(args.notebook, args.output, params, label=label, all_parameters=args.all_parameters)
     if args.expect:
         from pipeline.expect import check_group, expect_files
 
@@ -280,7 +276,6 @@ def build_parser():
     p.add_argument("output")
     p.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     p.add_argument("--label")
-    p.add_argument("--quiet", action="store_true")
     p.add_argument("--all-parameters", action="store_true",
                    help="refuse to run unless every parameter of the notebook is given (make's runs)")
     p.add_argument("--progress", metavar="LOG:TOTAL:START",

@@ -33,9 +33,13 @@ import tempfile
 import threading
 from pathlib import Path
 
+import papermill
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import NoSuchKernel
+from nbclient.exceptions import DeadKernelError
+
 from helpers.errors import UserError
 from helpers.files import default_mode
-from pipeline.progress import KERNEL_STARTUP, PROGRESS_TTY_ENV, share_terminal
 
 KERNEL_NAME = "dd2424-a1"
 
@@ -66,8 +70,6 @@ class _Stopped(Exception):
 
 def notebook_parameters(path):
     """Names of the parameters defined in the notebook's ``parameters`` cell."""
-    import papermill
-
     return set(papermill.inspect_notebook(str(path)).keys())
 
 
@@ -87,8 +89,7 @@ def check_parameters(path, parameters, all_parameters=False):
                         f"set them in its rule (pipeline/rules.py or the Makefile)")
 
 
-def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, cwd=None, progress=True,
-            all_parameters=False):
+def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, cwd=None, all_parameters=False):
     """Execute ``notebook`` into ``output`` with ``parameters``.
 
     Parameters
@@ -99,6 +100,11 @@ def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, c
         Kernel name; the Makefile registers the project's kernel under :data:`KERNEL_NAME`.
     label : str
         What to call the run in error messages (e.g. the setting).
+    all_parameters : bool
+        Also refuse a run that leaves one of the notebook's parameters unset.
+
+    No progress bar is drawn (the caller prints a line when the run starts and ends), and the
+    kernel's own output goes into the executed notebook only.
 
     Raises
     ------
@@ -110,18 +116,6 @@ def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, c
     """
     parameters = dict(parameters or {})
     check_parameters(notebook, parameters, all_parameters)
-    with share_terminal() as shared:
-        # the kernel's training bar goes to this terminal (see pipeline.progress), and
-        # papermill's cell bar stays off so that the two do not fight
-        tty = os.environ.get(PROGRESS_TTY_ENV)     # shared, or named by whoever started this process
-        arguments = KERNEL_ARGUMENTS + ([f"--IPKernelApp.exec_lines={[KERNEL_STARTUP]!r}"] if tty else [])
-        return _execute(notebook, output, parameters, kernel, label, cwd, progress and not shared, arguments)
-
-
-def _execute(notebook, output, parameters, kernel, label, cwd, progress, arguments=KERNEL_ARGUMENTS):
-    import papermill
-    from jupyter_client.kernelspec import NoSuchKernel
-    from nbclient.exceptions import DeadKernelError
 
     output = Path(output)
     folder = output.parent.resolve()
@@ -141,8 +135,8 @@ def _execute(notebook, output, parameters, kernel, label, cwd, progress, argumen
                     # options (engine keyword arguments): the kernel manager class and three hooks
                     papermill.execute_notebook(
                         str(notebook), str(tmp), parameters=parameters, kernel_name=kernel,
-                        cwd=str(cwd) if cwd else None, progress_bar=progress, log_output=False,
-                        start_timeout=START_TIMEOUT, extra_arguments=list(arguments), **run.client_options(),
+                        cwd=str(cwd) if cwd else None, progress_bar=False, log_output=False,
+                        start_timeout=START_TIMEOUT, extra_arguments=list(KERNEL_ARGUMENTS), **run.client_options(),
                     )
                     break
                 except (_Stopped, papermill.PapermillExecutionError, DeadKernelError, NoSuchKernel):
@@ -347,7 +341,6 @@ def kernel_manager_class():
     papermill's last request then logs "KeyboardInterrupt caught in kernel." on the terminal; no public option
     turns that off, so the interrupt does nothing while the manager shuts the kernel down.
     """
-    from jupyter_client import AsyncKernelManager
 
     class KernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):

@@ -26,10 +26,9 @@ supervisor exits with 128 + the signal instead and make adds its own one line.
 A build that fails for another reason keeps its messages, but for make's "*** [target] Error N" lines of
 the build: the user's make reports the failure in one such line itself.
 
-The build's standard error is a pseudo-terminal of the same size when the supervisor's is a terminal,
-so that the runs still draw their progress bars; a piece of a line is relayed at once when no newline
-follows within :data:`HOLD_SECONDS` (a bar redrawn in place). Standard library only: it runs before
-the virtual environment exists; POSIX.
+The build's standard error is a pipe; a piece of a line is relayed as it is when no newline follows
+within :data:`HOLD_SECONDS` (the download's bar, redrawn in place). Standard library only: it runs
+before the virtual environment exists; POSIX.
 """
 
 import argparse
@@ -126,26 +125,6 @@ class ParentWatch:
         return None
 
 
-def open_stderr():
-    """(file descriptor the build writes its standard error to, descriptor to read it from)."""
-    if sys.stderr.isatty():
-        import fcntl
-        import pty
-        import termios
-
-        master, slave = pty.openpty()
-        try:
-            fcntl.ioctl(slave, termios.TIOCSWINSZ, fcntl.ioctl(sys.stderr.fileno(), termios.TIOCGWINSZ, b"\0" * 8))
-        except OSError:
-            pass
-        attrs = termios.tcgetattr(slave)
-        attrs[1] &= ~termios.OPOST          # the build's newlines reach the terminal as they are written
-        termios.tcsetattr(slave, termios.TCSANOW, attrs)
-        return slave, master
-    read, write = os.pipe()
-    return write, read
-
-
 def relay(fd, out, keep, child, tick=lambda: None):
     """Copy the build's standard error from ``fd`` to ``out`` through ``keep`` (a :class:`Filter`) until the
     build's make ``child`` has ended and nothing is left to read; ``tick`` is called at least every
@@ -155,10 +134,7 @@ def relay(fd, out, keep, child, tick=lambda: None):
         tick()
         ready, _, _ = select.select([fd], [], [], HOLD_SECONDS)
         if ready:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:            # a pseudo-terminal whose last writer closed it
-                data = b""
+            data = os.read(fd, 65536)
             if not data:
                 break
             pending += data
@@ -210,7 +186,7 @@ def supervise(command, parent=None):
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(sig) is not signal.SIG_IGN:
             signal.signal(sig, stop)
-    write, read = open_stderr()
+    read, write = os.pipe()
     try:
         # close_fds off: make's jobserver reaches the build (the supervisor's own descriptors are not inheritable)
         group = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}

@@ -62,7 +62,7 @@ def test_an_environment_made_the_conda_way_runs_the_notebooks(tmp_path, tiny_dat
     output = tmp_path / "gradcheck.json"
     code = ("import sys; from pipeline.execute import execute; "
             "execute(sys.argv[1], sys.argv[2], {'data_dir': sys.argv[3], 'output': sys.argv[4], 'n_images': 5, "
-            "'n_dims': 10, 'n_val': 50, 'search': 'small'}, kernel=sys.argv[5], cwd=sys.argv[6], progress=False)")
+            "'n_dims': 10, 'n_val': 50, 'search': 'small'}, kernel=sys.argv[5], cwd=sys.argv[6])")
     result = subprocess.run([str(python), "-c", code, str(ROOT / "notebooks" / "gradient_check.ipynb"),
                              str(tmp_path / "executed.ipynb"), str(tiny_data_dir), str(output), kernel, str(run)],
                             cwd=run, capture_output=True, text=True, env=env, timeout=600)

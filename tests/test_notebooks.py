@@ -70,22 +70,21 @@ def pipeline(tmp_path_factory, tiny_data_dir):
     # executed notebooks where make keeps them, so that the report's provenance pages can be rendered
     execute(ROOT / "notebooks/gradient_check.ipynb", out / "results/executed/gradient_check.ipynb",
             {"data_dir": str(tiny_data_dir), "output": str(out / "results/gradcheck.json"),
-             "n_images": 5, "n_dims": 6, "n_val": 50, "search": "small"}, progress=False)
+             "n_images": 5, "n_dims": 6, "n_val": 50, "search": "small"})
     for v in variants:
         for s in settings:
             params = {"run": {"lam": s.lam, "eta": s.eta, "n_batch": s.n_batch, "n_epochs": s.n_epochs, **v.train, **v.data},
                       "seeds": list(v.seeds), "variant": v.name, "data_dir": str(tiny_data_dir),
                       "results_dir": str(out / "results"), "n_val": 50}
-            execute(ROOT / "notebooks/train.ipynb", out / f"results/{v.name}/{s.setting_id}/train.ipynb", params,
-                    progress=False)
+            execute(ROOT / "notebooks/train.ipynb", out / f"results/{v.name}/{s.setting_id}/train.ipynb", params)
     for s in settings:
         execute(ROOT / "notebooks/figures.ipynb", out / f"results/course/{s.setting_id}/figures.ipynb",
                 {"run": {"lam": s.lam, "eta": s.eta, "n_batch": s.n_batch, "n_epochs": s.n_epochs},
-                 "results_dir": str(out / "results"), "figures_dir": str(out / "figures")}, progress=False)
+                 "results_dir": str(out / "results"), "figures_dir": str(out / "figures")})
     execute(ROOT / "notebooks/report.ipynb", out / "executed/report.ipynb",
             {"settings_file": str(out / "settings.csv"), "variants_file": str(out / "variants.csv"),
              "results_dir": str(out / "results"), "figures_dir": str(out / "figures"),
-             "gradcheck_file": str(out / "results/gradcheck.json")}, progress=False)
+             "gradcheck_file": str(out / "results/gradcheck.json")})
     render_runs(out / "results", out / "report/runs", settings)
     render_html(out / "executed/report.ipynb", out / "report/index.html")
     return out, settings, variants
@@ -215,7 +214,7 @@ def test_the_training_notebook_runs_with_its_defaults_from_notebooks_folder(tmp_
     # as in JupyterLab: working directory notebooks/, only the quick switch and the tiny data changed
     execute(ROOT / "notebooks/train.ipynb", tmp_path / "t.ipynb",
             {"quick": True, "data_dir": str(tiny_data_dir), "n_val": 50, "results_dir": str(tmp_path / "r")},
-            cwd=ROOT / "notebooks", progress=False)
+            cwd=ROOT / "notebooks")
     assert (tmp_path / "r" / "explore" / "lam0.1_eta0.001_nb100_ep5" / "summary.json").is_file()
 
 
@@ -224,8 +223,7 @@ def test_a_failing_notebook_names_the_run_and_the_notebook(tmp_path, tiny_data_d
     with pytest.raises(NotebookError) as info:
         execute(ROOT / "notebooks/train.ipynb", tmp_path / "failed.ipynb",
                 {"run": {"lam": 0, "eta": -1}, "data_dir": str(tiny_data_dir), "n_val": 50,
-                 "results_dir": str(tmp_path / "results")}, label="setting X",
-                progress=False)
+                 "results_dir": str(tmp_path / "results")}, label="setting X")
     message = str(info.value)
     assert "setting X failed" in message and "eta=-1 is out of range" in message
     assert str(tmp_path / "failed.ipynb") in message
@@ -235,5 +233,5 @@ def test_a_failing_notebook_names_the_run_and_the_notebook(tmp_path, tiny_data_d
 
 def test_unknown_parameter_is_an_error(tmp_path):
     with pytest.raises(UserError, match="unknown parameter.*lamda.*it accepts: .*run"):
-        execute(ROOT / "notebooks/train.ipynb", tmp_path / "x.ipynb", {"lamda": 0.1}, progress=False)
+        execute(ROOT / "notebooks/train.ipynb", tmp_path / "x.ipynb", {"lamda": 0.1})
     assert not (tmp_path / "x.ipynb").exists()

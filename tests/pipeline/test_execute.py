@@ -1,4 +1,4 @@
-"""Notebook runs: progress on the terminal (one line per run, also in parallel), Ctrl-C and SIGTERM
+"""Notebook runs: plain lines on the terminal (two per run, also in parallel), Ctrl-C and SIGTERM
 (one line, nothing partial, no kernel left), a failing cell, retries only of a kernel start."""
 
 import os
@@ -12,40 +12,31 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.progress import PROGRESS_TTY_ENV
 from helpers.paths import ROOT
 
 pytestmark = pytest.mark.e2e   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
 
 
-def test_training_progress_reaches_the_terminal_on_one_line(tmp_path, tiny_data_dir):
+def test_a_run_on_a_terminal_prints_two_plain_lines_and_its_training_bar_stays_in_the_notebook(tmp_path, tiny_data_dir):
+    import json
+
     master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "execute", "notebooks/train.ipynb", str(tmp_path / "t.ipynb"),
-         "--label", "tty run", "-p", "run", '{"lam": 0, "eta": 0.01, "n_batch": 10, "n_epochs": 30}',  
-         "-p", "data_dir", str(tiny_data_dir), "-p", "results_dir", str(tmp_path / "r"), "-p", "n_val", "50"],
-        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env={**os.environ, "COLUMNS": "100"})
+    output = tmp_path / "t.ipynb"
+    proc = subprocess.Popen(train_command(output, "tty run", tmp_path, tiny_data_dir, 30), cwd=ROOT,
+                            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env={**os.environ, "COLUMNS": "100"})
     os.close(slave)
-    out = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 120)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
+    screen = Screen(400)
+    read_terminal(master, screen, lambda: proc.poll() is not None, timeout=240)
+    read_terminal(master, screen, lambda: False, timeout=1)          # what is left
+    os.close(master)
     proc.wait(timeout=60)
-    text = out.decode(errors="replace")
+    text = screen.raw.decode().replace("\r\n", "\n")               # the terminal's newlines
     assert proc.returncode == 0, text
-    assert "30/30" in text and "epoch" in text          # the training bar, finished
-    assert "Executing" not in text                        # papermill's cell bar stays off
-    lines = [ln for ln in text.replace("\r\n", "\n").split("\n") if ln.strip()]
-    assert len(lines) <= 4, lines                         # start line, bar, done line
-    assert "[tty run] done in" in text
+    assert text.count("\n") == 2 and "\r" not in text and "\x1b" not in text, repr(text)   # no bar, nothing redrawn
+    start, done = text.splitlines()
+    assert start == f"[tty run] notebooks/train.ipynb -> {output}" and done.startswith("[tty run] done in "), text
+    text = json.dumps(json.loads(output.read_text())["cells"])
+    assert "30/30" in text and "epoch" in text                        # the training bar, in the notebook
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -71,10 +62,12 @@ class Screen:
         self.cols, self.lines, self.row, self.col = cols, [""], 0, 0
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self.pending = ""
+        self.raw = b""          # every byte received
 
     def feed(self, data):
         import re
 
+        self.raw += data
         text, self.pending = self.pending + self.decoder.decode(data), ""
         i = 0
         while i < len(text):
@@ -134,6 +127,29 @@ def train_command(output, label, tmp_path, tiny_data_dir, n_epochs, seeds="[1]")
             "-p", "results_dir", str(tmp_path / "results"), "-p", "n_val", "50"]
 
 
+def training_is_running(executed_nb):
+    """True once papermill marks the cell that calls train_seeds as running (in the executed notebook,
+    which is written under a temporary name until the run ends)."""
+    import json
+
+    for path in (executed_nb, *executed_nb.parent.glob(f".tmp-{executed_nb.name}.*")):
+        try:
+            nb = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if any("train_seeds(" in "".join(c["source"]) and
+               c.get("metadata", {}).get("papermill", {}).get("status") == "running" for c in nb["cells"]):
+            return True
+    return False
+
+
+def wait_until(condition, timeout):
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return condition()
+
+
 def default_signals():
     """In the child: default SIGINT and SIGTERM, even when pytest runs with them ignored."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -158,18 +174,14 @@ def alive(pid):
 
 @pytest.mark.parametrize("signum,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_during_training_is_one_line_and_leaves_nothing(tmp_path, tiny_data_dir, signum, status):
-    # the training bar goes to a terminal of the test's own: it tells when training runs
-    master, slave = pty.openpty()
     output = tmp_path / "out" / "train.ipynb"
     (tmp_path / "tmp").mkdir()
-    env = {**os.environ, PROGRESS_TTY_ENV: os.ttyname(slave), "TMPDIR": str(tmp_path / "tmp")}
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
     proc = subprocess.Popen(train_command(output, "run", tmp_path, tiny_data_dir, 100000), cwd=ROOT,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                             start_new_session=True, preexec_fn=default_signals)
-    screen = Screen(200)
     try:
-        read_terminal(master, screen, lambda: any("epoch" in line for line in screen.lines), timeout=180)
-        assert any("epoch" in line for line in screen.lines), "training did not start"
+        assert wait_until(lambda: training_is_running(output), 180), "training did not start"
         kernels = kernel_pids(proc.pid)
         assert kernels
         os.killpg(proc.pid, signum)  # as the terminal does on Ctrl-C: the whole process group
@@ -177,8 +189,6 @@ def test_a_signal_during_training_is_one_line_and_leaves_nothing(tmp_path, tiny_
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-        os.close(master)
-        os.close(slave)
     assert proc.returncode == status, err
     assert err.decode() == "interrupted: nothing partial was kept; run the same command again to resume\n"
     assert out.decode().count("\n") == 1                          # the start line only
@@ -199,7 +209,7 @@ def test_a_failing_cell_keeps_the_executed_notebook_under_its_name(tmp_path):
     nb = tiny_notebook(tmp_path / "nb.ipynb", "y = x + 1", "raise ValueError('no good')")
     output = tmp_path / "out" / "nb.ipynb"
     with pytest.raises(NotebookError, match=r"nb failed in cell 4: ValueError: no good; open .*out/nb.ipynb to see"):
-        execute(nb, output, {"x": 2}, progress=False)
+        execute(nb, output, {"x": 2})
     assert [p.name for p in output.parent.iterdir()] == ["nb.ipynb"]
     executed = json.loads(output.read_text())
     assert executed["metadata"]["papermill"]["output_path"] == str(output)
@@ -227,7 +237,7 @@ def test_only_a_kernel_that_failed_to_start_is_retried(tmp_path, monkeypatch):
         Path(output).write_text("{}")
 
     monkeypatch.setattr(papermill, "execute_notebook", starts_second_time)
-    assert ex.execute(nb, tmp_path / "out.ipynb", progress=False) == tmp_path / "out.ipynb"
+    assert ex.execute(nb, tmp_path / "out.ipynb") == tmp_path / "out.ipynb"
     assert len(calls) == 2 and (tmp_path / "out.ipynb").read_text() == "{}"
 
     def other_error(notebook, output, **kw):               # before any kernel, or once the cells began
@@ -241,7 +251,7 @@ def test_only_a_kernel_that_failed_to_start_is_retried(tmp_path, monkeypatch):
     monkeypatch.setattr(papermill, "execute_notebook", other_error)
     for n in (1, 2):
         with pytest.raises(RuntimeError, match="something else"):
-            ex.execute(nb, tmp_path / "out2.ipynb", progress=False)
+            ex.execute(nb, tmp_path / "out2.ipynb")
         assert len(calls) == n
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb", "out.ipynb"]  # no temporary file left
 
@@ -253,7 +263,7 @@ def test_only_a_kernel_that_failed_to_start_is_retried(tmp_path, monkeypatch):
     monkeypatch.setattr(papermill, "execute_notebook", never_starts)
     with pytest.raises(ex.NotebookError, match=r"nb: the Jupyter kernel 'dd2424-a1' failed to start twice "
                                                r"\(RuntimeError: Kernel didn't respond"):
-        ex.execute(nb, tmp_path / "out3.ipynb", progress=False)
+        ex.execute(nb, tmp_path / "out3.ipynb")
     assert len(calls) == 2
 
 
@@ -263,7 +273,7 @@ def test_a_real_kernel_that_cannot_start_is_retried_once_then_named(tmp_path, mo
 
     monkeypatch.setattr(ex, "KERNEL_ARGUMENTS", [*ex.KERNEL_ARGUMENTS, "--IPKernelApp.exec_lines=['import os; os._exit(3)']"])
     with pytest.raises(ex.NotebookError, match=r"nb: the Jupyter kernel 'dd2424-a1' failed to start twice"):
-        ex.execute(tiny_notebook(tmp_path / "nb.ipynb"), tmp_path / "out.ipynb", progress=False)
+        ex.execute(tiny_notebook(tmp_path / "nb.ipynb"), tmp_path / "out.ipynb")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb"]
 
 
@@ -312,31 +322,25 @@ def test_the_one_private_override_is_looked_at_again_when_jupyter_client_changes
 
 # --- parallel runs on one terminal ---------------------------------------------------------------
 
-def test_parallel_runs_never_share_a_line_of_the_terminal(tmp_path, tiny_data_dir):
-    import fcntl
-    import struct
-    import termios
-
+def test_parallel_runs_on_one_terminal_print_whole_lines_two_each(tmp_path, tiny_data_dir):
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 120, 0, 0))
-    env = {**os.environ, "TERM": "xterm", "DD2424_PROGRESS_EVERY": "0.5"}
-    env.pop(PROGRESS_TTY_ENV, None)
-    procs = [subprocess.Popen(train_command(tmp_path / f"{name}.ipynb", name, tmp_path, tiny_data_dir, 3000, "[1, 2]"),
+    env = {**os.environ, "TERM": "xterm"}
+    outputs = {name: tmp_path / f"{name}.ipynb" for name in ("alpha", "beta")}
+    procs = [subprocess.Popen(train_command(output, name, tmp_path, tiny_data_dir, 3000, "[1, 2]"),
                               cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
-             for name in ("alpha", "beta")]
+             for name, output in outputs.items()]
     os.close(slave)
-    screen = Screen(120)
+    screen = Screen(400)
     both_training = []
 
     def watch():
-        running = {name for name in ("alpha", "beta") for line in screen.lines
-                   if line.startswith(f"{name}:") and "%|" in line and "100%" not in line}
-        if running == {"alpha", "beta"}:
+        if all(training_is_running(output) for output in outputs.values()):
             both_training.append(True)
         return all(p.poll() is not None for p in procs)
 
     try:
         read_terminal(master, screen, watch)
+        read_terminal(master, screen, lambda: False, timeout=1)
         for p in procs:
             p.wait(timeout=60)
     finally:
@@ -344,12 +348,10 @@ def test_parallel_runs_never_share_a_line_of_the_terminal(tmp_path, tiny_data_di
             if p.poll() is None:
                 p.kill()
         os.close(master)
-    text = "\n".join(screen.lines)
-    assert [p.returncode for p in procs] == [0, 0], text
-    for line in screen.lines:
-        assert not ("alpha" in line and "beta" in line), text        # no line holds two runs
-    for name in ("alpha", "beta"):
-        for seed in (1, 2):                                           # one final line per seed, each run
-            assert any(line.startswith(f"{name}:") and f"seed {seed}: 100%" in line for line in screen.lines), text
-        assert sum(line.startswith(f"[{name}] done in") for line in screen.lines) == 1, text
-    assert both_training, text                                         # both visible while they train
+    lines = [line for line in screen.lines if line.strip()]
+    assert [p.returncode for p in procs] == [0, 0], lines
+    assert both_training, lines                                        # they did run side by side
+    assert len(lines) == 4, lines                                      # a start and a done line each, nothing else
+    for name, output in outputs.items():
+        assert f"[{name}] notebooks/train.ipynb -> {output}" in lines, lines
+        assert sum(line.startswith(f"[{name}] done in ") for line in lines) == 1, lines

@@ -15,7 +15,7 @@ RUNS = 12
 CHILD = """
 import sys
 from pipeline.execute import execute
-execute(sys.argv[1], sys.argv[2], {"x": int(sys.argv[3])}, progress=False)
+execute(sys.argv[1], sys.argv[2], {"x": int(sys.argv[3])})
 """
 
 

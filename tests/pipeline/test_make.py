@@ -14,6 +14,7 @@ import pytest
 
 from helpers.paths import ROOT
 from helpers.settings import FINE_INIT_STD, SEARCH_CHOICES, parse_settings
+from tests.pipeline.test_execute import training_is_running
 
 pytestmark = pytest.mark.e2e   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
 
@@ -238,24 +239,6 @@ def test_a_failing_setting_is_named_and_the_others_stay_valid(tmp_path, data_dir
     blocker.unlink()
     r = make(out, data_dir, "report", check=True)
     assert executed(r).count("notebooks/train.ipynb") == 1
-
-
-def training_is_running(executed_nb):
-    """True once papermill marks the cell that calls train_seeds as running (in the executed notebook,
-    which is written under a temporary name until the run ends)."""
-    for path in (executed_nb, *executed_nb.parent.glob(f".tmp-{executed_nb.name}.*")):
-        try:
-            nb = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if _training_cell_running(nb):
-            return True
-    return False
-
-
-def _training_cell_running(nb):
-    return any("train_seeds(" in "".join(c["source"]) and
-               c.get("metadata", {}).get("papermill", {}).get("status") == "running" for c in nb["cells"])
 
 
 def _default_signals():
