@@ -32,7 +32,7 @@ def load_records(results_dir, settings, variants, weights_for=(audit.BASELINE,),
     searched : sequence of (Variant, TrainParams)
         The deeper search's runs (``make search``): each variant trained in one setting.
     trained_in : dict or None
-        The variants each settings row is trained in (:func:`helpers.settings.read_trained_in`); None: every one.
+        The variants each settings row is trained in (:func:`helpers.settings.read_setting_rows`); None: every one.
     """
     pairs = training_pairs(settings, variants, trained_in) + list(searched)
     records = []
@@ -599,7 +599,7 @@ def provenance_markdown(facts):
 
 def hyperparameters_markdown(settings, trained_in=None):
     """The settings as a Markdown table, a column per training choice and the variants each row is trained in
-    (``trained_in``: :func:`helpers.settings.read_trained_in`; None: every one). The variants and their seeds:
+    (``trained_in``: :func:`helpers.settings.read_setting_rows`; None: every one). The variants and their seeds:
     :func:`variants_markdown`."""
     def variants_of(s):
         named = named_variants(s, trained_in)

@@ -126,6 +126,13 @@ def parse_settings(text, source="settings.csv"):
     return [params for params, _ in _parse_setting_rows(text, source)]
 
 
+def parse_setting_rows(text, source="settings.csv"):
+    """The settings (:func:`parse_settings`) and the variants each is trained in (:func:`parse_trained_in`),
+    from one parse of the text."""
+    rows = _parse_setting_rows(text, source)
+    return [params for params, _ in rows], {params.setting_id: named for params, named in rows}
+
+
 def parse_trained_in(text, source="settings.csv"):
     """The variants each row of a settings file is trained in besides the course.
 
@@ -134,7 +141,7 @@ def parse_trained_in(text, source="settings.csv"):
     dict
         ``setting_id`` -> :data:`ALL` or a tuple of variant names (empty: the course only).
     """
-    return {params.setting_id: named for params, named in _parse_setting_rows(text, source)}
+    return parse_setting_rows(text, source)[1]
 
 
 def named_variants(setting, trained_in=None):
@@ -280,9 +287,9 @@ def read_settings(path):
     return _read(path, parse_settings, "settings")
 
 
-def read_trained_in(path):
-    """The variants each row of the settings file at ``path`` is trained in (see :func:`parse_trained_in`)."""
-    return _read(path, parse_trained_in, "settings")
+def read_setting_rows(path):
+    """The settings of the file at ``path`` and the variants each is trained in (see :func:`parse_setting_rows`)."""
+    return _read(path, parse_setting_rows, "settings")
 
 
 def read_variants(path):

@@ -78,11 +78,12 @@ def keep_local_archive(archive, data_dir, verified_now):
 
 def cmd_rules(args):
     from helpers.files import write_text
-    from helpers.settings import read_settings, read_trained_in, read_variants
+    from helpers.settings import read_setting_rows, read_variants
     from pipeline.rules import make_rules
 
-    text = make_rules(read_settings(args.settings), read_variants(args.variants), f"{args.settings} and {args.variants}",
-                      trained_in=read_trained_in(args.settings))
+    settings, trained_in = read_setting_rows(args.settings)
+    text = make_rules(settings, read_variants(args.variants), f"{args.settings} and {args.variants}",
+                      trained_in=trained_in)
     if args.output:
         write_text(args.output, text)
     else:
@@ -91,7 +92,7 @@ def cmd_rules(args):
 
 def cmd_validate(args):
     from helpers.compiled_epoch import compiler_notice
-    from helpers.settings import check_batch_sizes, check_duplicate_runs, read_settings, read_trained_in, read_variants
+    from helpers.settings import check_batch_sizes, check_duplicate_runs, read_setting_rows, read_variants
 
     notice = compiler_notice()   # training compiles helpers/compiled_epoch.c: say so now, not in the first run
 
@@ -101,8 +102,7 @@ def cmd_validate(args):
         from helpers.cifar10 import count_training_images
 
         n_images = count_training_images(args.data_folder) or n_images
-    settings, variants = read_settings(args.settings), read_variants(args.variants)
-    trained_in = read_trained_in(args.settings)
+    (settings, trained_in), variants = read_setting_rows(args.settings), read_variants(args.variants)
     check_batch_sizes(settings, variants, args.n_val, n_images, trained_in)
     check_duplicate_runs(settings, variants, trained_in)
     if notice:

@@ -47,10 +47,10 @@ def plan_search(settings_file, variants_file, results_dir, out_dir):
     """
     from helpers import audit
     from helpers.report import load_records
-    from helpers.settings import read_settings, read_trained_in, read_variants, search_variants, settings_csv, variants_csv
+    from helpers.settings import read_setting_rows, read_variants, search_variants, settings_csv, variants_csv
 
-    settings, variants = read_settings(settings_file), read_variants(variants_file)
-    records = load_records(results_dir, settings, variants, weights_for=(), trained_in=read_trained_in(settings_file))
+    (settings, trained_in), variants = read_setting_rows(settings_file), read_variants(variants_file)
+    records = load_records(results_dir, settings, variants, weights_for=(), trained_in=trained_in)
     # Any number unexplained: every setting of the original is trained in the search's variants, so that each
     # variant is a whole configuration of Table 1, which the audit's answer (helpers.likelihood) can name.
     wanted = audit.unexplained_settings(records)
@@ -71,14 +71,14 @@ def _searched(settings_file, variants_file, results_dir, out_dir, gradcheck_file
     configurations, the favoured printing convention); None when the plan trains nothing."""
     from helpers import likelihood
     from helpers.report import load_gradcheck, load_records
-    from helpers.settings import read_settings, read_trained_in, read_variants
+    from helpers.settings import read_setting_rows, read_settings, read_variants
 
     out = Path(out_dir)
     if not (out / "settings.csv").is_file():
         return None
-    settings, variants = read_settings(settings_file), read_variants(variants_file)
+    (settings, trained_in), variants = read_setting_rows(settings_file), read_variants(variants_file)
     chosen, searched = read_settings(out / "settings.csv"), read_variants(out / "variants.csv")
-    records = load_records(results_dir, settings, variants, weights_for=(), trained_in=read_trained_in(settings_file),
+    records = load_records(results_dir, settings, variants, weights_for=(), trained_in=trained_in,
                            searched=[(v, s) for v in searched[1:] for s in chosen])
     gradcheck = load_gradcheck(gradcheck_file)
     sections = likelihood.sections_of(records, gradcheck["search"], gradcheck["baseline"])

@@ -217,3 +217,19 @@ def test_the_committed_settings_train_the_originals_four_in_every_variant():
     from helpers.settings import ALL, parse_trained_in
 
     assert set(parse_trained_in(committed_text("settings.csv")).values()) == {ALL}
+
+
+def test_the_settings_file_is_parsed_once_for_its_settings_and_the_variants_they_are_trained_in(tmp_path, monkeypatch):
+    from helpers import settings as settings_module
+
+    path = tmp_path / "settings.csv"
+    path.write_text("lam,eta,n_batch,n_epochs,variants\n0,0.1,100,40,all\n1,0.001,100,40,\n")
+    parses = []
+    real = settings_module._parse_setting_rows
+    monkeypatch.setattr(settings_module, "_parse_setting_rows", lambda *a: parses.append(1) or real(*a))
+    settings, trained_in = settings_module.read_setting_rows(path)
+    assert len(parses) == 1
+    assert [s.lam for s in settings] == [0, 1]
+    assert trained_in == {settings[0].setting_id: settings_module.ALL, settings[1].setting_id: ()}
+    assert (settings, trained_in) == (settings_module.parse_settings(path.read_text()),
+                                      settings_module.parse_trained_in(path.read_text()))
