@@ -221,6 +221,11 @@ def supervise(command, parent=None):
         else signal.SIGINT
     sys.stderr.write(INTERRUPTED + "\n")
     sys.stderr.flush()
+    # The build is over: a signal now changes nothing. Make passes SIGTERM on to its children (this process);
+    # arriving while Python shuts down, after it has reset its handlers to the default, it would end this
+    # process by the signal, and make would add "*** [report] Terminated". An ignored signal stays ignored.
+    for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(each, signal.SIG_IGN)
     if parent and parent_takes(parent, sig):
         try:
             os.kill(parent, sig)

@@ -106,3 +106,27 @@ def test_a_piece_of_a_line_a_progress_bar_is_relayed_before_its_newline(tmp_path
     (tmp_path / "go").touch()
     rest = proc.stderr.read()
     assert proc.wait(timeout=30) == 0 and seen + rest == b"\rbar 1\n"
+
+
+def test_make_passing_sigterm_on_while_the_supervisor_ends_does_not_kill_it(tmp_path):
+    """A stand-in for the user's make: stopped by SIGTERM, make sends SIGTERM to its children, the supervisor,
+    and says "*** [report] Terminated" for one that dies by it. Here the signal is sent again and again until the
+    supervisor has ended, also while Python shuts down (its handlers reset to the default then)."""
+    (tmp_path / "build.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n")
+    (tmp_path / "make.py").write_text(textwrap.dedent(f"""
+        import os, signal, subprocess, sys
+        got = []
+        signal.signal(signal.SIGTERM, lambda *a: got.append(1))
+        child = subprocess.Popen([sys.executable, "-m", "pipeline.supervise", "--parent-is-make", "--",
+                                  sys.executable, {str(tmp_path / "build.py")!r}], stderr=subprocess.DEVNULL)
+        while child.poll() is None:
+            if got:
+                try:
+                    os.kill(child.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        print(child.returncode, bool(got))
+    """))
+    r = subprocess.run([sys.executable, str(tmp_path / "make.py")], capture_output=True, text=True, timeout=60,
+                       cwd=os.getcwd())
+    assert r.stdout.split() == ["0", "True"], r.stdout + r.stderr   # stopped its parent, then ended by itself
