@@ -515,7 +515,7 @@ def measure_notebook(data_dir, epochs=(1, 3)):
     with tempfile.TemporaryDirectory(prefix="dd2424-bench-nb-") as tmp:
         for e in epochs:
             cmd = [sys.executable, "-m", "pipeline", "execute", "notebooks/train.ipynb", f"{tmp}/train-{e}.ipynb",
-                   "--quiet", "--label", f"bench {e} epochs", "-p", "n_epochs", str(e), "-p", "seeds", "[2022]",
+                   "--label", f"bench {e} epochs", "-p", "n_epochs", str(e), "-p", "seeds", "[2022]",
                    "-p", "data_dir", str(data_dir), "-p", "results_dir", f"{tmp}/results", "-p", "variant", f"bench{e}"]
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,

@@ -71,8 +71,9 @@ static inline vec splat(REAL s) { return (vec){0} + s; }
 /* a * b + c in every lane, rounded once where the CPU has fused multiply-add. Said explicitly on x86:
    left to the compiler (-ffp-contract=fast), GCC 12 tuning for AMD Zen (-march=native there) keeps a
    loop's single accumulator chain as a multiply and an add ("avoid FMA chains") while it fuses the
-   register-blocked loops, and the leftover rows' scores differed from the blocked ones in the last bits. */
-#if defined(__x86_64__) && defined(__FMA__)
+   register-blocked loops, and the leftover rows' scores differed from the blocked ones in the last bits.
+   Elsewhere (arm64: always FMA) the compiler contracts a * b + c, which -ffp-contract=fast allows. */
+#if defined(__x86_64__) && (defined(__FMA__) || defined(__AVX512F__))
 #include <immintrin.h>
 #if VBYTES == 64
 typedef __m512d vd; typedef __m512 vf;
@@ -100,11 +101,16 @@ static inline vec vmuladd(vec a, vec b, vec c) { return a * b + c; }   /* contra
 #define IN_REGISTER(v) ((void)0)
 #endif
 
-/* a * b + c, rounded once if the CPU has fused multiply-add (as the compiler then does in the
-   vector loops), twice otherwise. */
+/* Whether the target has fused multiply-add instructions: one answer for the vector and the scalar loops. */
+#if defined(__FMA__) || defined(__AVX512F__) || (defined(__FP_FAST_FMA) && defined(__FP_FAST_FMAF))
+#define HAVE_FMA 1
+#endif
+
+/* a * b + c, rounded once if the CPU has fused multiply-add (as vmuladd() does in the vector loops), twice
+   otherwise. */
 static inline REAL muladd(REAL a, REAL b, REAL c)
 {
-#if defined(__FP_FAST_FMA) && defined(__FP_FAST_FMAF)
+#if defined(HAVE_FMA)
     return sizeof(REAL) == sizeof(float) ? fmaf(a, b, c) : fma(a, b, c);
 #else
     return a * b + c;

@@ -42,8 +42,8 @@ from helpers.errors import UserError
 from helpers.paths import project_path
 
 SOURCE = Path(__file__).with_name("compiled_epoch.c")
-#: -ffp-contract=fast (GCC's default, stated): the vector loops' multiply-adds are fused where the CPU
-#: can, as the scalar loops' muladd() are (see the comment at the top of compiled_epoch.c).
+#: -ffp-contract=fast (GCC's default, stated): on x86 the multiply-adds are fused explicitly where the CPU can
+#: (vmuladd(), muladd(): see the comment at the top of compiled_epoch.c); elsewhere the compiler fuses the vector ones.
 FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-std=gnu11", "-fPIC", "-shared", "-Wall", "-Wno-psabi")
 #: C type and function-name suffix per NumPy dtype name. (NumPy is imported where it is
 #: used: `python -m pipeline validate` checks for a compiler before the environment exists.)

@@ -122,8 +122,9 @@ def download(url, dest, md5=OFFICIAL_MD5, progress=True, timeout=30):
 def _progress_bar(total, desc, enabled):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
-                disable=not enabled, file=sys.stderr, mininterval=0.5)
+    # the terminal's width from stdout (under make's supervisor stderr is a pipe, and tqdm would draw 87 columns)
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not enabled,
+                file=sys.stderr, mininterval=0.5, ncols=shutil.get_terminal_size((100, 24)).columns)
 
 
 def obtain_archive(data_dir, local=None, url=OFFICIAL_URL, progress=True):

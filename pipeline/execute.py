@@ -33,11 +33,6 @@ import tempfile
 import threading
 from pathlib import Path
 
-import papermill
-from jupyter_client import AsyncKernelManager
-from jupyter_client.kernelspec import NoSuchKernel
-from nbclient.exceptions import DeadKernelError
-
 from helpers.errors import UserError
 from helpers.files import default_mode
 
@@ -70,6 +65,8 @@ class _Stopped(Exception):
 
 def notebook_parameters(path):
     """Names of the parameters defined in the notebook's ``parameters`` cell."""
+    import papermill
+
     return set(papermill.inspect_notebook(str(path)).keys())
 
 
@@ -114,6 +111,11 @@ def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, c
         On SIGINT or SIGTERM (in the main thread); ``output`` is then left as it was
         before the run, or absent, and no kernel is left running.
     """
+    # papermill and Jupyter load here, not with the module: every `python -m pipeline` command imports it
+    import papermill
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import DeadKernelError
+
     parameters = dict(parameters or {})
     check_parameters(notebook, parameters, all_parameters)
 
@@ -341,6 +343,8 @@ def kernel_manager_class():
     papermill's last request then logs "KeyboardInterrupt caught in kernel." on the terminal; no public option
     turns that off, so the interrupt does nothing while the manager shuts the kernel down.
     """
+
+    from jupyter_client import AsyncKernelManager
 
     class KernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):

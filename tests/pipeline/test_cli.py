@@ -196,3 +196,14 @@ def test_a_build_s_run_must_set_every_parameter_of_the_notebook(tmp_path):
 
 def test_a_count_of_one_takes_the_singular():
     assert [counted(n, "variant") for n in (0, 1, 2)] == ["0 variants", "1 variant", "2 variants"]
+
+
+def test_the_command_line_loads_no_jupyter_until_a_notebook_runs():
+    """Every `python -m pipeline` command (make runs `rules` and `validate` while it reads the Makefile) imports
+    pipeline.cli and pipeline.execute; papermill and Jupyter load only when a notebook runs."""
+    import subprocess
+    import sys
+
+    code = "import sys, pipeline.cli, pipeline.execute; print(sorted(m for m in ('papermill', 'jupyter_client', 'nbclient') if m in sys.modules))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "[]"
