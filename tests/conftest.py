@@ -1,6 +1,7 @@
 """Shared fixtures: small CIFAR-10-format archives that the tests build themselves."""
 
 import io
+import json
 import re
 import pickle
 import tarfile
@@ -133,6 +134,20 @@ def path_without_compilers(folder):
             if program.is_file() and os.access(program, os.X_OK):
                 link.symlink_to(program)
     return str(folder)
+
+
+def training_is_running(executed_nb):
+    """True once papermill marks the cell that calls train_seeds as running (in the executed notebook,
+    which is written under a temporary name until the run ends)."""
+    for path in (executed_nb, *executed_nb.parent.glob(f".tmp-{executed_nb.name}.*")):
+        try:
+            nb = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if any("train_seeds(" in "".join(c["source"]) and
+               c.get("metadata", {}).get("papermill", {}).get("status") == "running" for c in nb["cells"]):
+            return True
+    return False
 
 
 def committed_text(name):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers.paths import ROOT
+from tests.conftest import training_is_running
 
 pytestmark = pytest.mark.e2e   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
 
@@ -125,22 +126,6 @@ def train_command(output, label, tmp_path, tiny_data_dir, n_epochs, seeds="[1]")
             "-p", "run", f'{{"lam": 0, "eta": 0.01, "n_batch": 10, "n_epochs": {n_epochs}}}',
             "-p", "seeds", seeds, "-p", "variant", label, "-p", "data_dir", str(tiny_data_dir),
             "-p", "results_dir", str(tmp_path / "results"), "-p", "n_val", "50"]
-
-
-def training_is_running(executed_nb):
-    """True once papermill marks the cell that calls train_seeds as running (in the executed notebook,
-    which is written under a temporary name until the run ends)."""
-    import json
-
-    for path in (executed_nb, *executed_nb.parent.glob(f".tmp-{executed_nb.name}.*")):
-        try:
-            nb = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if any("train_seeds(" in "".join(c["source"]) and
-               c.get("metadata", {}).get("papermill", {}).get("status") == "running" for c in nb["cells"]):
-            return True
-    return False
 
 
 def wait_until(condition, timeout):

@@ -14,7 +14,7 @@ import pytest
 
 from helpers.paths import ROOT
 from helpers.settings import FINE_INIT_STD, SEARCH_CHOICES, parse_settings
-from tests.pipeline.test_execute import training_is_running
+from tests.conftest import training_is_running
 
 pytestmark = pytest.mark.e2e   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
 
