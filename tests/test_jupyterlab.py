@@ -52,6 +52,11 @@ def lab(tmp_path):
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"),
            "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    # Every cell drawn, not only those on the screen (JupyterLab 4 draws a long notebook's cells as they scroll
+    # into view), so that the test sees every cell's prompt.
+    tracker = tmp_path / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}))
     log = open(tmp_path / "lab.log", "w")
     proc = subprocess.Popen([str(VENV_BIN / "jupyter"), "lab", "--no-browser", "--allow-root", f"--port={port}",
                              "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
@@ -125,7 +130,7 @@ def test_the_training_notebook_runs_all_in_jupyterlab_with_quick_true(browser, l
         time.sleep(0.5)
     page.screenshot(path=str(tmp_path / "jupyterlab.png"), full_page=True)
     prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
-    assert all(p.strip()[1:-2].isdigit() for p in prompts), f"not every cell ran: {prompts}"
+    assert len(prompts) == n_code and all(p.strip()[1:-2].isdigit() for p in prompts), f"not every cell ran: {prompts}"
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
     assert not [e for e in errors if "Traceback" in e or "Error" in e], errors
     assert page.locator(".jp-RenderedImage img").count() >= 3          # the images, the curves, the rows of W
