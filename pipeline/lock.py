@@ -95,9 +95,21 @@ def _lock(fd, path, announce):
             pid, goals = holder(path)
             if is_running(pid) or time.monotonic() > settle:
                 announce(pid, goals)
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                _poll_lock(fd)
                 return
             time.sleep(0.02)   # the recorded build has ended: its holder is letting go
+
+
+def _poll_lock(fd, every=0.1):
+    """Take the flock on ``fd``, trying every ``every`` s. Not a blocking flock(): a Ctrl-C that arrives after
+    Python last checked for signals and before the call blocks would be handled only once the lock is free,
+    i.e. not at all while the other build runs (seen on a loaded machine: the waiting build ignored SIGINT)."""
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            time.sleep(every)
 
 
 def record(fd, pid, goals):

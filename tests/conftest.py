@@ -212,3 +212,17 @@ def no_compiler(monkeypatch, tmp_path):
     monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
     monkeypatch.setenv(compiled.DIR_ENV, str(tmp_path / "empty"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+#: Fixtures that build a tiny project (tens of seconds each; session-scoped, as pytest ends a module-scoped one
+#: whenever a worker's next test is of another module): under pytest-xdist (`make test` runs ``-n JOBS --dist
+#: loadgroup``) the tests that use one run on one worker, which builds it once.
+SHARED_BUILDS = {"built_once", "small_reference", "searched", "pipeline"}
+
+
+@pytest.hookimpl(tryfirst=True)   # before pytest-xdist's own, which reads the groups
+def pytest_collection_modifyitems(items):
+    for item in items:
+        shared = sorted(SHARED_BUILDS.intersection(item.fixturenames))
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}.{shared[0]}"))

@@ -86,3 +86,27 @@ def test_the_project_is_installed_not_put_on_the_path_by_hand():
     assert helpers.__file__.startswith(str(ROOT)) and pipeline.__file__.startswith(str(ROOT))
     site = [p for p in (ROOT / ".venv" / "lib").glob("python*/site-packages/*.pth")]
     assert not any(p.read_text().strip() == str(ROOT) for p in site), "a hand-written .pth file puts the project on the path"
+
+
+def test_tests_that_share_a_tiny_build_run_on_one_worker(tmp_path):
+    """`make test` runs pytest-xdist with ``--dist loadgroup``; tests/conftest.py groups the tests of each shared tiny
+    build so that one worker builds it once. With pytest 9.2 and pytest-xdist 3.8 the groups are silently ignored
+    (each worker builds each project again): this fails on such a pair of versions, or without the grouping."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "conftest.py").write_text("from tests.conftest import pytest_collection_modifyitems\n")
+    (tmp_path / "test_shared.py").write_text(
+        "import os, time, pytest\n"
+        "@pytest.fixture(scope='session')\n"
+        "def built_once():\n    with open('builds.log', 'a') as f:\n        f.write(os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n"
+        "@pytest.mark.parametrize('i', range(6))\n"
+        "def test_reads(built_once, i):\n    time.sleep(0.1)\n"
+        "@pytest.mark.parametrize('i', range(6))\n"
+        "def test_other(i):\n    time.sleep(0.1)\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_ADDOPTS": ""}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup",
+                        str(tmp_path)], capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env)
+    assert r.returncode == 0 and "12 passed" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    assert len((tmp_path / "builds.log").read_text().split()) == 1          # built once, by one worker

@@ -60,7 +60,7 @@ def test_runs_by_hand_go_to_scratch_not_to_what_make_tracks():
         assert re.search(rf'^{name} = "scratch/', params, re.M), stem
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pipeline(tmp_path_factory, tiny_data_dir):
     """The whole report pipeline with papermill on the tiny data set (its tests are of the e2e tier)."""
     out = tmp_path_factory.mktemp("pipeline")

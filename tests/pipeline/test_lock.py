@@ -203,3 +203,28 @@ def test_a_lock_its_recorded_build_has_left_is_waited_for_silently_a_moment_then
         assert proc.wait(timeout=30) == 0
     finally:
         held.close()
+
+
+def test_the_wait_never_blocks_in_flock_where_a_ctrl_c_could_go_unseen(tmp_path, monkeypatch):
+    """A signal that arrives after Python last checked for one and before a blocking flock() is handled only when
+    the lock is free: the waiting build would ignore Ctrl-C while the other build runs (it did, once, on a loaded
+    machine). So every try is non-blocking, and the wait between tries a sleep that a signal ends."""
+    from pipeline import lock
+
+    path = tmp_path / "build.lock"
+    held = hold(path, os.getpid())
+    calls = []
+    real_flock = fcntl.flock
+
+    def flock(fd, op):
+        calls.append(op)
+        assert op & fcntl.LOCK_NB, "a blocking flock()"
+        if len(calls) == 5:
+            held.close()                      # let go after a few tries
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(lock.fcntl, "flock", flock)
+    said = []
+    fd = lock.acquire(str(path), lambda pid, goals: said.append(pid))
+    os.close(fd)
+    assert said == [os.getpid()] and len(calls) >= 5

@@ -64,7 +64,7 @@ def project(tmp, settings=GOOD, variants=VARIANTS):
     return tmp
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def data_dir(tmp_path_factory, tiny_data_dir):
     """A private copy of the tiny data: make builds its caches there."""
     import shutil
@@ -76,7 +76,7 @@ def data_dir(tmp_path_factory, tiny_data_dir):
     return root
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built_once(tmp_path_factory, data_dir):
     """A complete `make -j2 report` shared by the tests that only read it (each checks it is unchanged)."""
     out = project(tmp_path_factory.mktemp("once") / "p")
@@ -198,8 +198,9 @@ def test_make_test_runs_every_tier_and_test_fast_leaves_out_each_marked_one():
         "ini_options"]["markers"]]
     assert sorted(tiers) == ["browser", "compiler", "e2e", "install"]
     full, fast = pytest_line("test"), pytest_line("test-fast")
-    assert full[0].endswith(" -m pytest -q -rfEs tests") and len(full) == 2, full
-    assert fast[0].endswith(f' -m pytest -q -rfEs -m "{" and ".join(f"not {t}" for t in tiers)}" tests'), fast
+    assert re.search(r" -m pytest -q -rfEs -n [1-9]\d* --dist loadgroup tests$", full[0]) and len(full) == 2, full
+    marks = " and ".join(f"not {t}" for t in tiers)
+    assert re.search(rf' -m pytest -q -rfEs -n [1-9]\d* -m "{marks}" tests$', fast[0]), fast
 
 
 def test_every_setting_is_checked_against_every_variant_before_any_run(tmp_path, data_dir):
@@ -388,7 +389,7 @@ SMALL = ("lam,eta,n_batch,n_epochs\n0,0.1,20,2\n", "name,seeds,overrides,descrip
 INTERRUPTED = "interrupted: nothing partial was kept; run the same command again to resume"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def small_reference(tmp_path_factory, data_dir):
     """An uninterrupted `make report` of one setting in one variant: what every interrupted build must end as."""
     out = project(tmp_path_factory.mktemp("reference") / "p", *SMALL)
@@ -585,13 +586,14 @@ def test_lab_takes_options_and_allows_root():
 SEARCHED = ("lam,eta,n_batch,n_epochs,variants\n0,0.001,100,40,all\n", "name,seeds,overrides,description\ncourse,1,,c\nraw,3,normalise=false,r\n")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def searched(tmp_path_factory, data_dir):
     """`make report`, then `make search`, of one setting of the original's (n_batch 100, 40 epochs): on tiny data its
     numbers are far from the original's, so the search trains it in the finer init_std values and each further choice
     alone, then combines and confirms."""
     out = project(tmp_path_factory.mktemp("search") / "s", *SEARCHED)
     make(out, data_dir, "report", jobs=2, check=True)
+    shutil.copytree(out, out.parent / "reported", symlinks=True)    # the project before its search
     return out, make(out, data_dir, "search", jobs=2, check=True)
 
 
@@ -630,8 +632,9 @@ def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_t
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_make_search_stopped_inside_a_run_resumes_retraining_nothing_finished_and_ends_as_an_uninterrupted_one(
         tmp_path, data_dir, searched, sig):
-    out = project(tmp_path / "s", *SEARCHED)
-    make(out, data_dir, "report", jobs=2, check=True)
+    out = tmp_path / "s"
+    shutil.copytree(searched[0].parent / "reported", out, symlinks=True)   # its times kept: the report is up to date
+    assert executed(make(out, data_dir, "report", check=True)) == []
 
     def second_run_trains():
         done = list((out / "results").glob("init-std-*/*/summary.json"))
@@ -643,7 +646,7 @@ def test_make_search_stopped_inside_a_run_resumes_retraining_nothing_finished_an
     assert not list(out.rglob(".tmp-*")) and not (out / "results" / "search.json").exists()
     finished = {p: p.stat().st_mtime_ns for p in (out / "results").glob("init-std-*/*/seed*/results.json")}
     assert len(finished) == 1
-    r = make(out, data_dir, "search", check=True)
+    r = make(out, data_dir, "search", jobs=2, check=True)
     not_finished = executed(searched[1]).count("notebooks/train.ipynb") - 1
     assert executed(r).count("notebooks/train.ipynb") == not_finished, r.stdout        # every run not finished
     assert {p: p.stat().st_mtime_ns for p in finished} == finished
@@ -716,10 +719,10 @@ def save_as_jupyterlab_does(path, quick):
     path.write_text(json.dumps(nb, indent=1))
 
 
-def test_a_notebook_saved_in_jupyterlab_retrains_nothing_and_a_code_change_reruns_only_its_runs(tmp_path, data_dir):
+def test_a_notebook_saved_in_jupyterlab_retrains_nothing_and_a_code_change_reruns_only_its_runs(tmp_path, data_dir, built):
     root = project_copy(tmp_path)
-    out = project(tmp_path / "p")
-    make_in(root, out, data_dir, "report")
+    out, _ = built                                     # built by the checkout, whose files the copy holds
+    assert executed(make_in(root, out, data_dir, "report")) == []
     report = (out / "report/index.html").read_bytes()
     save_as_jupyterlab_does(root / "notebooks/train.ipynb", quick=False)
     save_as_jupyterlab_does(root / "notebooks/figures.ipynb", quick=False)
@@ -753,7 +756,7 @@ def git(root, *args):
                    capture_output=True, text=True, timeout=60)
 
 
-def test_helpers_as_they_were_redo_nothing_and_a_changed_one_redoes_exactly_the_notebooks_that_import_it(tmp_path, data_dir):
+def test_helpers_as_they_were_redo_nothing_and_a_changed_one_redoes_exactly_the_notebooks_that_import_it(tmp_path, data_dir, built):
     """Touching every file of helpers/ and a branch switch and back (a git checkout that rewrites a file as it
     was) plan nothing; a one-character change to model.py reruns what imports it, one to figures.py only the
     figures and the report."""
@@ -761,8 +764,8 @@ def test_helpers_as_they_were_redo_nothing_and_a_changed_one_redoes_exactly_the_
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "as built")
-    out = project(tmp_path / "p")
-    make_in(root, out, data_dir, "report")
+    out, _ = built                                     # built by the checkout, whose files the copy holds
+    assert executed(make_in(root, out, data_dir, "report")) == []
     for path in (root / "helpers").iterdir():
         os.utime(path)
     assert planned(make_in(root, out, data_dir, "-n", "report")) == []
