@@ -304,17 +304,17 @@ browser-check: browser-ready ## open the report in headless Chromium, offline; s
 	$(PY) -m pipeline.browser_check $(REPORT_DIR)/index.html $(REPORT_DIR)/screenshot.png
 
 profile: ## where the time of the last make report went: training, data, kernels, figures, rendering
-	@$(PYTHON) -m pipeline.profile $(RESULTS_DIR) $(BUILD_DIR)/report-wall.json $(JOBS)
+	@$(PYTHON) -m bench.profile $(RESULTS_DIR) $(BUILD_DIR)/report-wall.json $(JOBS)
 
 # The tool is the 'mutation' extra of pyproject.toml (pinned), installed here, not by `make venv`; its
 # results are kept in mutants/ (a rerun only redoes what changed). Not part of CI's run.
 mutation: $(VENV_STAMP) ## mutation run over the audit, model, gradient check, results and report check (mutmut)
 	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q -e '.[mutation]'
 	$(VENV)/bin/mutmut run --max-children $(JOBS)
-	@$(PY) -m pipeline.mutation
+	@$(PY) -m bench.mutation
 
 bench: $(VENV_STAMP) ## benchmark the trainer (see bench/README.md)
-	$(PY) bench/bench.py
+	$(PY) -m bench.bench
 
 lab: $(VENV_STAMP) ## open JupyterLab on the notebooks (options: LAB_ARGS="--no-browser --port 8899")
 	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)

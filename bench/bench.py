@@ -1,6 +1,6 @@
 """Benchmark one training epoch of the softmax classifier against the machine's limit.
 
-Run as ``make bench`` (or ``.venv/bin/python bench/bench.py``); bench/README.md explains
+Run as ``make bench`` (or ``.venv/bin/python -m bench.bench`` from the project folder); bench/README.md explains
 the workload, the contenders and the byte and flop models. Writes ``bench/results.json``
 and ``bench/results.png`` next to this file (``--out DIR`` to write elsewhere).
 
@@ -473,7 +473,7 @@ def measure_parallel_memory(data_dir, counts=(2, 8), n_epochs=2):
     timings.
     """
     from helpers.data import load_dataset
-    from pipeline.memory import smaps_kib, used_kib
+    from bench.memory import smaps_kib, used_kib
 
     ds = load_dataset(data_dir)  # builds the cache once, as the first run of make report does
     data_bytes = ds.train.X.nbytes + ds.val.X.nbytes + ds.test.X.nbytes

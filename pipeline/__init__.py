@@ -5,6 +5,8 @@
 * ``execute``, ``progress``: run a notebook with papermill, progress on the user's terminal;
 * ``lock``: one build at a time in a checkout;
 * ``render``, ``check``, ``browser_check``: the HTML report, and checks of it;
-* ``profile``, ``memory``: where a build's time went, and a whole build's peak memory;
 * ``cli``: ``python -m pipeline COMMAND``, what the Makefile calls.
+
+Measuring the project (the benchmark, where a build's time went, its peak memory, the mutation score) is
+not building it: that lives in ``bench/``.
 """

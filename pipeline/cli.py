@@ -68,8 +68,8 @@ def keep_local_archive(archive, data_dir, verified_now):
     try:
         how = keep_archive(archive, data_dir)
     except OSError as exc:
-        _stderr_line(f"warning: could not keep {archive} in {data_dir} ({exc.strerror or exc}); "
-                     f"after `make clean`, set {ARCHIVE_ENV} again")
+        say(f"warning: could not keep {archive} in {data_dir} ({exc.strerror or exc}); "
+            f"after `make clean`, set {ARCHIVE_ENV} again", sys.stderr)
         return
     if how:
         kind = "a hard link" if how == "link" else "a copy"
@@ -117,16 +117,9 @@ def cmd_cache(args):
     build_cache(args.data_dir, options)
 
 
-def say(line):
+def say(line, stream=None):
     """Print one line in a single write, so lines of parallel runs (make -j) never interleave."""
-    _write_line(sys.stdout, line)
-
-
-def _stderr_line(line):
-    _write_line(sys.stderr, line)
-
-
-def _write_line(stream, line):
+    stream = stream or sys.stdout
     stream.write(f"{line}\n")
     stream.flush()
 
@@ -352,14 +345,14 @@ def main(argv=None):
     try:
         args.func(args)
     except UserError as exc:
-        _stderr_line(f"error: {exc}")
+        say(f"error: {exc}", sys.stderr)
         return 2
     except OSError as exc:  # a missing notebook, a folder that cannot be written, a full disk
         where = f": {exc.filename}" if exc.filename else ""
-        _stderr_line(f"error: {exc.strerror or exc}{where}")
+        say(f"error: {exc.strerror or exc}{where}", sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        _stderr_line("interrupted: nothing partial was kept; run the same command again to resume")
+        say("interrupted: nothing partial was kept; run the same command again to resume", sys.stderr)
         return 128 + getattr(exc, "signum", signal.SIGINT)
     finally:
         for sig, was in handled.items():

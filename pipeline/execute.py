@@ -343,7 +343,6 @@ def kernel_manager_class():
     papermill's last request then logs "KeyboardInterrupt caught in kernel." on the terminal; no public option
     turns that off, so the interrupt does nothing while the manager shuts the kernel down.
     """
-
     from jupyter_client import AsyncKernelManager
 
     class KernelManager(AsyncKernelManager):

@@ -50,10 +50,13 @@ KERNEL_INTERRUPT = re.compile(r"^\[IPKernelApp\] \w+ \| KeyboardInterrupt caught
 #: Make's lines as it stops: a target it removes, and a child it could no longer wait for (a sub-make
 #: whose job the same signal ended first).
 MAKE_STOPPING = re.compile(r"^g?make(\[\d+\])?: \*\*\* (Deleting (intermediate )?file |wait: No child processes)")
-#: Seconds a piece of a line is held for its newline before it is relayed as it is.
+#: Seconds a piece of a line is held for its newline before it is relayed as it is (the download's bar, the one
+#: line the build redraws).
 HOLD_SECONDS = 0.2
 #: Seconds to wait for the build's last processes once its make has ended.
 GROUP_GRACE_SECONDS = 30.0
+#: The signals that stop a build: the supervisor passes them on while it runs and ignores them once it is over.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Filter:
@@ -183,7 +186,7 @@ def supervise(command, parent=None):
                 except ProcessLookupError:
                     pass
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for sig in STOP_SIGNALS:
         if signal.getsignal(sig) is not signal.SIG_IGN:
             signal.signal(sig, stop)
     read, write = os.pipe()
@@ -224,7 +227,7 @@ def supervise(command, parent=None):
     # The build is over: a signal now changes nothing. Make passes SIGTERM on to its children (this process);
     # arriving while Python shuts down, after it has reset its handlers to the default, it would end this
     # process by the signal, and make would add "*** [report] Terminated". An ignored signal stays ignored.
-    for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for each in STOP_SIGNALS:
         signal.signal(each, signal.SIG_IGN)
     if parent and parent_takes(parent, sig):
         try:

@@ -1,4 +1,4 @@
-"""pipeline.memory: /proc readings, and the peak memory of a command's whole process tree."""
+"""bench/memory.py: /proc readings, and the peak memory of a command's whole process tree."""
 
 import json
 import os
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import memory
+from bench import memory
 
 MIB = 2 ** 20
 

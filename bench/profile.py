@@ -95,7 +95,7 @@ def read_wall(path):
 
 
 def main(argv=None):
-    """``python -m pipeline.profile RESULTS_DIR WALL_FILE CORES``: print the profile."""
+    """``python -m bench.profile RESULTS_DIR WALL_FILE CORES``: print the profile."""
     import sys
 
     results_dir, wall_file, cores = (argv or sys.argv[1:])[:3]

@@ -1,6 +1,6 @@
 """The mutation run's summary: mutmut's results read, scored per module, survivors matched to their reasons."""
 
-from pipeline.mutation import module_of, parse_results, read_equivalent, score_table, survivors_report
+from bench.mutation import module_of, parse_results, read_equivalent, score_table, survivors_report
 
 RESULTS = """\
     helpers.audit.x_explain__mutmut_1: killed

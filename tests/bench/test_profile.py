@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pipeline.profile import format_profile, profile, read_wall
+from bench.profile import format_profile, profile, read_wall
 
 
 def executed_notebook(path, input_path, cells, total):

@@ -1,6 +1,6 @@
 """Memory of processes from /proc, and the peak memory of a whole command, e.g. a ``make report``.
 
-    .venv/bin/python -m pipeline.memory make report JOBS=8
+    .venv/bin/python -m bench.memory make report JOBS=8
 
 :func:`measure` samples every 0.2 s, until the command ends:
 
@@ -123,7 +123,7 @@ def main(argv=None):
         args = args[1:]
     if not args:
         print("the peak memory of a command and every process it starts", file=sys.stderr)
-        print("usage: python -m pipeline.memory [--json FILE] [--] COMMAND [ARGS...]", file=sys.stderr)
+        print("usage: python -m bench.memory [--json FILE] [--] COMMAND [ARGS...]", file=sys.stderr)
         return 2
     result = measure(args)
     print(format_peaks(result))
