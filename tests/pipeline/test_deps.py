@@ -59,6 +59,11 @@ def test_the_science_package_never_imports_the_machinery():
         assert "pipeline" not in {alias.split(".")[0] for alias in _imported_names(path.read_text())}, path.name
 
 
+def test_neither_the_science_nor_the_build_imports_what_measures_them():
+    for path in [*(ROOT / "helpers").glob("*.py"), *(ROOT / "pipeline").glob("*.py")]:
+        assert "bench" not in {alias.split(".")[0] for alias in _imported_names(path.read_text())}, path.name
+
+
 def _imported_names(source):
     import ast
 
