@@ -60,7 +60,7 @@ NO_RUNS := help clean clean-venv venv test test-fast lab browser browser-ready r
 CLEAN_GOALS := $(filter clean clean-venv,$(MAKECMDGOALS))
 OTHER_GOALS := $(filter-out clean clean-venv,$(MAKECMDGOALS))
 
-.PHONY: help report search readme pdf layout-check venv data results figures test test-fast browser browser-ready browser-check bench mutation profile lab clean clean-venv
+.PHONY: help report search readme pdf layout-check venv data results figures test test-fast browser browser-ready bench mutation profile lab clean clean-venv
 
 # One build at a time in a checkout (pipeline/lock.py): a goal that writes what a build makes waits, saying so in
 # one line, while another build of the same BUILD_DIR runs, before it reads or makes anything. The lock is a flock
@@ -113,7 +113,7 @@ endif
 # goals, under pipeline/supervise.py, which relays its messages but for the "interrupted" line of each stopped
 # process and make's lines about stopped jobs, prints that line once, and ends this make silently. Not for a dry
 # run or a question, nor for the goals that build nothing (tests, browser checks, JupyterLab: their own output).
-SUPERVISE_FREE := help lab profile test test-fast browser browser-ready pdf layout-check browser-check bench \
+SUPERVISE_FREE := help lab profile test test-fast browser browser-ready pdf layout-check bench \
 	mutation readme clean clean-venv
 ifeq ($(MAKELEVEL)$(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS))),0)
 ifeq ($(filter $(SUPERVISE_FREE),$(or $(MAKECMDGOALS),report)),)
@@ -284,7 +284,7 @@ readme: $(VENV_STAMP) ## rewrite the README's opening paragraph from what the la
 # What the PDF and the browser checks need, installed first (before a long report build) when missing: Debian's
 # chromium and Playwright (`make browser`); where that cannot be done here, one line names the command to run.
 browser-ready: $(VENV_STAMP)
-	@$(PY) -c "import playwright; from pipeline.browser_check import find_chromium; find_chromium()" 2> /dev/null \
+	@$(PY) -c "import playwright; from pipeline.browser import find_chromium; find_chromium()" 2> /dev/null \
 		|| $(MAKE) --no-print-directory browser || { \
 		echo "error: needs Debian's chromium and Playwright, and installing them here failed (above); run \`sudo make browser\` (or \`make browser\` as root), then this command again" >&2; exit 1; }
 
@@ -295,13 +295,10 @@ pdf: browser-ready ## the report as an A4 PDF beside the original's (installs Ch
 $(REPORT_DIR)/report.pdf: $(REPORT_DIR)/index.html pipeline/pdf.py
 	@$(PY) -m pipeline.pdf $< $@
 
-layout-check: browser-ready ## the report at 390, 800, 1024 and 1280 px: its height, anything too wide, links that land nowhere, folds
+layout-check: browser-ready ## the report at 390, 800, 1024 and 1280 px, offline: anything too wide, links to nowhere, folds, requests, policy
 	+@$(MAKE) --no-print-directory -s $(REPORT_DIR)/index.html
 	$(PY) -m pipeline.layout_check $(REPORT_DIR)/index.html
 
-browser-check: browser-ready ## open the report in headless Chromium, offline; screenshot
-	+@$(MAKE) --no-print-directory -s $(REPORT_DIR)/index.html
-	$(PY) -m pipeline.browser_check $(REPORT_DIR)/index.html $(REPORT_DIR)/screenshot.png
 
 profile: ## where the time of the last make report went: training, data, kernels, figures, rendering
 	@$(PYTHON) -m bench.profile $(RESULTS_DIR) $(BUILD_DIR)/report-wall.json $(JOBS)

@@ -6,14 +6,16 @@ the widest element and whether it fits, the contents links and "section x.y" ref
 the images that decode. It fails when an element is wider than the viewport, a link lands nowhere or
 an image does not decode. It then opens the run pages the report links to (``runs/*.html``) and checks
 that each page, the report included, carries the Content-Security-Policy of
-:data:`pipeline.render.CONTENT_SECURITY_POLICY`, that every image decodes under it, and that the
-console shows no error (a blocked script, image or request is one).
+:data:`pipeline.render.CONTENT_SECURITY_POLICY`, that every image decodes under it, that the
+console shows no error (a blocked script, image or request is one), and that no request leaves the machine
+(every one is recorded, until the network has been idle for half a second, then refused).
 """
 
 import sys
 from pathlib import Path
 
 from helpers.errors import UserError
+from pipeline.browser import BrowserError, BrowserMissing, chromium, is_local
 
 #: Runs in the page: height, elements wider than the viewport, internal links without a target, images
 #: that did not decode.
@@ -82,37 +84,27 @@ WIDTHS = (390, 800, 1024, 1280)
 
 def measure(html_path, widths=WIDTHS):
     """:data:`MEASURE_JS` at each width, the report opened offline (no request leaves the machine)."""
-    from playwright.sync_api import sync_playwright
-
-    from pipeline.browser_check import launch_chromium
-
     html_path = Path(html_path).resolve()
     if not html_path.is_file():
         raise UserError(f"no report at {html_path}; run `make report`")
-    results = {}
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            for width in widths:
-                results[width] = _open(browser, html_path, width)
-        finally:
-            browser.close()
-    return results
+    with chromium() as browser:
+        return {width: _open(browser, html_path, width) for width in widths}
 
 
 def _open(browser, html_path, width):
-    """:data:`MEASURE_JS` of the page at ``html_path`` opened offline at ``width``, with ``consoleErrors``: the
-    console's errors and uncaught exceptions while it loaded."""
+    """:data:`MEASURE_JS` of the page at ``html_path`` opened offline at ``width``, with ``consoleErrors`` (the
+    console's errors and uncaught exceptions) and ``external`` (the requests that would have left the machine)."""
     page = browser.new_page(viewport={"width": width, "height": 900})
-    errors = []
+    errors, external = [], []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-               else route.abort())
-    page.goto(Path(html_path).resolve().as_uri(), wait_until="load")
+    page.on("request", lambda request: None if is_local(request.url) else external.append(request.url))
+    page.route("**/*", lambda route: route.continue_() if is_local(route.request.url) else route.abort())
+    # "networkidle": no request for 500 ms after the load event, so that a script's late request is seen
+    page.goto(Path(html_path).resolve().as_uri(), wait_until="networkidle")
     result = page.evaluate(MEASURE_JS)
     page.close()
-    return {**result, "consoleErrors": errors}
+    return {**result, "consoleErrors": errors, "external": external}
 
 
 def run_pages(html_path):
@@ -123,27 +115,21 @@ def run_pages(html_path):
 
 
 def check_pages(paths, width=1280):
-    """Each page's policy, console errors and undecoded images: page path -> :func:`policy_problems`."""
-    from playwright.sync_api import sync_playwright
-
-    from pipeline.browser_check import launch_chromium
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            return {path: policy_problems(_open(browser, path, width)) for path in paths}
-        finally:
-            browser.close()
+    """Each page's policy, console errors, requests and undecoded images: page path -> :func:`policy_problems`."""
+    with chromium() as browser:
+        return {path: policy_problems(_open(browser, path, width)) for path in paths}
 
 
 def policy_problems(m, images=True):
-    """What a page's script-free, offline policy fails: the policy missing or another, console errors, and (with
-    ``images``) images that do not decode under it."""
+    """What a page's script-free, offline policy fails: the policy missing or another, a request that would leave
+    the machine, console errors, and (with ``images``) images that do not decode under it."""
     from pipeline.render import CONTENT_SECURITY_POLICY
 
     out = []
     if m["policy"] != CONTENT_SECURITY_POLICY:
         out.append("no Content-Security-Policy" if m["policy"] is None else f"another Content-Security-Policy: {m['policy']!r}")
+    if m["external"]:
+        out.append(f"{len(m['external'])} requests would leave the machine, e.g. {m['external'][0][:200]}")
     if m["consoleErrors"]:
         out.append(f"{len(m['consoleErrors'])} console errors, e.g. {m['consoleErrors'][0][:200]!r}")
     if images and m["undecoded"]:
@@ -174,7 +160,9 @@ def main(argv=None):
         return 2
     try:
         results = measure(argv[0])
-    except UserError as exc:
+        pages = run_pages(argv[0])
+        checked = check_pages(pages) if pages else {}
+    except (UserError, BrowserMissing, BrowserError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     failed = False
@@ -185,8 +173,6 @@ def main(argv=None):
               f"{m['scrolling']} boxes scroll sideways (each with its edge shadow); {m['anchors']} internal links ({m['references']} \"section x.y\" references) resolve: "
               f"{'no' if m['broken'] or m['unlinkedCount'] else 'all'}; {m['images']} images; {m['folds'] - len(m['emptyFolds'])} of {m['folds']} folds open to their content"
               + ("; " + "; ".join(found) if found else "; fits"))
-    pages = run_pages(argv[0])
-    checked = check_pages(pages) if pages else {}
     for path, found in checked.items():
         if found:
             print(f"run page {path.name}: " + "; ".join(found))

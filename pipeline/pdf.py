@@ -9,31 +9,26 @@ import sys
 from pathlib import Path
 
 from helpers.errors import UserError
+from pipeline.browser import BrowserError, BrowserMissing, chromium
 
 
 def write_pdf(html_path, pdf_path):
     """Print ``html_path`` to ``pdf_path`` (A4) and return the number of pages."""
-    from pipeline.browser_check import launch_chromium
-
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path)
     if not html_path.is_file():
         raise UserError(f"no report at {html_path}; run `make report`")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        raise UserError("`make pdf` needs Playwright: run `make browser` (the browser extra)") from None
     tmp = pdf_path.with_name(f".{pdf_path.name}.tmp")
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
+    try:
+        with chromium() as browser:
             page = browser.new_page()
             page.goto(html_path.as_uri(), wait_until="load")
             page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
             page.emulate_media(media="print")
             pdf_path.parent.mkdir(parents=True, exist_ok=True)
             page.pdf(path=str(tmp), format="A4", print_background=True, prefer_css_page_size=True)
-        finally:
-            browser.close()
+    except (BrowserMissing, BrowserError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"`make pdf`: {exc}") from None
     tmp.replace(pdf_path)
     return page_count(pdf_path.read_bytes())
 

@@ -169,7 +169,7 @@ def require_playwright_chromium(what):
     missing, or failed when ``BROWSER_TESTS=required`` (CI)."""
     import os
 
-    from pipeline.browser_check import BrowserMissing, find_chromium
+    from pipeline.browser import BrowserMissing, find_chromium
 
     def missing(reason):
         if os.environ.get("BROWSER_TESTS") == "required":

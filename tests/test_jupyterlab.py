@@ -24,7 +24,7 @@ TOKEN = "dd2424-test"
 
 @pytest.fixture(scope="module")
 def browser():
-    from pipeline.browser_check import launch_chromium
+    from pipeline.browser import launch_chromium
     from tests.conftest import require_playwright_chromium
 
     require_playwright_chromium("JupyterLab test")

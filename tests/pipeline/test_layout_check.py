@@ -75,10 +75,11 @@ def test_a_page_without_the_policy_or_with_a_console_error_fails_and_so_does_a_r
     assert len(found) == 1 and found[0].startswith("1 console errors, e.g. \"Executing inline script violates"), found
     checked = check_pages([tmp_path / "runs" / "a.html", tmp_path / "runs" / "b.html"])
     assert checked[tmp_path / "runs" / "a.html"] == []
-    assert [p.split(",")[0] for p in checked[tmp_path / "runs" / "b.html"]] == ["1 console errors", "1 images do not decode"]
+    assert [p.split(",")[0] for p in checked[tmp_path / "runs" / "b.html"]] == [
+        "1 requests would leave the machine", "1 console errors", "1 images do not decode"]
     assert main([str(tmp_path / "index.html")]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert out[4].startswith("run page b.html: 1 console errors") and out[5].startswith("policy of the 2 run pages")
+    assert out[4].startswith("run page b.html: 1 requests would leave the machine, e.g. http://evil.example/x.png") and out[5].startswith("policy of the 2 run pages")
     assert "1 fail;" in out[5]
 
 

@@ -548,7 +548,7 @@ def test_make_pdf_installs_the_browser_first_or_names_the_one_command_to_run(tmp
 
 def test_make_help_lists_the_targets():
     r = subprocess.run(["make", "-C", str(ROOT), "help"], capture_output=True, text=True, env=ENV)
-    for target in ("report", "test", "test-fast", "data", "bench", "lab", "clean", "browser-check"):
+    for target in ("report", "test", "test-fast", "data", "bench", "lab", "clean", "layout-check"):
         assert f"make {target} " in r.stdout
 
 
