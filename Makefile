@@ -259,7 +259,7 @@ search: results ## the deeper search of Table 1 for the numbers no single varian
 
 # --- development -------------------------------------------------------------------------
 
-# Tests run on every core (pytest-xdist; TEST_WORKERS=0: in this process). A test that uses a shared tiny build
+# Tests run on every core (pytest-xdist; TEST_WORKERS=0: one at a time, in pytest's own process). A test that uses a shared tiny build
 # runs on the worker that made it (tests/conftest.py).
 TEST_WORKERS ?= $(JOBS)
 test: $(VENV_STAMP) ## run the test suite, every tier (browser tests run where Chromium is found, see README)
@@ -269,7 +269,7 @@ test: $(VENV_STAMP) ## run the test suite, every tier (browser tests run where C
 # Chromium, installs, the compiler matrix). `make test` runs those as well.
 FAST_TIER := not e2e and not browser and not install and not compiler
 test-fast: $(VENV_STAMP) ## the unit tier only, for the edit-test loop (under a minute; `make test` runs it all)
-	$(PY) -m pytest -q -rfEs -n $(TEST_WORKERS) -m "$(FAST_TIER)" tests
+	$(PY) -m pytest -q -rfEs -n $(TEST_WORKERS) --dist loadgroup -m "$(FAST_TIER)" tests
 
 browser: $(VENV_STAMP) ## Debian's chromium (root or sudo; apt-get) and Playwright (the browser extra) for the browser tests
 	@command -v chromium > /dev/null || { \

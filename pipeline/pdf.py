@@ -1,6 +1,6 @@
 """The report as a PDF beside the original's (``make pdf``): the same HTML, printed by Chromium.
 
-Playwright (the ``browser`` extra) drives the Chromium the browser check uses, offline. Folded detail
+Playwright (the ``browser`` extra) drives Chromium offline (:func:`pipeline.browser.chromium`). Folded detail
 (``<details>``) is opened first, so the PDF holds every table; the page's print CSS (the report's
 template) sets A4, a page break before each top-level section, and no figure or table row split.
 """

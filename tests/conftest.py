@@ -2,8 +2,10 @@
 
 import io
 import json
-import re
+import os
 import pickle
+import re
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 
 from helpers import compiled_epoch as compiled
 from helpers.cifar10 import FOLDER_NAME, TEST_BATCH, TRAIN_BATCHES, Expected, sha256_bytes
+from helpers.paths import ROOT
 
 def synthetic_split(n, seed, dim=20, dtype=np.float64):
     """A learnable split: class centres plus unit Gaussian noise, X: (n, dim), labels in 0..9."""
@@ -212,6 +215,19 @@ def no_compiler(monkeypatch, tmp_path):
     monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
     monkeypatch.setenv(compiled.DIR_ENV, str(tmp_path / "empty"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def project_copy(tmp):
+    """The project's files in ``tmp/proj`` (modification times kept; the checkout's .venv is used)."""
+    dst = tmp / "proj"
+    shutil.copytree(ROOT, dst, symlinks=True, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "data", "results", "build", "report", "figures", "mutants", "scratch", "__pycache__",
+        "*.egg-info", ".pytest_cache", ".ipynb_checkpoints"))
+    # The copy uses the checkout's .venv: its environment files must never look newer than it, or its make
+    # would reinstall the checkout's venv from the copy (and point the editable install at a temporary folder).
+    for name in ("requirements.txt", "pyproject.toml"):
+        os.utime(dst / name, (0, 0))
+    return dst
 
 
 #: Fixtures that build a tiny project (tens of seconds each; session-scoped, as pytest ends a module-scoped one

@@ -17,6 +17,7 @@ import venv
 import pytest
 
 from helpers.paths import ROOT
+from tests.conftest import project_copy
 
 pytestmark = pytest.mark.install   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
 
@@ -42,9 +43,10 @@ def test_an_environment_made_the_conda_way_runs_the_notebooks(tmp_path, tiny_dat
     python = env_dir / "bin" / "python"
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("\n".join(pip_section((ROOT / "environment.yml").read_text())) + "\n")
-    # conda runs pip with the yml's folder as working directory: `-e .` is the project
+    # conda runs pip with the yml's folder as working directory: `-e .` is the project (a copy: the editable
+    # install writes its metadata beside the sources, where the checkout's own tests read theirs)
     install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements)],
-                             cwd=ROOT, capture_output=True, text=True, timeout=1800)
+                             cwd=project_copy(tmp_path), capture_output=True, text=True, timeout=1800)
     assert install.returncode == 0, install.stderr[-3000:]
 
     kernel = f"dd2424-conda-test-{os.getpid()}"

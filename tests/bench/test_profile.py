@@ -40,3 +40,16 @@ def test_the_profile_splits_a_build_into_training_and_the_rest(tmp_path):
 def test_without_a_recorded_wall_time_it_says_so(tmp_path):
     assert read_wall(tmp_path / "none.json") is None
     assert "no wall time recorded" in "\n".join(format_profile(profile(tmp_path, None, 2)))
+
+
+def test_every_module_the_makefile_runs_with_python_m_is_found_from_the_project_folder():
+    """The Makefile's recipes run in the project folder: ``-m bench.profile`` works there though bench/ is no
+    installed package, and a module moved or renamed without the Makefile fails here."""
+    import importlib.util
+    import re
+
+    from helpers.paths import ROOT
+
+    modules = set(re.findall(r"-m ((?:bench|pipeline)(?:\.\w+)*)", (ROOT / "Makefile").read_text()))
+    assert {"bench.bench", "bench.profile", "bench.mutation", "pipeline", "pipeline.layout_check", "pipeline.pdf"} <= modules
+    assert [m for m in sorted(modules) if importlib.util.find_spec(m) is None] == []

@@ -92,3 +92,11 @@ def test_a_fold_whose_content_sits_outside_it_fails_and_one_that_grows_passes(ch
     (tmp_path / "g.html").write_text(PAGE.format(extra=good + empty))
     m = measure(tmp_path / "g.html", widths=(800,))[800]
     assert problems(m) == ["1 of 2 folds open to nothing, e.g. 'the runs; click to open'"]
+
+
+def test_no_chromium_is_one_line_and_status_2(tmp_path, monkeypatch, capsys):
+    (tmp_path / "a.html").write_text(PAGE.format(extra=""))
+    monkeypatch.setenv("BROWSER_CHECK_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    assert main([str(tmp_path / "a.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: BROWSER_CHECK_CHROMIUM=") and "make browser" in err

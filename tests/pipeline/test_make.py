@@ -14,7 +14,7 @@ import pytest
 
 from helpers.paths import ROOT
 from helpers.settings import FINE_INIT_STD, SEARCH_CHOICES, parse_settings
-from tests.conftest import training_is_running
+from tests.conftest import project_copy, training_is_running
 
 pytestmark = pytest.mark.e2e   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
 
@@ -200,7 +200,7 @@ def test_make_test_runs_every_tier_and_test_fast_leaves_out_each_marked_one():
     full, fast = pytest_line("test"), pytest_line("test-fast")
     assert re.search(r" -m pytest -q -rfEs -n [1-9]\d* --dist loadgroup tests$", full[0]) and len(full) == 2, full
     marks = " and ".join(f"not {t}" for t in tiers)
-    assert re.search(rf' -m pytest -q -rfEs -n [1-9]\d* -m "{marks}" tests$', fast[0]), fast
+    assert re.search(rf' -m pytest -q -rfEs -n [1-9]\d* --dist loadgroup -m "{marks}" tests$', fast[0]), fast
 
 
 def test_every_setting_is_checked_against_every_variant_before_any_run(tmp_path, data_dir):
@@ -679,21 +679,6 @@ def test_make_report_without_a_c_compiler_trains_with_the_numpy_epoch(tmp_path, 
 
 
 # --- exploring beside the build: a copy of the project whose notebooks a test may edit ---------------
-
-def project_copy(tmp):
-    """The project's files in ``tmp/proj`` (modification times kept; the checkout's .venv is used)."""
-    import shutil
-
-    dst = tmp / "proj"
-    shutil.copytree(ROOT, dst, symlinks=True, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "data", "results", "build", "report", "figures", "mutants", "scratch", "__pycache__",
-        "*.egg-info", ".pytest_cache", ".ipynb_checkpoints"))
-    # The copy uses the checkout's .venv: its environment files must never look newer than it, or its make
-    # would reinstall the checkout's venv from the copy (and point the editable install at a temporary folder).
-    for name in ("requirements.txt", "pyproject.toml"):
-        os.utime(dst / name, (0, 0))
-    return dst
-
 
 def make_in(root, out, data_dir, *targets, check=True):
     args = make_args(out, data_dir, *targets)

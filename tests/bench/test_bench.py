@@ -14,7 +14,7 @@ from helpers.model import evaluate
 from helpers.model import init_parameters
 from helpers.train import HISTORY_KEYS, run_epoch
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench.py"
 
 
 @pytest.fixture(scope="module")
