@@ -299,7 +299,6 @@ layout-check: browser-ready ## the report at 390, 800, 1024 and 1280 px, offline
 	+@$(MAKE) --no-print-directory -s $(REPORT_DIR)/index.html
 	$(PY) -m pipeline.layout_check $(REPORT_DIR)/index.html
 
-
 profile: ## where the time of the last make report went: training, data, kernels, figures, rendering
 	@$(PYTHON) -m bench.profile $(RESULTS_DIR) $(BUILD_DIR)/report-wall.json $(JOBS)
 

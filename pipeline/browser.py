@@ -43,6 +43,7 @@ OFFLINE_FLAGS = (
     "--proxy-bypass-list=<-loopback>",
 )
 
+
 class BrowserMissing(RuntimeError):
     """Chromium is not installed (or BROWSER_CHECK_CHROMIUM names no executable)."""
 

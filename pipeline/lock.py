@@ -84,32 +84,27 @@ def acquire(path, announce):
         os.close(fd)
 
 
-def _lock(fd, path, announce):
-    """Block until ``fd`` holds the flock; announce a wait for a running build once."""
+def _lock(fd, path, announce, every=0.1):
+    """Wait until ``fd`` holds the flock; announce a wait for a running build once.
+
+    Each try is a non-blocking flock(), every 0.02 s while the recorded build has just ended (its holder is
+    letting go), every ``every`` s once the wait is announced. Never a blocking flock(): a Ctrl-C that arrives
+    after Python last checked for signals and before the call blocks would be handled only once the lock is free,
+    i.e. not at all while the other build runs (seen on a loaded machine: the waiting build ignored SIGINT).
+    """
     settle = time.monotonic() + SETTLE_SECONDS
+    announced = False
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except BlockingIOError:
-            pid, goals = holder(path)
-            if is_running(pid) or time.monotonic() > settle:
-                announce(pid, goals)
-                _poll_lock(fd)
-                return
-            time.sleep(0.02)   # the recorded build has ended: its holder is letting go
-
-
-def _poll_lock(fd, every=0.1):
-    """Take the flock on ``fd``, trying every ``every`` s. Not a blocking flock(): a Ctrl-C that arrives after
-    Python last checked for signals and before the call blocks would be handled only once the lock is free,
-    i.e. not at all while the other build runs (seen on a loaded machine: the waiting build ignored SIGINT)."""
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            time.sleep(every)
+            if not announced:
+                pid, goals = holder(path)
+                if is_running(pid) or time.monotonic() > settle:
+                    announce(pid, goals)
+                    announced = True
+            time.sleep(every if announced else 0.02)
 
 
 def record(fd, pid, goals):
