@@ -109,7 +109,7 @@ def _open(browser, html_path, width):
 
 def run_pages(html_path):
     """The run pages the report links to (``runs/*.html`` beside it), sorted."""
-    from helpers.report import RUNS_DIR
+    from helpers.paths import RUNS_DIR
 
     return sorted((Path(html_path).parent / RUNS_DIR).glob("*.html"))
 

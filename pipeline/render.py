@@ -7,13 +7,14 @@ Content-Security-Policy (:data:`CONTENT_SECURITY_POLICY`): even markup that a mi
 through can run no script and reach no network.
 """
 
+import functools
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 from helpers.errors import UserError
 from helpers.files import write_text
-from helpers.report import run_page
+from helpers.paths import run_page
 from pipeline.crossref import keep_numbers_whole, link_sections
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -92,9 +93,11 @@ _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
 _MATHTEXT = {r"\lVert": r"\Vert", r"\rVert": r"\Vert"}
 
 
+@functools.cache
 def math_image(tex):
     """``tex`` (without dollars) drawn by matplotlib's mathtext as an ``<img>`` of an SVG data: URL, its alt
-    text the TeX itself: math a page shows with no script (the policy forbids MathJax) and no network."""
+    text the TeX itself: math a page shows with no script (the policy forbids MathJax) and no network. Drawn once
+    per TeX in a process (the run pages of a build share their formulas)."""
     import base64
     import html
     import io
@@ -107,7 +110,9 @@ def math_image(tex):
         source = source.replace(a, b)
     buf = io.BytesIO()
     mathtext.math_to_image(f"${source}$", buf, format="svg", prop=FontProperties(size=12))
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    # without its metadata: matplotlib dates each drawing, and a page would differ from build to build
+    svg = re.sub(rb"<metadata>.*?</metadata>\s*", b"", buf.getvalue(), flags=re.S)
+    data = base64.b64encode(svg).decode("ascii")
     return (f'<img class="math" alt="{html.escape(tex.strip())}" style="vertical-align: middle" '
             f'src="data:image/svg+xml;base64,{data}">')
 
@@ -123,6 +128,15 @@ def render_math(markdown):
             return match.group(0)
         return f"\n\n{image}\n\n" if match.group(1) else image
     return _MATH.sub(one, markdown)
+
+
+@functools.cache
+def _exporter(show_code):
+    """nbconvert's HTML exporter with the offline template, made once per process (its templates compile once)."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)], exclude_input=not show_code,
+                        exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
 
 
 def render_html(notebook, output, show_code=False, title=None, back=None):
@@ -144,7 +158,6 @@ def render_html(notebook, output, show_code=False, title=None, back=None):
     import html as html_lib
 
     import nbformat
-    from nbconvert import HTMLExporter
 
     nb = normalise_notebook(nbformat.read(str(notebook), as_version=4))
     if back:
@@ -155,15 +168,7 @@ def render_html(notebook, output, show_code=False, title=None, back=None):
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(
             f'<p class="back"><a href="{html_lib.escape(href)}">← {html_lib.escape(text)}</a></p>'))
         normalise_notebook(nb)
-    exporter = HTMLExporter(
-        template_name="offline",
-        extra_template_basedirs=[str(TEMPLATES)],
-        exclude_input=not show_code,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        embed_images=True,
-    )
-    html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or "DD2424 Assignment 1"},
+    html, _ = _exporter(show_code).from_notebook_node(nb, resources={"metadata": {"name": title or "DD2424 Assignment 1"},
                                                          "content_security_policy": CONTENT_SECURITY_POLICY})
     html = keep_numbers_whole(link_sections(html))
     found = external_references(html)

@@ -629,27 +629,44 @@ def test_make_search_trains_the_unexplained_settings_once_and_the_report_shows_t
     assert "notebooks/" not in dry.stdout, dry.stdout
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_make_search_stopped_inside_a_run_resumes_retraining_nothing_finished_and_ends_as_an_uninterrupted_one(
-        tmp_path, data_dir, searched, sig):
+def search_groups(out):
+    """The search's training groups of the project ``out``: every group of a variant that `make report` did not train."""
+    return [g for g in (out / "results").glob("*/*") if g.is_dir() and g.parent.name not in ("course", "raw", "executed")]
+
+
+def test_make_search_stopped_twice_inside_a_run_resumes_retraining_nothing_finished_and_ends_as_an_uninterrupted_one(
+        tmp_path, data_dir, searched):
+    """Stopped by SIGTERM inside its second run, resumed on two jobs and stopped by SIGINT inside a run once half the
+    screen has finished, then resumed to the end: each stop one line and nothing partial, each resume retrains only
+    what had not finished, and the end is bit for bit the uninterrupted search's."""
     out = tmp_path / "s"
     shutil.copytree(searched[0].parent / "reported", out, symlinks=True)   # its times kept: the report is up to date
     assert executed(make(out, data_dir, "report", check=True)) == []
+    total = executed(searched[1]).count("notebooks/train.ipynb")
 
-    def second_run_trains():
-        done = list((out / "results").glob("init-std-*/*/summary.json"))
-        return len(done) == 1 and any(a_cell_runs(group / "train.ipynb") for group in (out / "results").glob("init-std-*/*")
-                                      if not (group / "summary.json").exists())
+    def finished():
+        return [g for g in search_groups(out) if (g / "summary.json").exists()]
 
-    proc, _, err = stop_when(make_args(out, data_dir, "search"), second_run_trains, sig)
-    assert proc.returncode != 0 and lines(err) == [INTERRUPTED], err
-    assert not list(out.rglob(".tmp-*")) and not (out / "results" / "search.json").exists()
-    finished = {p: p.stat().st_mtime_ns for p in (out / "results").glob("init-std-*/*/seed*/results.json")}
-    assert len(finished) == 1
+    def a_run_trains_after(n):
+        return lambda: len(finished()) >= n and any(a_cell_runs(g / "train.ipynb") for g in search_groups(out)
+                                                    if not (g / "summary.json").exists())
+
+    screened = len(FINE_INIT_STD) + len(SEARCH_CHOICES)
+    assert total >= screened > 4, searched[1].stdout
+    done = {}
+    for sig, jobs, after in ((signal.SIGTERM, 1, 1), (signal.SIGINT, 2, screened // 2)):
+        proc, stdout, err = stop_when(make_args(out, data_dir, "search", jobs=jobs), a_run_trains_after(after), sig)
+        assert proc.returncode != 0 and lines(err) == [INTERRUPTED], err
+        assert not list(out.rglob(".tmp-*")) and not (out / "results" / "search.json").exists()
+        assert executed(subprocess.CompletedProcess([], 0, stdout)).count("notebooks/train.ipynb") <= total - len(done)
+        assert {p: p.stat().st_mtime_ns for p in done} == done                # what had finished was not retrained
+        # finished: what the stopped build kept (a run stopped after its summary was written is not kept)
+        done = {p: p.stat().st_mtime_ns for g in finished() for p in g.glob("seed*/results.json")}
+    finished_groups = {p.parent.parent for p in done}
+    assert len(finished_groups) > 1, finished_groups
     r = make(out, data_dir, "search", jobs=2, check=True)
-    not_finished = executed(searched[1]).count("notebooks/train.ipynb") - 1
-    assert executed(r).count("notebooks/train.ipynb") == not_finished, r.stdout        # every run not finished
-    assert {p: p.stat().st_mtime_ns for p in finished} == finished
+    assert executed(r).count("notebooks/train.ipynb") == total - len(finished_groups), r.stdout   # every run not finished
+    assert {p: p.stat().st_mtime_ns for p in done} == done
     a, b = result_files(out), result_files(searched[0])
     assert sorted(a) == sorted(b) and [name for name in a if a[name] != b[name]] == []      # bit for bit
 
