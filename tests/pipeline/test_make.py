@@ -248,23 +248,26 @@ def _default_signals():
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_training_is_redone_not_accepted(tmp_path, data_dir, sig):
-    out = project(tmp_path / "p", "lam,eta,n_batch,n_epochs\n0,0.01,10,5000\n", "name,seeds,overrides,description\ncourse,1,,c\n")
+def test_interrupted_training_is_redone_not_accepted(tmp_path, data_dir):
+    """Stopped inside its training loop by SIGINT (Ctrl-C), then again by SIGTERM (a kill): each time nothing of the
+    run is kept, and the third build redoes the run and completes."""
+    # 2000 epochs: about 6 s of training here, which the third build does whole
+    out = project(tmp_path / "p", "lam,eta,n_batch,n_epochs\n0,0.01,10,2000\n", "name,seeds,overrides,description\ncourse,1,,c\n")
     setting = parse_settings((out / "settings.csv").read_text())[0]
     group = out / "results" / "course" / setting.setting_id
-    proc = subprocess.Popen(make_args(out, data_dir, "report"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, env=ENV, preexec_fn=_default_signals)
-    deadline = time.time() + 120
-    while not training_is_running(group / "train.ipynb") and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.5)  # inside the training loop (5000 epochs: several seconds)
-    assert proc.poll() is None, "the run ended before it could be interrupted"
-    os.killpg(proc.pid, sig)  # what Ctrl-C (SIGINT) or a kill (SIGTERM) does to the whole job
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == -sig and lines(err) == [INTERRUPTED], err
-    assert not (group / "summary.json").exists() and not (group / "seed1" / "results.json").exists()
-    assert not (out / "report" / "index.html").exists()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        proc = subprocess.Popen(make_args(out, data_dir, "report"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True, env=ENV, preexec_fn=_default_signals)
+        deadline = time.time() + 120
+        while not training_is_running(group / "train.ipynb") and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # inside the training loop
+        assert training_is_running(group / "train.ipynb"), "the training ended before it could be interrupted"
+        os.killpg(proc.pid, sig)  # what Ctrl-C (SIGINT) or a kill (SIGTERM) does to the whole job
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == -sig and lines(err) == [INTERRUPTED], err
+        assert not (group / "summary.json").exists() and not (group / "seed1" / "results.json").exists()
+        assert not (out / "report" / "index.html").exists()
     # running again redoes the interrupted setting and completes
     r = make(out, data_dir, "report", check=True)
     assert executed(r).count("notebooks/train.ipynb") == 1
@@ -438,23 +441,6 @@ def stop_when(args, condition, sig, timeout=600):
     return proc, out, err
 
 
-@pytest.mark.parametrize("point, sig, condition", STOP_POINTS, ids=[p[0] for p in STOP_POINTS])
-def test_make_report_stopped_anywhere_then_rerun_ends_as_an_uninterrupted_build_retraining_nothing(
-        tmp_path, data_dir, small_reference, point, sig, condition):
-    out = project(tmp_path / "p", *SMALL)
-    proc, _, err = stop_when(make_args(out, data_dir, "report"), lambda: condition(out), sig)
-    assert proc.returncode != 0 and lines(err) == [INTERRUPTED], err                           # one line, once
-    assert not (out / "report" / "index.html").exists() and not list(out.rglob(".tmp-*"))    # nothing partial kept
-    trained = {p: p.stat().st_mtime_ns for p in (out / "results").rglob("seed*/results.json")}
-    assert len(trained) == 2                                                 # training had finished
-    r = make(out, data_dir, "report", check=True)
-    assert "notebooks/train.ipynb" not in executed(r) and "notebooks/report.ipynb" in executed(r), r.stdout
-    assert {p: p.stat().st_mtime_ns for p in trained} == trained             # nothing retrained
-    a, b = result_files(out), result_files(small_reference)
-    assert sorted(a) == sorted(b) and [name for name in a if a[name] != b[name]] == []      # bit for bit
-    assert len(run_pages_written(out)) == 3
-
-
 #: Put on PYTHONPATH, it holds the data preparation (``pipeline cache``) at its last step, the cache folder written
 #: in its temporary name and not yet renamed into place: it writes the file $HOLD_READY, then waits to be stopped.
 HOLD_CACHE = """
@@ -470,9 +456,12 @@ if "cache" in sys.argv and os.environ.get("HOLD_READY"):
 """
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_make_report_stopped_during_data_preparation_keeps_no_cache_and_a_rerun_ends_as_an_uninterrupted_build(
-        tmp_path, tiny_data_dir, small_reference, sig):
+def test_make_report_stopped_anywhere_then_rerun_ends_as_an_uninterrupted_build_retraining_nothing(
+        tmp_path, tiny_data_dir, small_reference):
+    """One build stopped again and again: twice while it prepares the data (SIGINT, then SIGTERM; held at the moment
+    the cache is written under its temporary name), then at each of :data:`STOP_POINTS` in turn, each stop one
+    line with nothing partial kept, each rerun retraining nothing that had finished; the last rerun ends bit for bit
+    as an uninterrupted build."""
     from helpers.cifar10 import FOLDER_NAME
 
     data = tmp_path / "data"       # its own data folder: no cache built yet
@@ -483,23 +472,39 @@ def test_make_report_stopped_during_data_preparation_keeps_no_cache_and_a_rerun_
     ready = tmp_path / "ready"
     out = project(tmp_path / "p", *SMALL)
     env = {**ENV, "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), ENV.get("PYTHONPATH")])), "HOLD_READY": str(ready)}
-    proc = subprocess.Popen(make_args(out, data, "report"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, env=env, preexec_fn=_default_signals)
-    deadline = time.monotonic() + 300
-    while not ready.exists():                     # the measured point: the cache is written, not yet in place
-        assert proc.poll() is None, "the build ended before the point: " + "".join(proc.communicate())[-3000:]
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    assert list((data / "cache").glob(".tmp-*"))
-    os.killpg(proc.pid, sig)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode != 0 and lines(err) == [INTERRUPTED], err
-    assert list((data / "cache").iterdir()) == []                 # no cache, whole or partial
-    assert not (out / "results").exists() or not list((out / "results").rglob("*.json"))
-    r = make(out, data, "report", check=True)                        # without the hook
-    assert "[data] preparing" in r.stdout
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        ready.unlink(missing_ok=True)
+        proc = subprocess.Popen(make_args(out, data, "report"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True, env=env, preexec_fn=_default_signals)
+        deadline = time.monotonic() + 300
+        while not ready.exists():                     # the measured point: the cache is written, not yet in place
+            assert proc.poll() is None, "the build ended before the point: " + "".join(proc.communicate())[-3000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert list((data / "cache").glob(".tmp-*"))
+        os.killpg(proc.pid, sig)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode != 0 and lines(err) == [INTERRUPTED], err
+        assert list((data / "cache").iterdir()) == []                 # no cache, whole or partial
+        assert not (out / "results").exists() or not list((out / "results").rglob("*.json"))
+    trained = None
+    for point, sig, condition in STOP_POINTS:                           # without the hook from here on
+        proc, stdout, err = stop_when(make_args(out, data, "report"), lambda: condition(out), sig)
+        assert proc.returncode != 0 and lines(err) == [INTERRUPTED], (point, err)                 # one line, once
+        assert not (out / "report" / "index.html").exists() and not list(out.rglob(".tmp-*"))    # nothing partial kept
+        if trained is None:
+            assert "[data] preparing" in stdout
+            trained = {p: p.stat().st_mtime_ns for p in (out / "results").rglob("seed*/results.json")}
+            assert len(trained) == 2                                     # training had finished
+        else:
+            assert "notebooks/train.ipynb" not in stdout, (point, stdout)
+        assert {p: p.stat().st_mtime_ns for p in trained} == trained     # nothing retrained
+    r = make(out, data, "report", check=True)
+    assert "notebooks/train.ipynb" not in executed(r) and "notebooks/report.ipynb" in executed(r), r.stdout
+    assert {p: p.stat().st_mtime_ns for p in trained} == trained
     a, b = result_files(out), result_files(small_reference)
     assert sorted(a) == sorted(b) and [name for name in a if a[name] != b[name]] == []      # bit for bit
+    assert len(run_pages_written(out)) == 3
 
 
 def test_make_clean_keeps_the_downloaded_archive(tmp_path):
