@@ -11,6 +11,7 @@ console shows no error (a blocked script, image or request is one), and that no 
 (every one is recorded, until the network has been idle for half a second, then refused).
 """
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -82,13 +83,28 @@ MEASURE_JS = r"""
 WIDTHS = (390, 800, 1024, 1280)
 
 
-def measure(html_path, widths=WIDTHS):
-    """:data:`MEASURE_JS` at each width, the report opened offline (no request leaves the machine)."""
+def measure(html_path, widths=WIDTHS, browser=None):
+    """:data:`MEASURE_JS` at each width, the report opened offline (no request leaves the machine), in ``browser``
+    (None: a Chromium of its own)."""
+    html_path = _report(html_path)
+    with _given_or_own(browser) as browser:
+        return {width: _open(browser, html_path, width) for width in widths}
+
+
+def _report(html_path):
     html_path = Path(html_path).resolve()
     if not html_path.is_file():
         raise UserError(f"no report at {html_path}; run `make report`")
-    with chromium() as browser:
-        return {width: _open(browser, html_path, width) for width in widths}
+    return html_path
+
+
+@contextlib.contextmanager
+def _given_or_own(browser):
+    if browser is not None:
+        yield browser
+        return
+    with chromium() as own:
+        yield own
 
 
 def _open(browser, html_path, width):
@@ -114,9 +130,9 @@ def run_pages(html_path):
     return sorted((Path(html_path).parent / RUNS_DIR).glob("*.html"))
 
 
-def check_pages(paths, width=1280):
+def check_pages(paths, width=1280, browser=None):
     """Each page's policy, console errors, requests and undecoded images: page path -> :func:`policy_problems`."""
-    with chromium() as browser:
+    with _given_or_own(browser) as browser:
         return {path: policy_problems(_open(browser, path, width)) for path in paths}
 
 
@@ -153,15 +169,18 @@ def problems(m):
     return out + policy_problems(m, images=False)
 
 
-def main(argv=None):
+def main(argv=None, browser=None):
+    """Check the report named in ``argv`` and its run pages in ``browser`` (None: one Chromium of its own, for the
+    report at every width and for the run pages); print a line per width and one for the run pages."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         print("usage: python -m pipeline.layout_check REPORT.html", file=sys.stderr)
         return 2
     try:
-        results = measure(argv[0])
-        pages = run_pages(argv[0])
-        checked = check_pages(pages) if pages else {}
+        pages = run_pages(_report(argv[0]))
+        with _given_or_own(browser) as browser:
+            results = measure(argv[0], browser=browser)
+            checked = check_pages(pages, browser=browser)
     except (UserError, BrowserMissing, BrowserError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
