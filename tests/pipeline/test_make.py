@@ -280,7 +280,7 @@ def test_a_second_make_report_in_the_same_checkout_waits_for_the_first_then_find
     from pipeline.lock import holder, waiting_line
     from tests.pipeline.test_lock import read_line
 
-    out = project(tmp_path / "p")
+    out = project(tmp_path / "p", *SMALL)
     lock = out / "build" / "build.lock"
     with open(tmp_path / "first.log", "w") as log:
         first = subprocess.Popen(make_args(out, data_dir, "report", jobs=2), stdout=log, stderr=subprocess.STDOUT,
@@ -300,7 +300,7 @@ def test_a_second_make_report_in_the_same_checkout_waits_for_the_first_then_find
     assert executed(subprocess.CompletedProcess([], 0, rest)) == [] and f"Report: {out / 'report' / 'index.html'}" in rest
     first_log = (tmp_path / "first.log").read_text()
     assert "waiting" not in first_log and executed(subprocess.CompletedProcess([], 0, first_log)).count(
-        "notebooks/train.ipynb") == 4
+        "notebooks/train.ipynb") == 1
     assert make(out, data_dir, "-q", str(out / "report" / "index.html")).returncode == 0     # whole and up to date
 
 
