@@ -9,14 +9,14 @@ import pytest
 
 from helpers.errors import UserError
 from helpers.paths import ROOT
-from helpers.settings import parse_settings, parse_variants, read_settings, read_variants
+from helpers.settings import parse_settings, parse_variants, read_setting_rows, read_variants, training_pairs
 from tests.conftest import committed_text
 from pipeline.check import check_report
 from pipeline.execute import NotebookError, execute, notebook_parameters
 from pipeline.render import external_references, render_html, render_runs
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-SETTINGS = "lam,eta,n_batch,n_epochs,variants\n0,0.1,100,40,all\n0.1,0.001,100,40,all\n0,1e305,20,3,all\n"
+SETTINGS = "lam,eta,n_batch,n_epochs,variants\n0,0.1,100,40,all\n0.1,0.001,100,40,all\n0,1e305,20,3,\n"   # the last: course only
 VARIANTS = ("name,seeds,overrides,description\ncourse,1 2,,the course\n"
             "raw,3,normalise=false,no normalisation\n")
 
@@ -66,17 +66,16 @@ def pipeline(tmp_path_factory, tiny_data_dir):
     out = tmp_path_factory.mktemp("pipeline")
     (out / "settings.csv").write_text(SETTINGS)
     (out / "variants.csv").write_text(VARIANTS)
-    settings, variants = read_settings(out / "settings.csv"), read_variants(out / "variants.csv")
+    (settings, trained_in), variants = read_setting_rows(out / "settings.csv"), read_variants(out / "variants.csv")
     # executed notebooks where make keeps them, so that the report's provenance pages can be rendered
     execute(ROOT / "notebooks/gradient_check.ipynb", out / "results/executed/gradient_check.ipynb",
             {"data_dir": str(tiny_data_dir), "output": str(out / "results/gradcheck.json"),
              "n_images": 5, "n_dims": 6, "n_val": 50, "search": "small"})
-    for v in variants:
-        for s in settings:
-            params = {"run": {"lam": s.lam, "eta": s.eta, "n_batch": s.n_batch, "n_epochs": s.n_epochs, **v.train, **v.data},
-                      "seeds": list(v.seeds), "variant": v.name, "data_dir": str(tiny_data_dir),
-                      "results_dir": str(out / "results"), "n_val": 50}
-            execute(ROOT / "notebooks/train.ipynb", out / f"results/{v.name}/{s.setting_id}/train.ipynb", params)
+    for v, s in training_pairs(settings, variants, trained_in):   # the rows as make trains them
+        params = {"run": {"lam": s.lam, "eta": s.eta, "n_batch": s.n_batch, "n_epochs": s.n_epochs, **v.train, **v.data},
+                  "seeds": list(v.seeds), "variant": v.name, "data_dir": str(tiny_data_dir),
+                  "results_dir": str(out / "results"), "n_val": 50}
+        execute(ROOT / "notebooks/train.ipynb", out / f"results/{v.name}/{s.setting_id}/train.ipynb", params)
     for s in settings:
         execute(ROOT / "notebooks/figures.ipynb", out / f"results/course/{s.setting_id}/figures.ipynb",
                 {"run": {"lam": s.lam, "eta": s.eta, "n_batch": s.n_batch, "n_epochs": s.n_epochs},
