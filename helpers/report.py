@@ -19,7 +19,8 @@ from pathlib import Path
 from helpers import audit, likelihood, original
 from helpers.files import write_text
 from helpers.params import CHOICES, OPTIONAL_CHOICES, SETTING_CHOICES, DataOptions, TrainParams
-from helpers.paths import RUNS_DIR, project_path, run_page
+from helpers.pages import RUNS_DIR, run_page
+from helpers.paths import project_path
 from helpers.results import METRICS, load_group
 from helpers.settings import ALL, BASELINE, Variant, named_variants, run_setting, training_pairs
 
@@ -457,8 +458,6 @@ def original_accuracies(records):
     return out
 
 
-#: Where the report's provenance links point, relative to the page: the executed notebooks, rendered with
-#: their code (``python -m pipeline render-runs``, run by ``make report``).
 def run_link(page, text="the notebook run"):
     """A link to an executed notebook rendered under :data:`RUNS_DIR` (``page``: :func:`run_page`)."""
     return f'<a href="{RUNS_DIR}/{html.escape(page)}">{html.escape(text)}</a>'

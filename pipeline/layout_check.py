@@ -117,15 +117,17 @@ def _open(browser, html_path, width):
     page.on("request", lambda request: None if is_local(request.url) else external.append(request.url))
     page.route("**/*", lambda route: route.continue_() if is_local(route.request.url) else route.abort())
     # "networkidle": no request for 500 ms after the load event, so that a script's late request is seen
-    page.goto(Path(html_path).resolve().as_uri(), wait_until="networkidle")
-    result = page.evaluate(MEASURE_JS)
-    page.close()
+    try:
+        page.goto(Path(html_path).resolve().as_uri(), wait_until="networkidle")
+        result = page.evaluate(MEASURE_JS)
+    finally:
+        page.close()
     return {**result, "consoleErrors": errors, "external": external}
 
 
 def run_pages(html_path):
     """The run pages the report links to (``runs/*.html`` beside it), sorted."""
-    from helpers.paths import RUNS_DIR
+    from helpers.pages import RUNS_DIR
 
     return sorted((Path(html_path).parent / RUNS_DIR).glob("*.html"))
 

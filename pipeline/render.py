@@ -14,7 +14,7 @@ from pathlib import Path
 
 from helpers.errors import UserError
 from helpers.files import write_text
-from helpers.paths import run_page
+from helpers.pages import run_page
 from pipeline.crossref import keep_numbers_whole, link_sections
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -37,6 +37,9 @@ def test_training_depends_on_what_it_runs_and_nothing_else():
     assert {"compiled_epoch.py", "compiled_epoch.c"} <= deps("train")   # editing the compiled epoch retrains
     # plots in the training notebook are display cells: restyling a figure retrains nothing
     assert not deps("train") & {"figures.py", "gradcheck.py", "report.py", "audit.py", "reference.py"}
+    # nor does renaming a rendered run page: its names live apart from helpers.paths, which every notebook imports
+    assert "paths.py" in deps("train") and "pages.py" not in deps("train") | deps("gradient_check") | deps("figures")
+    assert "pages.py" in deps("report")
 
 
 def test_gradient_check_does_not_depend_on_training_or_the_report():

@@ -311,7 +311,7 @@ def test_parallel_runs_on_one_terminal_print_whole_lines_two_each(tmp_path, tiny
     master, slave = pty.openpty()
     env = {**os.environ, "TERM": "xterm"}
     outputs = {name: tmp_path / f"{name}.ipynb" for name in ("alpha", "beta")}
-    procs = [subprocess.Popen(train_command(output, name, tmp_path, tiny_data_dir, 1000, "[1, 2]"),
+    procs = [subprocess.Popen(train_command(output, name, tmp_path, tiny_data_dir, 1500, "[1, 2]"),
                               cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
              for name, output in outputs.items()]
     os.close(slave)

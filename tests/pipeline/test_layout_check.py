@@ -6,7 +6,9 @@ from pipeline.layout_check import check_pages, main, measure, problems
 from pipeline.render import CONTENT_SECURITY_POLICY
 from tests.conftest import require_playwright_chromium
 
-pytestmark = pytest.mark.browser   # a tier `make test` runs and `make test-fast` leaves out (pyproject.toml)
+# a tier `make test` runs and `make test-fast` leaves out (pyproject.toml); on one worker, which launches the module's
+# Chromium once
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("layout_check")]
 
 POLICY = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8">""" + POLICY + """</head><body style="margin:0">
