@@ -44,6 +44,9 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 #: Seconds a kernel gets to start (twelve at once on two busy cores take about 30 s).
 START_TIMEOUT = 120
 
+#: The file, in a kernel's socket folder, that holds its standard error.
+KERNEL_STDERR = "kernel.stderr"
+
 #: Seconds an interrupted cell gets to stop before its kernel is killed.
 INTERRUPT_GRACE = 5.0
 
@@ -149,7 +152,7 @@ def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, c
                         raise
                     if attempt == 2:
                         raise NotebookError(f"{label}: the Jupyter kernel {kernel!r} failed to start twice "
-                                            f"({type(exc).__name__}: {exc})") from None
+                                            f"({type(exc).__name__}: {exc}{run.last_words()})") from None
             run.check()
             kept = _keep(tmp, output)
             return output
@@ -166,7 +169,7 @@ def execute(notebook, output, parameters=None, kernel=KERNEL_NAME, label=None, c
         except DeadKernelError as exc:  # died while running a cell: retrying would redo the work
             run.check()
             kept = _keep(tmp, output)
-            raise NotebookError(f"{label}: the kernel died ({exc}); open {output}") from None
+            raise NotebookError(f"{label}: the kernel died ({exc}{run.last_words()}); open {output}") from None
         except NoSuchKernel:
             raise NotebookError(f"no Jupyter kernel named {kernel!r}; run `make venv` to register it") from None
         finally:
@@ -274,6 +277,11 @@ class _Run:
         start (or to answer in time)."""
         return len(self.managers) > self.made_before and not self.in_cells
 
+    def last_words(self):
+        """"; the kernel said: LINE" with the last line of the latest kernel's standard error, or ""."""
+        words = self.managers[-1].last_words() if self.managers else ""
+        return f"; the kernel said: {words}" if words else ""
+
     def check(self):
         """Raise :class:`Interrupted` if a signal arrived during the run."""
         if self.signum is not None:
@@ -353,6 +361,23 @@ def kernel_manager_class():
                               connection_file=os.path.join(folder, "kernel.json"))
             super().__init__(**kwargs)
             self.socket_folder = folder
+
+        async def start_kernel(self, **kwargs):
+            # The kernel's own standard error into a file of its folder, not onto the terminal between the runs'
+            # lines: asyncio's "Task was destroyed but it is pending!" as SIGTERM stops it, a crash's last words
+            # (:meth:`last_words` puts them in the error message). Its cells' output reaches the notebook either way.
+            if not self.socket_folder or "stderr" in kwargs:
+                return await super().start_kernel(**kwargs)
+            with open(os.path.join(self.socket_folder, KERNEL_STDERR), "wb") as err:
+                return await super().start_kernel(stderr=err, **kwargs)
+
+        def last_words(self):
+            """The last line the kernel wrote on its standard error, or ""."""
+            try:
+                with open(os.path.join(self.socket_folder or "/nonexistent", KERNEL_STDERR), "rb") as err:
+                    return _last_line(err.read().decode("utf-8", "replace"))
+            except OSError:
+                return ""
 
         async def _async_interrupt_kernel(self):
             if self.shutting_down:  # an idle kernel needs no interrupt to shut down

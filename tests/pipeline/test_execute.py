@@ -252,14 +252,18 @@ def test_only_a_kernel_that_failed_to_start_is_retried(tmp_path, monkeypatch):
     assert len(calls) == 2
 
 
-def test_a_real_kernel_that_cannot_start_is_retried_once_then_named(tmp_path, monkeypatch):
+def test_a_real_kernel_that_cannot_start_is_retried_once_then_named(tmp_path, monkeypatch, capfd):
     """A kernel whose start fails inside nbclient (here: it exits before it answers)."""
     from pipeline import execute as ex
 
-    monkeypatch.setattr(ex, "KERNEL_ARGUMENTS", [*ex.KERNEL_ARGUMENTS, "--IPKernelApp.exec_lines=['import os; os._exit(3)']"])
-    with pytest.raises(ex.NotebookError, match=r"nb: the Jupyter kernel 'dd2424-a1' failed to start twice"):
+    monkeypatch.setattr(ex, "KERNEL_ARGUMENTS", [*ex.KERNEL_ARGUMENTS, "--IPKernelApp.exec_lines=["
+                        "'import os; os.write(2, b\\'no luck\\\\n\\'); os._exit(3)']"])
+    with pytest.raises(ex.NotebookError, match=r"nb: the Jupyter kernel 'dd2424-a1' failed to start twice") as raised:
         ex.execute(tiny_notebook(tmp_path / "nb.ipynb"), tmp_path / "out.ipynb")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb"]
+    # what the kernel wrote on its standard error is named in the message, and was not on the terminal
+    assert str(raised.value).endswith("; the kernel said: no luck)"), raised.value
+    assert "no luck" not in capfd.readouterr().err
 
 
 def test_the_kernel_is_not_interrupted_when_it_shuts_down():
