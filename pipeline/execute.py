@@ -373,8 +373,10 @@ def kernel_manager_class():
 
         def last_words(self):
             """The last line the kernel wrote on its standard error, or ""."""
+            if not self.socket_folder:
+                return ""
             try:
-                with open(os.path.join(self.socket_folder or "/nonexistent", KERNEL_STDERR), "rb") as err:
+                with open(os.path.join(self.socket_folder, KERNEL_STDERR), "rb") as err:
                     return _last_line(err.read().decode("utf-8", "replace"))
             except OSError:
                 return ""

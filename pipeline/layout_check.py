@@ -179,9 +179,10 @@ def main(argv=None, browser=None):
         print("usage: python -m pipeline.layout_check REPORT.html", file=sys.stderr)
         return 2
     try:
-        pages = run_pages(_report(argv[0]))
+        html_path = _report(argv[0])
+        pages = run_pages(html_path)
         with _given_or_own(browser) as browser:
-            results = measure(argv[0], browser=browser)
+            results = measure(html_path, browser=browser)
             checked = check_pages(pages, browser=browser)
     except (UserError, BrowserMissing, BrowserError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -168,8 +168,8 @@ def render_html(notebook, output, show_code=False, title=None, back=None):
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(
             f'<p class="back"><a href="{html_lib.escape(href)}">← {html_lib.escape(text)}</a></p>'))
         normalise_notebook(nb)
-    html, _ = _exporter(show_code).from_notebook_node(nb, resources={"metadata": {"name": title or "DD2424 Assignment 1"},
-                                                         "content_security_policy": CONTENT_SECURITY_POLICY})
+    resources = {"metadata": {"name": title or "DD2424 Assignment 1"}, "content_security_policy": CONTENT_SECURITY_POLICY}
+    html, _ = _exporter(show_code).from_notebook_node(nb, resources=resources)
     html = keep_numbers_whole(link_sections(html))
     found = external_references(html)
     if found:
