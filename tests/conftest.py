@@ -233,7 +233,7 @@ def project_copy(tmp):
 #: Fixtures that build a tiny project (tens of seconds each; session-scoped, as pytest ends a module-scoped one
 #: whenever a worker's next test is of another module): under pytest-xdist (`make test` runs ``-n JOBS --dist
 #: loadgroup``) the tests that use one run on one worker, which builds it once.
-SHARED_BUILDS = {"built_once", "small_reference", "searched", "pipeline"}
+SHARED_BUILDS = {"built_once", "searched", "pipeline"}
 
 
 @pytest.hookimpl(tryfirst=True)   # before pytest-xdist's own, which reads the groups

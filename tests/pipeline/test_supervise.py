@@ -1,7 +1,7 @@
 """The supervisor of a build (pipeline/supervise.py): what of the build's messages reaches the user, and how it ends.
 
 Stopping real builds, whatever gets the signal, is tested end to end in tests/pipeline/test_make.py
-(test_a_stopped_build_says_so_in_exactly_one_line_whatever_gets_the_signal)."""
+(test_a_build_stopped_inside_training_says_so_in_one_line_whatever_gets_the_signal_and_keeps_nothing_of_the_run)."""
 
 import os
 import signal
