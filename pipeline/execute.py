@@ -15,9 +15,10 @@ On top of ``papermill.execute_notebook`` this
   shut down in order (killing it if it has not stopped after
   :data:`INTERRUPT_GRACE` seconds, or at a second signal) and raises
   :class:`Interrupted`: no traceback, no partial file;
-* shuts the kernel down without interrupting it first (jupyter_client does,
-  and an ipykernel still answering its last request then logs
-  ``KeyboardInterrupt caught in kernel.`` on the terminal);
+* keeps the kernel's own standard error off the terminal, in a file of its
+  private folder (jupyter_client interrupts a kernel to shut it down, and an
+  ipykernel still answering its last request logs ``KeyboardInterrupt caught
+  in kernel.``); its last line is named when the kernel fails to start or dies;
 * turns a failing cell into one line naming the run and the executed notebook
   to open.
 """
@@ -243,7 +244,7 @@ class _Run:
             self.timer.cancel()
         for km in self.managers:
             self.kill(km)  # normally dead already: shut down by nbclient
-            shutil.rmtree(km.socket_folder or "/nonexistent", ignore_errors=True)
+            shutil.rmtree(km.kernel_folder, ignore_errors=True)
 
     def client_options(self):
         """nbclient's options for this run (papermill passes them on): a kernel manager class that registers
@@ -327,63 +328,44 @@ class _Run:
                 km.provisioner.process.wait(timeout=5)
 
 
-def _socket_folder():
-    """A new private folder for a kernel's sockets, or None if its paths would be too long."""
+def _kernel_folder():
+    """A new private folder for a kernel's files; True beside it if its socket paths fit (sun_path: 108 bytes on
+    Linux, 104 on macOS), else the kernel talks over local TCP."""
     folder = tempfile.mkdtemp(prefix="dd2424-kernel-")
-    if len(os.path.join(folder, "k-00")) <= 100:  # sun_path: 108 bytes on Linux, 104 on macOS
-        return folder
-    os.rmdir(folder)
-    return None
-
-
-#: The jupyter_client version :func:`kernel_manager_class`'s one private override was written for (a test
-#: fails on another, so that the override is looked at again).
-PRIVATE_HOOK_VERSION = "8.10.0"
+    return folder, len(os.path.join(folder, "k-00")) <= 100
 
 
 @functools.cache
 def kernel_manager_class():
-    """The project's kernel manager: jupyter_client's AsyncKernelManager, talking to its kernel over Unix-domain
-    sockets in a private folder (public options: ``transport``, ``ip``, ``connection_file``).
-
-    One private override (jupyter_client :data:`PRIVATE_HOOK_VERSION`): its shutdown interrupts the kernel
-    first (``_async_shutdown_kernel`` calls ``_async_interrupt_kernel``), and an ipykernel still answering
-    papermill's last request then logs "KeyboardInterrupt caught in kernel." on the terminal; no public option
-    turns that off, so the interrupt does nothing while the manager shuts the kernel down.
-    """
+    """The project's kernel manager: jupyter_client's AsyncKernelManager with a private folder per kernel for its
+    Unix-domain sockets (public options ``transport``, ``ip``, ``connection_file``) and its standard error
+    (:data:`KERNEL_STDERR`; ``start_kernel``'s public ``stderr``)."""
     from jupyter_client import AsyncKernelManager
 
     class KernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
-            folder = _socket_folder()
-            if folder:
+            folder, fits = _kernel_folder()
+            if fits:
                 kwargs.update(transport="ipc", ip=os.path.join(folder, "k"),
                               connection_file=os.path.join(folder, "kernel.json"))
             super().__init__(**kwargs)
-            self.socket_folder = folder
+            self.kernel_folder = folder
 
         async def start_kernel(self, **kwargs):
-            # The kernel's own standard error into a file of its folder, not onto the terminal between the runs'
-            # lines: asyncio's "Task was destroyed but it is pending!" as SIGTERM stops it, a crash's last words
-            # (:meth:`last_words` puts them in the error message). Its cells' output reaches the notebook either way.
-            if not self.socket_folder or "stderr" in kwargs:
+            # The kernel's own standard error into its folder, not onto the terminal between the runs' lines: the
+            # "KeyboardInterrupt caught in kernel." of a shutdown, asyncio's "Task was destroyed but it is pending!"
+            # as SIGTERM stops it, a crash's last words (:meth:`last_words`). Its cells' output reaches the notebook.
+            if "stderr" in kwargs:
                 return await super().start_kernel(**kwargs)
-            with open(os.path.join(self.socket_folder, KERNEL_STDERR), "wb") as err:
+            with open(os.path.join(self.kernel_folder, KERNEL_STDERR), "wb") as err:
                 return await super().start_kernel(stderr=err, **kwargs)
 
         def last_words(self):
             """The last line the kernel wrote on its standard error, or ""."""
-            if not self.socket_folder:
-                return ""
             try:
-                with open(os.path.join(self.socket_folder, KERNEL_STDERR), "rb") as err:
+                with open(os.path.join(self.kernel_folder, KERNEL_STDERR), "rb") as err:
                     return _last_line(err.read().decode("utf-8", "replace"))
             except OSError:
                 return ""
-
-        async def _async_interrupt_kernel(self):
-            if self.shutting_down:  # an idle kernel needs no interrupt to shut down
-                return
-            await super()._async_interrupt_kernel()
 
     return KernelManager

@@ -171,7 +171,7 @@ def make_rules(settings, variants, sources, root=None, trained_in=None):
     for marker, options in caches.items():
         out += ["",
                 f"{marker}: $(DATA_STAMP) $(CACHE_DEPS) | $(VENV_STAMP)",
-                f"\t@$(PY) -m pipeline cache --data-dir $(DATA_DIR) --n-val $(N_VAL) "
+                "\t@$(PY) -m pipeline cache --data-dir $(DATA_DIR) --n-val $(N_VAL) "
                 + " ".join(f"--{k} {_flag(getattr(options, k))}" for k in DATA_OPTIONS)]
     out += ["",
             f"RUN_GROUPS := {' '.join(groups)}",

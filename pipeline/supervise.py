@@ -45,8 +45,6 @@ INTERRUPTED = "interrupted: nothing partial was kept; run the same command again
 #: Make's own lines about a job that failed or was stopped, and about waiting for the others.
 MAKE_JOB_LINE = re.compile(r"^g?make(\[\d+\])?: \*\*\* (\[.*\] (Error \d+|Interrupt|Terminated|Killed|Hangup)"
                            r"( \(core dumped\))?|Waiting for unfinished jobs\.\.\.\.)\s*$")
-#: A Jupyter kernel's own line when SIGINT reaches it (the run's "interrupted" line says what matters).
-KERNEL_INTERRUPT = re.compile(r"^\[IPKernelApp\] \w+ \| KeyboardInterrupt caught in kernel")
 #: Make's lines as it stops: a target it removes, and a child it could no longer wait for (a sub-make
 #: whose job the same signal ended first).
 MAKE_STOPPING = re.compile(r"^g?make(\[\d+\])?: \*\*\* (Deleting (intermediate )?file |wait: No child processes)")
@@ -74,7 +72,7 @@ class Filter:
 
     def line(self, text):
         """The text to relay for one whole line (with its newline), or "" to hold it back (make's lines about
-        deleted targets and lost children, and a kernel's line about SIGINT are shown after a failure that was no stop)."""
+        deleted targets and lost children are shown after a failure that was no stop)."""
         bare = text.rstrip("\r\n")
         if bare.endswith(INTERRUPTED):
             self.interrupted = True
@@ -83,7 +81,7 @@ class Filter:
             if re.search(r"\] (Interrupt|Terminated|Hangup|Error 13[0-9]|Error 14[0-9])$", bare):
                 self.interrupted = True
             return ""
-        if MAKE_STOPPING.match(bare) or KERNEL_INTERRUPT.match(bare):
+        if MAKE_STOPPING.match(bare):
             self.held.append(text)
             return ""
         return text

@@ -4,6 +4,7 @@
 import os
 import pty
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -266,47 +267,28 @@ def test_a_real_kernel_that_cannot_start_is_retried_once_then_named(tmp_path, mo
     assert "no luck" not in capfd.readouterr().err
 
 
-def test_the_kernel_is_not_interrupted_when_it_shuts_down():
-    """jupyter_client interrupts a kernel before shutting it down; an ipykernel still answering
-    papermill's last request then logs "KeyboardInterrupt caught in kernel." on the terminal."""
-    import asyncio
+@pytest.mark.parametrize("long_tmp", [False, True], ids=["unix sockets", "tcp"])
+def test_what_a_kernel_logs_stays_off_the_terminal_and_its_folder_goes_with_the_run(tmp_path, capfd, monkeypatch,
+                                                                                      request, long_tmp):
+    """An ipykernel logs on its own standard error, not into a cell's output: "KeyboardInterrupt caught in kernel."
+    when jupyter_client interrupts it to shut it down while it still answers a request, asyncio's complaints as a
+    signal stops it. Here a cell logs a line there itself (as the kernel's log does). Under a temporary folder too
+    long for socket paths the kernel talks over local TCP, its standard error kept all the same."""
+    import tempfile
 
     from pipeline import execute as ex
 
-    async def run(manager_class):
-        km = manager_class(kernel_name=ex.KERNEL_NAME)
-        sent = []
-        signal_kernel = km._async_signal_kernel
-
-        async def spy(signum):
-            sent.append(signum)
-            await signal_kernel(signum)
-
-        km._async_signal_kernel = spy
-        await km.start_kernel(extra_arguments=ex.KERNEL_ARGUMENTS)
-        assert km.transport == "ipc" and km.connection_file.startswith(km.socket_folder)
-        await km.shutdown_kernel()
-        return sent, km.socket_folder
-
-    with ex._Run() as one:
-        sent, folder = asyncio.run(run(one.client_options()["kernel_manager_class"]))
-    assert signal.SIGINT not in sent
-    assert not os.path.exists(folder)   # removed with the run
-
-
-def test_the_one_private_override_is_looked_at_again_when_jupyter_client_changes():
-    """pipeline.execute overrides one private method of jupyter_client, written for one version: on another,
-    read jupyter_client's _async_shutdown_kernel again, then move PRIVATE_HOOK_VERSION."""
-    import inspect
-
-    import jupyter_client
-    from jupyter_client.manager import AsyncKernelManager
-
-    from pipeline import execute as ex
-
-    assert jupyter_client.__version__ == ex.PRIVATE_HOOK_VERSION
-    assert "_async_interrupt_kernel" in inspect.getsource(AsyncKernelManager._async_shutdown_kernel)
-    assert "_async_interrupt_kernel" in vars(ex.kernel_manager_class())
+    tmp = tmp_path / ("t" * 90) if long_tmp else Path(tempfile.mkdtemp(prefix="t"))   # pytest's own: long already
+    tmp.mkdir(exist_ok=True)
+    request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    made = []
+    monkeypatch.setattr(ex, "_kernel_folder", lambda real=ex._kernel_folder: made.append(real()) or made[-1])
+    nb = tiny_notebook(tmp_path / "nb.ipynb", "get_ipython().kernel.log.error('a line of the kernel log')")
+    ex.execute(nb, tmp_path / "out.ipynb")
+    assert "a line of the kernel log" not in capfd.readouterr().err
+    assert [fits for _, fits in made] == [not long_tmp]
+    assert list(tmp.iterdir()) == []                       # the kernel's folder, removed with the run
 
 
 # --- parallel runs on one terminal ---------------------------------------------------------------

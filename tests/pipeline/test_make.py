@@ -552,7 +552,7 @@ def test_an_old_python_is_refused_before_the_venv_is_made(tmp_path):
 @pytest.mark.install
 def test_a_failed_environment_build_leaves_no_venv(tmp_path):
     fake = tmp_path / "python3"
-    fake.write_text(f"#!/bin/sh\ncase \"$*\" in *version_info*) exit 0;; *-m\\ venv*) mkdir -p \"$3/bin\"; exit 1;; esac\nexit 1\n")
+    fake.write_text("#!/bin/sh\ncase \"$*\" in *version_info*) exit 0;; *-m\\ venv*) mkdir -p \"$3/bin\"; exit 1;; esac\nexit 1\n")
     fake.chmod(0o755)
     r = subprocess.run(["make", "-C", str(ROOT), "venv", f"PYTHON={fake}", f"VENV={tmp_path / 'venv'}"],
                        capture_output=True, text=True, env=ENV)
