@@ -6,7 +6,8 @@ On top of ``papermill.execute_notebook`` this
   (papermill itself only warns);
 * always uses the project's kernel, and talks to it over Unix-domain sockets
   in a folder of the run's own (jupyter_client's ``ipc`` transport): parallel
-  runs (``make -j``) never race for a TCP port;
+  runs (``make -j``) never race for a TCP port (only where that folder's path
+  is too long for a socket's does the kernel use local TCP);
 * retries once when the kernel fails to start, and only then;
 * writes the executed notebook under a temporary name (``.tmp-*``) and renames
   it into place: a run that succeeds, or fails in a cell, leaves the executed
@@ -45,7 +46,7 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 #: Seconds a kernel gets to start (twelve at once on two busy cores take about 30 s).
 START_TIMEOUT = 120
 
-#: The file, in a kernel's socket folder, that holds its standard error.
+#: The file, in a kernel's private folder, that holds its standard error.
 KERNEL_STDERR = "kernel.stderr"
 
 #: Seconds an interrupted cell gets to stop before its kernel is killed.
@@ -345,11 +346,12 @@ def kernel_manager_class():
     class KernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
             folder, fits = _kernel_folder()
+            kwargs.update(connection_file=os.path.join(folder, "kernel.json"))
             if fits:
-                kwargs.update(transport="ipc", ip=os.path.join(folder, "k"),
-                              connection_file=os.path.join(folder, "kernel.json"))
+                kwargs.update(transport="ipc", ip=os.path.join(folder, "k"))
             super().__init__(**kwargs)
             self.kernel_folder = folder
+            self.said = None   # how much of its standard error the kernel had written when its shutdown began
 
         async def start_kernel(self, **kwargs):
             # The kernel's own standard error into its folder, not onto the terminal between the runs' lines: the
@@ -360,11 +362,18 @@ def kernel_manager_class():
             with open(os.path.join(self.kernel_folder, KERNEL_STDERR), "wb") as err:
                 return await super().start_kernel(stderr=err, **kwargs)
 
+        async def shutdown_kernel(self, now=False, restart=False):
+            # jupyter_client interrupts a kernel to shut it down: a kernel that never answered (still importing,
+            # say) then dies of KeyboardInterrupt, which is no last word of its own
+            with contextlib.suppress(OSError):
+                self.said = os.path.getsize(os.path.join(self.kernel_folder, KERNEL_STDERR))
+            await super().shutdown_kernel(now=now, restart=restart)
+
         def last_words(self):
-            """The last line the kernel wrote on its standard error, or ""."""
+            """The last line the kernel wrote on its standard error (before its shutdown began), or ""."""
             try:
                 with open(os.path.join(self.kernel_folder, KERNEL_STDERR), "rb") as err:
-                    return _last_line(err.read().decode("utf-8", "replace"))
+                    return _last_line(err.read(self.said).decode("utf-8", "replace"))
             except OSError:
                 return ""
 

@@ -15,7 +15,8 @@ signal:
   the group): the supervisor is in that group; it passes the signal on to the build's group;
 * the user's make alone (``kill PID``): make passes SIGTERM on to its child, the supervisor; SIGINT it
   keeps to itself, but its handler of it resets the signal, which the supervisor sees in ``/proc``;
-* a process of the build alone (a notebook run): its "interrupted" line tells.
+* a process of the build alone (a notebook run): its "interrupted" line tells, and make's line about the
+  job its status (``Error 143``: SIGTERM; 130: SIGINT).
 
 It waits for the build's group to end (nothing is left writing), prints the one line, and then stops
 the user's make with the same signal, after which it exits 0: make, already stopping or stopped now,
@@ -55,6 +56,8 @@ HOLD_SECONDS = 0.2
 GROUP_GRACE_SECONDS = 30.0
 #: The signals that stop a build: the supervisor passes them on while it runs and ignores them once it is over.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: Make's word for a job a signal stopped, and that signal.
+STOP_WORDS = {"Interrupt": signal.SIGINT, "Terminated": signal.SIGTERM, "Hangup": signal.SIGHUP}
 
 
 class Filter:
@@ -64,10 +67,14 @@ class Filter:
     ----------
     interrupted : bool
         A process of the build said it was stopped, or make said a job was.
+    signal : signal.Signals or None
+        The signal that stopped the first job make said was stopped, when its line tells (``Terminated``,
+        ``Error 143``: a notebook run stopped alone ends with 128 + its signal).
     """
 
     def __init__(self):
         self.interrupted = False
+        self.signal = None
         self.held = []   # make's lines about failed jobs, shown only if the build was not stopped
 
     def line(self, text):
@@ -78,8 +85,12 @@ class Filter:
             self.interrupted = True
             return ""
         if MAKE_JOB_LINE.match(bare):
-            if re.search(r"\] (Interrupt|Terminated|Hangup|Error 13[0-9]|Error 14[0-9])$", bare):
+            stop = re.search(r"\] (Interrupt|Terminated|Hangup|Error (129|1[34][0-9]))$", bare)
+            if stop:
                 self.interrupted = True
+                number = int(stop.group(2)) - 128 if stop.group(2) else None
+                named = STOP_WORDS.get(stop.group(1)) or next((s for s in STOP_SIGNALS if s == number), None)
+                self.signal = self.signal or named
             return ""
         if MAKE_STOPPING.match(bare):
             self.held.append(text)
@@ -219,7 +230,7 @@ def supervise(command, parent=None):
             sys.stderr.writelines(keep.held)
         return status
     sig = received[0] if received else -status if status < 0 and -status in (signal.SIGTERM, signal.SIGHUP) \
-        else signal.SIGINT
+        else keep.signal or signal.SIGINT
     sys.stderr.write(INTERRUPTED + "\n")
     sys.stderr.flush()
     # The build is over: a signal now changes nothing. Make passes SIGTERM on to its children (this process);

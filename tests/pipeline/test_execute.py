@@ -1,6 +1,7 @@
 """Notebook runs: plain lines on the terminal (two per run, also in parallel), Ctrl-C and SIGTERM
 (one line, nothing partial, no kernel left), a failing cell, retries only of a kernel start."""
 
+import json
 import os
 import pty
 import select
@@ -282,13 +283,41 @@ def test_what_a_kernel_logs_stays_off_the_terminal_and_its_folder_goes_with_the_
     tmp.mkdir(exist_ok=True)
     request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
-    made = []
+    made, kept = [], []
     monkeypatch.setattr(ex, "_kernel_folder", lambda real=ex._kernel_folder: made.append(real()) or made[-1])
-    nb = tiny_notebook(tmp_path / "nb.ipynb", "get_ipython().kernel.log.error('a line of the kernel log')")
+    rmtree = shutil.rmtree
+
+    def remove(path, **kwargs):                            # what the kernel's file held when its folder went
+        kept.extend(p.read_text() for p in Path(path).glob(ex.KERNEL_STDERR))
+        rmtree(path, **kwargs)
+
+    monkeypatch.setattr(ex.shutil, "rmtree", remove)
+    nb = tiny_notebook(tmp_path / "nb.ipynb", "get_ipython().kernel.log.error('a line of the kernel log')",
+                       "from ipykernel.kernelapp import IPKernelApp; print(IPKernelApp.instance().transport)")
     ex.execute(nb, tmp_path / "out.ipynb")
     assert "a line of the kernel log" not in capfd.readouterr().err
     assert [fits for _, fits in made] == [not long_tmp]
+    assert len(kept) == 1 and "a line of the kernel log" in kept[0], kept      # in its file instead
+    printed = json.loads((tmp_path / "out.ipynb").read_text())["cells"][-1]["outputs"][0]["text"]
+    assert "".join(printed).strip() == ("tcp" if long_tmp else "ipc")
     assert list(tmp.iterdir()) == []                       # the kernel's folder, removed with the run
+
+
+def test_a_kernel_that_never_answers_is_named_by_what_it_said_not_by_the_interrupt_that_shut_it_down(
+        tmp_path, monkeypatch):
+    """jupyter_client interrupts a kernel to shut it down; one still starting (here: it hangs in its site
+    customisation, before ipykernel ignores SIGINT) dies of KeyboardInterrupt, which is not its last word."""
+    from pipeline import execute as ex
+
+    (tmp_path / "hook").mkdir()
+    (tmp_path / "hook" / "sitecustomize.py").write_text(
+        "import os, sys, time\nif any(a.endswith('kernel.json') for a in sys.argv):\n"
+        "    os.write(2, b'stuck in an import\\n')\n    time.sleep(600)\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "hook"))
+    monkeypatch.setattr(ex, "START_TIMEOUT", 3)
+    with pytest.raises(ex.NotebookError, match="failed to start twice") as raised:
+        ex.execute(tiny_notebook(tmp_path / "nb.ipynb"), tmp_path / "out.ipynb")
+    assert str(raised.value).endswith("; the kernel said: stuck in an import)"), raised.value
 
 
 # --- parallel runs on one terminal ---------------------------------------------------------------

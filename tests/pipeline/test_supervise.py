@@ -23,11 +23,19 @@ def test_the_runs_interrupted_lines_and_makes_lines_about_stopped_jobs_are_held_
     assert keep.line("\r\x1b[K" + INTERRUPTED + "\n") == "" and keep.interrupted
 
 
-def test_make_saying_a_job_was_interrupted_or_exited_130_marks_a_stop():
-    for line in ("make: *** [Makefile:3: a] Interrupt", "make[2]: *** [Makefile:3: a] Terminated",
-                 "make: *** [Makefile:3: a] Error 130", "make: *** [Makefile:3: a] Error 143"):
+def test_make_saying_a_job_was_interrupted_or_exited_130_marks_a_stop_and_names_its_signal():
+    for line, sig in (("make: *** [Makefile:3: a] Interrupt", signal.SIGINT),
+                      ("make[2]: *** [Makefile:3: a] Terminated", signal.SIGTERM),
+                      ("make: *** [Makefile:3: a] Error 130", signal.SIGINT),
+                      ("make: *** [Makefile:3: a] Error 143", signal.SIGTERM),
+                      ("make: *** [Makefile:3: a] Error 129", signal.SIGHUP),
+                      ("make: *** [Makefile:3: a] Error 137", None)):          # SIGKILL: a stop, not one to pass on
         keep = Filter()
-        assert keep.line(line + "\n") == "" and keep.interrupted, line
+        assert keep.line(line + "\n") == "" and keep.interrupted and keep.signal == sig, line
+    keep = Filter()                                                            # the first stopped job's signal
+    for line in ("make: *** [Makefile:3: a] Error 143\n", "make: *** [Makefile:3: b] Interrupt\n"):
+        keep.line(line)
+    assert keep.signal == signal.SIGTERM
 
 
 def test_makes_deleting_and_lost_child_lines_are_shown_after_a_failure_only():
