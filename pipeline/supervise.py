@@ -56,8 +56,9 @@ HOLD_SECONDS = 0.2
 GROUP_GRACE_SECONDS = 30.0
 #: The signals that stop a build: the supervisor passes them on while it runs and ignores them once it is over.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-#: Make's word for a job a signal stopped, and that signal.
-STOP_WORDS = {"Interrupt": signal.SIGINT, "Terminated": signal.SIGTERM, "Hangup": signal.SIGHUP}
+#: Make's words for a job a signal stopped, and that signal (a job that exited 128 + N was stopped by signal N).
+STOP_WORDS = {"Interrupt": signal.SIGINT, "Terminated": signal.SIGTERM, "Hangup": signal.SIGHUP,
+              **{f"Error {128 + sig}": sig for sig in STOP_SIGNALS}}
 
 
 class Filter:
@@ -85,12 +86,10 @@ class Filter:
             self.interrupted = True
             return ""
         if MAKE_JOB_LINE.match(bare):
-            stop = re.search(r"\] (Interrupt|Terminated|Hangup|Error (129|1[34][0-9]))$", bare)
+            stop = re.search(r"\] (Interrupt|Terminated|Hangup|Error 129|Error 1[34][0-9])$", bare)
             if stop:
                 self.interrupted = True
-                number = int(stop.group(2)) - 128 if stop.group(2) else None
-                named = STOP_WORDS.get(stop.group(1)) or next((s for s in STOP_SIGNALS if s == number), None)
-                self.signal = self.signal or named
+                self.signal = self.signal or STOP_WORDS.get(stop.group(1))
             return ""
         if MAKE_STOPPING.match(bare):
             self.held.append(text)
